@@ -1,0 +1,1 @@
+"""Packaged data files (proxy-token list, sample site, public suffix list)."""

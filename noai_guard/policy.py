@@ -1,0 +1,210 @@
+"""Policy (what to check, how to resolve ``unknown``) and the decision fold.
+
+Pure code: :func:`decide` turns the :class:`~noai_guard.decision.Signal` values
+that the parsers produced into one :class:`~noai_guard.decision.Decision`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import Any
+
+from . import decision as d
+from .decision import Decision, Signal, Verdict
+from .tokens import default_proxy_tokens
+
+# Directive vocabulary for X-Robots-Tag and robots <meta>: directive -> purposes
+# it reserves.  DeviantArt's terms bar noai content from training and from use
+# as input to a trained system; noml (Mojeek) speaks to machine learning.
+DEFAULT_DIRECTIVES: dict[str, tuple[str, ...]] = {
+    "noai": (d.AI_TRAIN, d.AI_INPUT),
+    "noimageai": (d.AI_TRAIN, d.AI_INPUT),
+    "noml": (d.AI_TRAIN,),
+}
+# Directives that speak to images only (relevant to the opt-in lenient mode).
+IMAGE_DIRECTIVES: frozenset[str] = frozenset({"noimageai"})
+
+# Which signal speaks to which purpose (the README's table is built from this).
+SIGNAL_PURPOSES: dict[str, tuple[str, ...]] = {
+    d.ROBOTS_TXT: d.PURPOSES,
+    d.ROBOTS_TXT_PROXY: (d.AI_TRAIN,),
+    d.CONTENT_USAGE: (d.AI_TRAIN, d.SEARCH),
+    d.CONTENT_SIGNAL: (d.AI_TRAIN, d.AI_INPUT, d.SEARCH),
+    d.RSL_LICENSE: (),
+    d.LEGACY_AI_TRAINING: (d.AI_TRAIN,),
+    d.X_ROBOTS_TAG: (d.AI_TRAIN, d.AI_INPUT),
+    d.META_ROBOTS: (d.AI_TRAIN, d.AI_INPUT),
+    d.TDMREP: (d.AI_TRAIN, d.AI_INPUT),
+    d.AI_TXT: (d.AI_TRAIN,),
+    d.EMBEDDING_PAGE: (d.AI_TRAIN, d.AI_INPUT),
+}
+
+# When several signals reserve, the first in this order is named as deciding:
+# rules that bind the crawler's own token first, proxies and legacy last.
+_PRECEDENCE: tuple[str, ...] = (
+    d.ROBOTS_TXT,
+    d.X_ROBOTS_TAG,
+    d.META_ROBOTS,
+    d.TDMREP,
+    d.CONTENT_USAGE,
+    d.CONTENT_SIGNAL,
+    d.EMBEDDING_PAGE,
+    d.AI_TXT,
+    d.ROBOTS_TXT_PROXY,
+    d.LEGACY_AI_TRAINING,
+    d.RSL_LICENSE,
+)
+_RANK = {name: i for i, name in enumerate(_PRECEDENCE)}
+
+# TDMRep "Processing priority": each layer overrides the previous one.
+_TDMREP_LAYER = {d.LOC_TDMREP_FILE: 0, d.LOC_HEADER: 1, d.LOC_META: 2}
+
+# RFC 9309 §2.3.1.4: an unreachable robots.txt MUST be taken as complete disallow.
+DEFAULT_UNKNOWN_AS: dict[str, Verdict] = {d.ROBOTS_TXT: Verdict.RESERVE}
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Everything that shapes a decision besides the site's own signals."""
+
+    purpose: str = d.AI_TRAIN
+    user_agents: tuple[str, ...] = ("noai-guard",)
+    proxy_tokens: tuple[str, ...] = field(default_factory=default_proxy_tokens)
+    directives: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_DIRECTIVES))
+    lenient_noimageai: bool = False  # noimageai reserves a page's images, not its text
+    honour_legacy: bool = False  # DisallowAITraining (expired draft) reserves
+    sources: frozenset[str] = frozenset(d.SIGNALS)
+    unknown_as: dict[str, Verdict] = field(default_factory=lambda: dict(DEFAULT_UNKNOWN_AS))
+    unknown_default: Verdict = Verdict.ALLOW  # for signals not in unknown_as
+    html_strict: bool = False  # also read <meta> in <body>
+    html_budget: int = 256 * 1024  # bytes of HTML read to find the head's end
+
+    def __post_init__(self) -> None:
+        if self.purpose not in d.PURPOSES:
+            raise ValueError(f"unknown purpose {self.purpose!r}; expected one of {', '.join(d.PURPOSES)}")
+        unknown = set(self.sources) - set(d.SIGNALS)
+        if unknown:
+            raise ValueError(f"unknown signal name(s): {', '.join(sorted(unknown))}")
+        for v in (*self.unknown_as.values(), self.unknown_default):
+            if v is Verdict.UNKNOWN:
+                raise ValueError("unknown can only resolve to allow or reserve")
+
+    def with_purpose(self, purpose: str) -> Policy:
+        return replace(self, purpose=purpose)
+
+    def resolve_unknown(self, signal: str) -> Verdict:
+        return self.unknown_as.get(signal, self.unknown_default)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "purpose": self.purpose,
+            "user_agents": list(self.user_agents),
+            "proxy_tokens": list(self.proxy_tokens),
+            "directives": {k: list(v) for k, v in sorted(self.directives.items())},
+            "lenient_noimageai": self.lenient_noimageai,
+            "honour_legacy": self.honour_legacy,
+            "sources": sorted(self.sources),
+            "unknown_as": {k: v.value for k, v in sorted(self.unknown_as.items())},
+            "unknown_default": self.unknown_default.value,
+            "html_strict": self.html_strict,
+            "html_budget": self.html_budget,
+        }
+
+    @cached_property
+    def hash(self) -> str:
+        """SHA-256 of the canonical JSON form: names the policy in every record."""
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def is_own(self, token: str) -> bool:
+        t = token.lower()
+        return any(t == u.lower() for u in self.user_agents)
+
+
+def _layer_tdmrep(signals: list[Signal]) -> list[Signal]:
+    """TDMRep processing priority: file < header < meta; absence never resets."""
+    set_layers = [
+        _TDMREP_LAYER.get(s.location.split(":", 1)[0], 0)
+        for s in signals
+        if s.name == d.TDMREP and s.verdict is not None and not s.superseded
+    ]
+    if not set_layers:
+        return signals
+    top = max(set_layers)
+    out = []
+    for s in signals:
+        if (
+            s.name == d.TDMREP
+            and s.verdict is not None
+            and _TDMREP_LAYER.get(s.location.split(":", 1)[0], 0) < top
+        ):
+            s = replace(
+                s,
+                superseded=True,
+                note=(s.note + "; " if s.note else "") + "superseded by a later TDMRep layer",
+            )
+        out.append(s)
+    return out
+
+
+def _discount(s: Signal, policy: Policy) -> Signal:
+    if s.superseded:
+        return s
+    if s.name not in policy.sources:
+        return replace(
+            s, superseded=True, note=(s.note + "; " if s.note else "") + "source switched off by policy"
+        )
+    if s.legacy and s.verdict is Verdict.RESERVE and not policy.honour_legacy:
+        return replace(
+            s,
+            superseded=True,
+            note=(s.note + "; " if s.note else "") + "legacy signal, not honoured by policy",
+        )
+    return s
+
+
+def decide(url: str, signals: Iterable[Signal], policy: Policy) -> Decision:
+    """Fold signals into a decision for ``policy.purpose``.
+
+    Any reservation reserves (aipref vocab §5.1 and Google's "more restrictive
+    rule applies" both combine restrictively); otherwise an ``unknown`` makes
+    the verdict ``unknown`` and the policy says whether that blocks.
+    """
+    sigs = [_discount(s, policy) for s in signals]
+    sigs = _layer_tdmrep(sigs)
+    live = [s for s in sigs if not s.superseded and s.verdict is not None and s.purpose == policy.purpose]
+    reserves = sorted((s for s in live if s.verdict is Verdict.RESERVE), key=lambda s: _RANK.get(s.name, 99))
+    phash = policy.hash
+    if reserves:
+        top = reserves[0]
+        how = (
+            "a rule for the crawler's own token"
+            if top.own_token
+            else (
+                "a rule for another agent, counted by policy"
+                if top.own_token is False
+                else "the site's signal"
+            )
+        )
+        reason = f"{top.name} reserves {policy.purpose} ({how}): {top.evidence}"
+        return Decision(url, policy.purpose, Verdict.RESERVE, True, top, reason, tuple(sigs), None, phash)
+    unknowns = sorted((s for s in live if s.verdict is Verdict.UNKNOWN), key=lambda s: _RANK.get(s.name, 99))
+    if unknowns:
+        blocking = [s for s in unknowns if policy.resolve_unknown(s.name) is Verdict.RESERVE]
+        top = blocking[0] if blocking else unknowns[0]
+        res = policy.resolve_unknown(top.name)
+        resolution = f"unknown {top.name} resolved to {res.value} by policy"
+        if top.name == d.ROBOTS_TXT and res is Verdict.RESERVE:
+            resolution += " (RFC 9309 §2.3.1.4: unreachable robots.txt means complete disallow)"
+        reason = f"{top.name} could not be read or states no preference: {top.evidence or top.note}"
+        return Decision(
+            url, policy.purpose, Verdict.UNKNOWN, bool(blocking), top, reason, tuple(sigs), resolution, phash
+        )
+    allows = sorted((s for s in live if s.verdict is Verdict.ALLOW), key=lambda s: _RANK.get(s.name, 99))
+    top_allow = allows[0] if allows else None
+    reason = f"no signal reserves {policy.purpose}"
+    return Decision(url, policy.purpose, Verdict.ALLOW, False, top_allow, reason, tuple(sigs), None, phash)
