@@ -99,7 +99,7 @@ class Signal:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Signal:
-        kw = {k: d.get(k) for k in cls.__dataclass_fields__}
+        kw: dict[str, Any] = {k: d.get(k) for k in cls.__dataclass_fields__}
         v = kw.get("verdict")
         kw["verdict"] = None if v is None else Verdict(v)
         kw["note"] = kw.get("note") or ""
