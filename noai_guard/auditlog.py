@@ -1,0 +1,229 @@
+"""The audit trail: one JSON object per line, written so a crash loses no decision.
+
+Only this module writes and reads the trail, so the middleware, the offline
+audit and the report share one schema (``SCHEMA``, documented in the README).
+
+Record types (field ``type``):
+
+- ``run``: written when a trail is opened: run id, tool version, mode, policy.
+- ``decision``: one per skipped / dropped / flagged URL (and, when asked, per
+  allowed URL), derived from a :class:`~noai_guard.decision.Decision`.
+- ``summary``: written at close: the policy and per-origin counts.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import os
+import uuid
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from . import __version__
+from .decision import Decision
+
+logger = logging.getLogger(__name__)
+
+SCHEMA = "noai-guard-audit/1"
+TOOL = "noai-guard"
+
+# Actions: what was done with the URL.
+SKIPPED = "skipped"  # blocked before the fetch
+DROPPED = "dropped"  # blocked after the fetch, before anything else saw the response
+FLAGGED = "flagged"  # would have been blocked; audit-only mode or an after-the-fact audit
+ALLOWED = "allowed"  # let through (recorded for unknown outcomes resolved to allow)
+ACTIONS = (SKIPPED, DROPPED, FLAGGED, ALLOWED)
+
+# Phases: when the decision was taken.
+PRE_FETCH = "pre-fetch"
+POST_FETCH = "post-fetch"
+AFTER_THE_FACT = "after-the-fact"
+
+
+def utcnow() -> str:
+    """UTC time, ISO 8601 with milliseconds and a ``Z``."""
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex
+
+
+def decision_record(
+    decision: Decision,
+    *,
+    action: str,
+    phase: str,
+    run_id: str,
+    mode: str = "crawl",
+    time: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The audit record for a decision: the deciding signal flattened, all signals kept."""
+    s = decision.decided_by
+    rec: dict[str, Any] = {
+        "schema": SCHEMA,
+        "type": "decision",
+        "time": time or utcnow(),
+        "run_id": run_id,
+        "tool": TOOL,
+        "version": __version__,
+        "mode": mode,
+        "phase": phase,
+        "url": decision.url,
+        "purpose": decision.purpose,
+        "verdict": decision.verdict.value,
+        "blocked": decision.blocked,
+        "action": action,
+        "signal": None if s is None else s.name,
+        "evidence": None if s is None else s.evidence,
+        "evidence_url": None if s is None else s.source,
+        "location": None if s is None else s.location,
+        "line": None if s is None else s.line,
+        "scope": None if s is None else s.scope,
+        "user_agent": None if s is None else s.user_agent,
+        "own_token": None if s is None else s.own_token,
+        "reason": decision.reason,
+        "resolution": decision.resolution,
+        "policy_hash": decision.policy_hash,
+        "signals": [x.to_dict() for x in decision.signals],
+    }
+    rec.update(extra)
+    return rec
+
+
+def run_record(*, run_id: str, mode: str, policy: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "type": "run",
+        "time": utcnow(),
+        "run_id": run_id,
+        "tool": TOOL,
+        "version": __version__,
+        "mode": mode,
+        "policy": policy,
+        **extra,
+    }
+
+
+def summary_record(
+    *, run_id: str, mode: str, policy: dict[str, Any], origins: dict[str, Any], **extra: Any
+) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "type": "summary",
+        "time": utcnow(),
+        "run_id": run_id,
+        "tool": TOOL,
+        "version": __version__,
+        "mode": mode,
+        "policy": policy,
+        "origins": origins,
+        **extra,
+    }
+
+
+def expand_uri(uri: str, **params: Any) -> str:
+    """Fill ``%(name)s`` / ``%(time)s`` placeholders, as Scrapy's FEEDS URIs do."""
+    if "%(" not in uri:
+        return uri
+    values = {"time": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H-%M-%SZ"), **params}
+    return uri % values
+
+
+class JsonLinesAuditLog:
+    """Append-only JSON-lines trail.
+
+    Each record is written and flushed before the caller acts on the decision,
+    so it reaches the OS even if the process is killed next; with ``fsync`` it
+    also reaches the disk before a power loss.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, fsync: bool = False) -> None:
+        self.path = Path(path)
+        self.fsync = fsync
+        self.records = 0
+        self.errors = 0
+        self._fh: IO[str] | None = None
+
+    def open(self) -> None:
+        if self._fh is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for the run
+
+    def write(self, record: dict[str, Any]) -> None:
+        if self._fh is None:
+            self.open()
+        assert self._fh is not None
+        line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str)
+        try:
+            self._fh.write(line + "\n")
+            self._fh.flush()
+            if self.fsync:
+                os.fsync(self._fh.fileno())
+        except OSError:
+            self.errors += 1
+            raise
+        self.records += 1
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def __enter__(self) -> JsonLinesAuditLog:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class TrailReadError(ValueError):
+    """A trail line that is not a JSON object (reported with file and line)."""
+
+
+def read_audit(path: str | os.PathLike[str], *, strict: bool = False) -> Iterator[dict[str, Any]]:
+    """Yield the records of a trail.
+
+    A torn last line (a crash mid-write) is skipped with a warning; a bad line
+    elsewhere is skipped and logged too, or raises with ``strict``.
+    """
+    p = Path(path)
+    with open(p, "rb") as fh:
+        lines = iter(fh)
+        prev: bytes | None = next(lines, None)
+        lineno = 0
+        while prev is not None:
+            lineno += 1
+            cur = next(lines, None)
+            raw = prev
+            prev = cur
+            if not raw.strip():
+                continue
+            try:
+                obj = json.loads(raw)
+                if not isinstance(obj, dict):
+                    raise ValueError("not a JSON object")
+            except ValueError as exc:
+                torn = cur is None and not raw.endswith(b"\n")
+                if torn:
+                    logger.warning("%(path)s: skipping torn last line %(line)d", {"path": p, "line": lineno})
+                    continue
+                if strict:
+                    raise TrailReadError(f"{p}:{lineno}: {exc}") from exc
+                logger.warning("%(path)s:%(line)d: skipping unreadable line", {"path": p, "line": lineno})
+                continue
+            yield obj
+
+
+def write_all(path: str | os.PathLike[str], records: Iterable[dict[str, Any]]) -> int:
+    n = 0
+    with JsonLinesAuditLog(path) as log:
+        for r in records:
+            log.write(r)
+            n += 1
+    return n
