@@ -4,8 +4,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .decision import PURPOSES, SIGNALS, Decision, Signal, Verdict  # noqa: E402
-from .policy import Policy, decide  # noqa: E402
+from .decision import PURPOSES, SIGNALS, Decision, Signal, Verdict
+from .policy import Policy, decide
 
 __all__ = [
     "PURPOSES",

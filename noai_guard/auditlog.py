@@ -174,7 +174,7 @@ class JsonLinesAuditLog:
             self._fh.close()
             self._fh = None
 
-    def __enter__(self) -> JsonLinesAuditLog:
+    def __enter__(self) -> JsonLinesAuditLog:  # noqa: PYI034 - Self needs Python 3.11
         self.open()
         return self
 
@@ -207,8 +207,8 @@ def read_audit(path: str | os.PathLike[str], *, strict: bool = False) -> Iterato
             try:
                 obj = json.loads(raw)
                 if not isinstance(obj, dict):
-                    raise ValueError("not a JSON object")
-            except ValueError as exc:
+                    raise TypeError("not a JSON object")
+            except (ValueError, TypeError) as exc:
                 torn = cur is None and not raw.endswith(b"\n")
                 if torn:
                     logger.warning("%(path)s: skipping torn last line %(line)d", {"path": p, "line": lineno})

@@ -5,7 +5,7 @@ fetch (or find captures), then call :func:`from_fetch` to get a parsed file.
 
 from __future__ import annotations
 
-from typing import Literal, Union
+from typing import Literal
 from urllib.parse import urlsplit
 
 from .robots import RobotsTxt
@@ -15,7 +15,7 @@ Kind = Literal["robots", "tdmrep", "ai-txt"]
 KINDS: tuple[Kind, ...] = ("robots", "tdmrep", "ai-txt")
 PATHS: dict[Kind, str] = {"robots": "/robots.txt", "tdmrep": "/.well-known/tdmrep.json", "ai-txt": "/ai.txt"}
 
-SiteFile = Union[RobotsTxt, TdmrepFile]
+SiteFile = RobotsTxt | TdmrepFile
 
 # RFC 9309 §2.5: parse at least 500 KiB; content beyond is ignored.
 SIZE_LIMIT = 500 * 1024

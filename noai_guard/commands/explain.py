@@ -1,0 +1,166 @@
+"""``noai-guard explain``: why is this URL allowed or reserved?  Offline.
+
+Every input is optional; one not given is treated as absent, as a 404 would
+be (robots.txt missing means no rules, RFC 9309 §2.3.1.3).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..decision import PURPOSES, Decision, Verdict
+
+EXIT_ALLOW, EXIT_RESERVE, EXIT_USAGE, EXIT_UNKNOWN = 0, 1, 2, 3
+_EXIT = {Verdict.ALLOW: EXIT_ALLOW, Verdict.RESERVE: EXIT_RESERVE, Verdict.UNKNOWN: EXIT_UNKNOWN}
+
+
+class UsageError(Exception):
+    """Bad input: reported on one line, exit status 2."""
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "explain",
+        help="explain, offline, why a URL is allowed or reserved",
+        description="Evaluate one URL offline from the files you give and print the verdict and its "
+        "evidence. Exit status: 0 allow, 1 reserve, 3 unknown, 2 bad usage or unreadable input.",
+    )
+    p.add_argument("url", help="the URL to judge (http or https)")
+    p.add_argument("--robots", metavar="FILE", help="the origin's robots.txt (absent: no rules)")
+    p.add_argument("--headers", metavar="FILE", help="response headers, raw 'Name: value' lines")
+    p.add_argument("--html", metavar="FILE", help="the response body (HTML)")
+    p.add_argument("--tdmrep", metavar="FILE", help="the origin's /.well-known/tdmrep.json")
+    p.add_argument("--ai-txt", metavar="FILE", help="the origin's /ai.txt")
+    p.add_argument(
+        "--user-agent",
+        metavar="TOKEN",
+        action="append",
+        default=[],
+        help="the crawler's own product token (repeatable; default: noai-guard)",
+    )
+    p.add_argument("--purpose", choices=PURPOSES, default="ai-train", help="default: ai-train")
+    p.add_argument("--no-proxy-tokens", action="store_true", help="don't count rules for other AI tokens")
+    p.add_argument("--lenient-noimageai", action="store_true", help="noimageai reserves images only")
+    p.add_argument("--honour-legacy", action="store_true", help="honour DisallowAITraining (expired draft)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    return p
+
+
+def _read(path: str | None) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+def parse_headers(raw: bytes) -> list[tuple[str, str]]:
+    """Raw ``Name: value`` lines; a status line and obs-fold continuations are accepted."""
+    text = raw.decode("utf-8", errors="replace")
+    out: list[tuple[str, str]] = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        if line[:1] in " \t" and out:  # obs-fold (RFC 9112 §5.2)
+            k, v = out[-1]
+            out[-1] = (k, f"{v} {line.strip()}")
+            continue
+        if n == 1 and line.upper().startswith("HTTP/"):
+            continue
+        name, sep, value = line.partition(":")
+        if not sep or not name.strip() or any(c in name for c in " \t"):
+            raise UsageError(f"headers line {n} is not 'Name: value': {line[:60]!r}")
+        out.append((name.strip(), value.strip()))
+    return out
+
+
+def decide_from_args(args: argparse.Namespace) -> Decision:
+    from urllib.parse import urlsplit
+
+    from ..evaluate import evaluate
+    from ..policy import Policy
+    from ..robots import RobotsTxt
+    from ..sitefiles import file_url, origin_of
+    from ..tdmrep import TdmrepFile
+
+    url: str = args.url
+    if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
+        raise UsageError(f"not an http(s) URL: {url!r}")
+    origin = origin_of(url)
+    kw: dict[str, Any] = {"purpose": args.purpose}
+    if args.user_agent:
+        kw["user_agents"] = tuple(args.user_agent)
+    if args.no_proxy_tokens:
+        kw["proxy_tokens"] = ()
+    kw["lenient_noimageai"] = args.lenient_noimageai
+    kw["honour_legacy"] = args.honour_legacy
+    policy = Policy(**kw)
+
+    robots_body = _read(args.robots)
+    robots_url = file_url(origin, "robots")
+    robots = (
+        RobotsTxt.unavailable(robots_url, "not given (treated as 404: no rules)")
+        if robots_body is None
+        else RobotsTxt.parse(robots_body, robots_url)
+    )
+    tdm_body = _read(args.tdmrep)
+    tdm = None if tdm_body is None else TdmrepFile.parse(tdm_body, file_url(origin, "tdmrep"))
+    ai_body = _read(args.ai_txt)
+    ai = None if ai_body is None else RobotsTxt.parse(ai_body, file_url(origin, "ai-txt"))
+    hdr_raw = _read(args.headers)
+    headers = [] if hdr_raw is None else parse_headers(hdr_raw)
+    html = _read(args.html)
+    ctype = None
+    if html is not None and not any(k.lower() == "content-type" for k, _ in headers):
+        ctype = "text/html"
+    return evaluate(
+        url, policy, robots=robots, tdmrep_file=tdm, ai_txt=ai, headers=headers, body=html, content_type=ctype
+    )
+
+
+def format_text(dec: Decision) -> str:
+    lines = [
+        f"{dec.url}",
+        f"  purpose: {dec.purpose}",
+        f"  verdict: {dec.verdict.value}"
+        + (" (blocked)" if dec.blocked and dec.verdict is not Verdict.RESERVE else ""),
+    ]
+    lines.append(f"  reason:  {dec.reason}")
+    if dec.resolution:
+        lines.append(f"  policy:  {dec.resolution}")
+    s = dec.decided_by
+    if s is not None:
+        lines.append(f"  decided by {s.name} from {s.source}" + (f" line {s.line}" if s.line else ""))
+        lines.append(f"    evidence: {s.evidence}")
+        if s.scope:
+            lines.append(f"    scope:    {s.scope}")
+        if s.user_agent:
+            bind = "own token" if s.own_token else "not the crawler's own token (proxy)"
+            lines.append(f"    agent:    {s.user_agent} ({bind})")
+        if s.note:
+            lines.append(f"    note:     {s.note}")
+    lines.append("  signals observed:")
+    for x in dec.signals:
+        v = "-" if x.verdict is None else x.verdict.value
+        flag = " [superseded]" if x.superseded else ""
+        where = x.location + (f":{x.line}" if x.line else "")
+        lines.append(f"    {x.name:<18} {v:<8} {where:<22} {x.evidence}{flag}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        dec = decide_from_args(args)
+    except (UsageError, ValueError) as exc:
+        print(f"noai-guard explain: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        print(json.dumps(dec.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(format_text(dec))
+    return _EXIT[dec.verdict]
