@@ -1,0 +1,353 @@
+"""Bounded reader for the ``<meta>`` tags of an HTML document's head, and embedded images.
+
+:func:`read_head` feeds lxml's HTML push parser in growing chunks and stops as
+soon as the body starts (or at a byte budget), so its cost does not grow with
+the page.  Where the head ends follows the WHATWG HTML parsing algorithm
+("in head" / "after head" insertion modes, scripting disabled as for a crawler
+that does not run scripts):
+
+* ``meta``, ``link``, ``script``, ``style``, ``title``, ``base``, ``template``,
+  ``noframes`` (and ``noscript`` before ``</head>``) are head elements; a stray
+  ``</head>`` does not end the head for them ("after head" mode).
+* The body starts at ``<body>``, at the first other start tag, or at the first
+  non-whitespace text outside head elements.
+
+lxml 6 (libxml2 2.14) tokenises like HTML5: ``<title>``/``<textarea>`` are
+RCDATA, ``<script>``/``<style>`` raw text, ``<![CDATA[`` a bogus comment.  The
+reader still ignores any ``<meta>`` reported inside those elements, inside
+``<template>`` (inert) and inside SVG/MathML, so older libxml2 builds that
+parse title content as markup cannot leak metas.  libxml2 opens an implied
+``<body>`` for a leading ``<noscript>`` and none for an unknown element in the
+head; the reader decides the head's end itself.
+
+The bytes are decoded in Python (BOM, then the given encoding, then UTF-8,
+invalid bytes replaced) and fed to lxml as text, so a bogus ``<meta charset>``
+cannot switch libxml2's decoder.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+from lxml import etree
+
+__all__ = ["Head", "Meta", "embedded_images", "read_head"]
+
+# WHATWG HTML "in head" insertion mode: start tags processed as head content.
+_HEAD_TAGS = frozenset(
+    {"base", "basefont", "bgsound", "link", "meta", "title", "noframes", "script", "style", "template"}
+)
+# <noscript> before </head> is a head element too ("in head noscript" mode, scripting
+# disabled); a head tag inside it is still head content (the mode reprocesses it "in head").
+# Elements whose content is text, inert or foreign: a <meta> inside is not a document meta.
+_OPAQUE = frozenset(
+    {
+        "title",
+        "textarea",
+        "script",
+        "style",
+        "xmp",
+        "iframe",
+        "noembed",
+        "noframes",
+        "plaintext",
+        "template",
+        "svg",
+        "math",
+    }
+)
+_HTML_WS = " \t\n\f\r"
+_FIRST_CHUNK = 4096
+_MAX_CHUNK = 32 * 1024
+_HINT_SPAN = 64 * 1024  # how far to look for a literal <body> to size the first chunk
+_BODY_TAG_RE = re.compile(r"<body[\s/>]", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Meta:
+    """One ``<meta>`` with a ``name`` (or ``property``) attribute."""
+
+    name: str  # lowercased name (or property) attribute
+    content: str  # attribute value, entities decoded, original case
+    raw: str  # the tag rebuilt from its attributes, for evidence
+    in_body: bool  # only possible in strict mode
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The metas of a document head, and whether the head's end was reached."""
+
+    metas: tuple[Meta, ...]
+    complete: bool  # the body start (or EOF) was reached within the budget
+    bytes_read: int
+
+
+def _attr(value: str) -> str:
+    # libxml2's HTML parser lowercases element and attribute names; values need escaping.
+    return value.replace("&", "&amp;").replace('"', "&quot;") if ("&" in value or '"' in value) else value
+
+
+def _meta(el: etree._Element, in_body: bool) -> Meta | None:
+    """A :class:`Meta` for a document ``<meta>`` with a name, else ``None``."""
+    parent = el.getparent()
+    if parent is not None and parent.tag not in ("head", "html", "body"):
+        for anc in el.iterancestors():
+            if anc.tag in _OPAQUE:
+                return None  # text, inert (template) or foreign (SVG/MathML) content
+    items = [(str(k), str(v)) for k, v in el.items()]
+    attrs = dict(items)
+    name = attrs.get("name") or attrs.get("property")
+    if not name:
+        return None
+    raw = "<meta" + "".join([f' {k}="{_attr(v)}"' for k, v in items]) + ">"
+    return Meta(name.strip().lower(), attrs.get("content") or "", raw, in_body)
+
+
+class _HeadScan:
+    """Applies the WHATWG head/body rules to libxml2's start events and collects metas."""
+
+    def __init__(self, strict: bool) -> None:
+        self.strict = strict
+        self.metas: list[Meta] = []
+        self.head_seen = False
+        self.in_body = False
+        self.pending: etree._Element | None = None  # a <body> libxml2 implied before any head content
+        self.fed: list[bytes] = []
+
+    def _start_body(self) -> bool:
+        self.in_body = True
+        self.pending = None
+        return not self.strict  # stop reading unless strict
+
+    def event(self, el: etree._Element) -> bool:
+        """Process one start event; True when reading can stop."""
+        tag = el.tag  # lowercased by libxml2's HTML parser
+        if not isinstance(tag, str):
+            return False
+        if not self.in_body:
+            if self.pending is not None:
+                # libxml2 implies <body> before a leading <noscript>; HTML5 (scripting
+                # disabled) puts it in the head, unless text came first.
+                if tag == "noscript" and not (self.pending.text or "").strip(_HTML_WS):
+                    self.pending = None
+                    self.head_seen = True
+                elif self._start_body():
+                    return True
+            elif tag == "html":
+                return False
+            elif tag == "head":
+                self.head_seen = True
+                return False
+            elif tag == "body":
+                if not self.head_seen and not _BODY_TAG_RE.search(
+                    b"".join(self.fed).decode("utf-8", "replace")
+                ):
+                    self.pending = el
+                    return False
+                if self._start_body():
+                    return True
+            elif tag in _HEAD_TAGS:
+                self.head_seen = True
+            elif tag == "noscript":
+                parent = el.getparent()
+                in_head = parent is not None and parent.tag in ("head", "noscript") and self.head_seen
+                if not in_head and self._start_body():
+                    return True
+            elif self._start_body():
+                return True
+        if tag == "meta":
+            m = _meta(el, self.in_body)
+            if m is not None:
+                self.metas.append(m)
+        return False
+
+
+def _decoder(body: bytes, encoding: str | None) -> tuple[codecs.IncrementalDecoder, int]:
+    """An incremental decoder for ``body`` and the length of its BOM (BOM > encoding > UTF-8)."""
+    for bom, enc in (
+        (codecs.BOM_UTF8, "utf-8"),
+        (codecs.BOM_UTF16_LE, "utf-16-le"),
+        (codecs.BOM_UTF16_BE, "utf-16-be"),
+    ):
+        if body.startswith(bom):
+            return codecs.getincrementaldecoder(enc)(errors="replace"), len(bom)
+    if encoding:
+        try:
+            return codecs.getincrementaldecoder(encoding)(errors="replace"), 0
+        except (LookupError, TypeError, ValueError):
+            pass
+    return codecs.getincrementaldecoder("utf-8")(errors="replace"), 0
+
+
+def _chunks(body: bytes, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """Chunk bounds: first up to the end of the first literal ``<body ...>``, then growing chunks."""
+    first = _FIRST_CHUNK
+    span = min(end, start + _HINT_SPAN)
+    hit = body.find(b"<body", start, span)
+    upper = body.find(b"<BODY", start, span if hit < 0 else hit)
+    hit = upper if upper >= 0 else hit
+    if hit >= 0:
+        close = body.find(b">", hit, span)
+        if close >= 0:
+            first = close + 1 - start
+    size, pos = first, start
+    while pos < end:
+        nxt = min(pos + size, end)
+        yield pos, nxt
+        pos = nxt
+        size = min(max(_FIRST_CHUNK, size * 2), _MAX_CHUNK)
+
+
+def read_head(
+    body: bytes, *, budget: int = 256 * 1024, strict: bool = False, encoding: str | None = None
+) -> Head:
+    """Read the ``<meta name|property>`` tags of the document head, within ``budget`` bytes.
+
+    ``strict=True`` also reads metas in the body (``in_body=True``), up to the
+    budget.  Never raises: on any parser failure the metas found so far are
+    returned with ``complete=False``.
+    """
+    try:
+        return _read_head(bytes(body), max(0, int(budget)), strict, encoding)
+    except Exception:  # noqa: BLE001  # pragma: no cover - the contract is "never raises"
+        return Head((), False, 0)
+
+
+def _read_head(body: bytes, budget: int, strict: bool, encoding: str | None) -> Head:
+    end = min(len(body), budget)
+    dec, bom = _decoder(body, encoding)
+    scan = _HeadScan(strict)
+    # Bytes are decoded here and fed as UTF-8 with the encoding fixed, so neither a
+    # bogus <meta charset> nor invalid bytes can derail libxml2's own decoder.
+    parser = etree.HTMLPullParser(
+        events=("start",), encoding="utf-8", no_network=True, remove_comments=True, remove_pis=True
+    )
+    read = bom
+    try:
+        for a, b in _chunks(body, bom, end):
+            data = dec.decode(body[a:b], final=b == len(body)).encode("utf-8", "replace")
+            read = b
+            scan.fed.append(data)
+            parser.feed(data)
+            for _, el in parser.read_events():
+                if isinstance(el, etree._Element) and scan.event(el):
+                    return Head(tuple(scan.metas), True, read)
+        if end == len(body) and read > bom:
+            # Flush what libxml2 held back (an unterminated last tag); "document is
+            # empty" and the like are fine: EOF was reached all the same.
+            with contextlib.suppress(etree.LxmlError):
+                parser.close()
+            for _, el in parser.read_events():
+                if isinstance(el, etree._Element) and scan.event(el):
+                    break
+    except (etree.LxmlError, ValueError, TypeError, UnicodeError):
+        # libxml2 gave up: keep what was read.
+        return Head(tuple(scan.metas), False, read)
+    return Head(tuple(scan.metas), scan.in_body or end == len(body), read)
+
+
+# --- embedded images -----------------------------------------------------------------------------
+
+_IMAGE_METAS = frozenset(
+    {"og:image", "og:image:url", "og:image:secure_url", "twitter:image", "twitter:image:src"}
+)
+_SRCSET_WS = " \t\n\f\r"
+
+
+def _srcset_urls(value: str) -> list[str]:
+    """Candidate URLs of a ``srcset`` (WHATWG "parse a srcset attribute", descriptors skipped)."""
+    urls: list[str] = []
+    pos, n = 0, len(value)
+    while pos < n:
+        while pos < n and (value[pos] in _SRCSET_WS or value[pos] == ","):
+            pos += 1
+        if pos >= n:
+            break
+        start = pos
+        while pos < n and value[pos] not in _SRCSET_WS:
+            pos += 1
+        url = value[start:pos]
+        if url.endswith(","):
+            urls.append(url.rstrip(","))
+            continue
+        urls.append(url)
+        # Descriptors run to the next comma outside parentheses.
+        depth = 0
+        while pos < n:
+            c = value[pos]
+            if c == "(":
+                depth += 1
+            elif c == ")" and depth:
+                depth -= 1
+            elif c == "," and not depth:
+                pos += 1
+                break
+            pos += 1
+    return [u for u in urls if u]
+
+
+def embedded_images(body: bytes, base_url: str, *, encoding: str | None = None) -> list[str]:
+    """Absolute http(s) URLs of the images a page embeds, in document order, without duplicates.
+
+    Reads ``img[src]``, ``img[srcset]``, ``picture > source[srcset]`` and the
+    ``og:image`` / ``og:image:url`` / ``og:image:secure_url`` /
+    ``twitter:image`` metas; relative URLs resolve against the first
+    ``<base href>`` (WHATWG "document base URL") or ``base_url``.  Never raises.
+    """
+    try:
+        return _embedded_images(bytes(body), base_url, encoding)
+    except Exception:  # noqa: BLE001  # pragma: no cover - the contract is "never raises"
+        return []
+
+
+def _embedded_images(body: bytes, base_url: str, encoding: str | None) -> list[str]:
+    dec, bom = _decoder(body, encoding)
+    text = dec.decode(body[bom:], final=True)
+    if not text.strip():
+        return []
+    parser = etree.HTMLParser(no_network=True, remove_comments=True, remove_pis=True)
+    root = etree.fromstring(text, parser)
+    if root is None:
+        return []
+    base = base_url
+    for el in root.iter("base"):
+        href = (el.get("href") or "").strip()
+        if href:
+            with contextlib.suppress(ValueError):
+                base = urljoin(base_url, href)
+            break
+    found: list[str] = []
+    for el in root.iter("img", "source", "meta"):
+        tag = el.tag
+        if tag == "img":
+            found.append(el.get("src") or "")
+            found += _srcset_urls(el.get("srcset") or "")
+        elif tag == "source":
+            parent = el.getparent()
+            if parent is not None and parent.tag == "picture":
+                found += _srcset_urls(el.get("srcset") or "")
+        else:
+            key = (el.get("property") or el.get("name") or "").strip().lower()
+            if key in _IMAGE_METAS:
+                found.append(el.get("content") or "")
+    out: list[str] = []
+    seen: set[str] = set()
+    for ref in found:
+        ref = ref.strip(_HTML_WS)
+        if not ref:
+            continue
+        try:
+            url = urljoin(base, ref)
+            if urlsplit(url).scheme.lower() not in ("http", "https"):
+                continue  # data:, javascript:, blob: are not fetched
+        except ValueError:
+            continue
+        if url not in seen:
+            seen.add(url)
+            out.append(url)
+    return out

@@ -1,0 +1,333 @@
+"""W3C TDM Reservation Protocol (TDMRep, CG Final Report 2024-05-10) as signals.
+
+Pure code, no I/O: the caller fetches ``/.well-known/tdmrep.json`` and hands
+over the bytes (or says it was unavailable / unreachable).  Three sources, which
+:func:`noai_guard.policy.decide` layers file < header < HTML meta ("Processing
+priority": each overrides the previous; absence never resets):
+
+* ``tdmrep.json``: a JSON array of rules ``{location, tdm-reservation,
+  tdm-policy?}``; "the most specific match is the first in sequence" (array
+  order, not longest match); locations match like robots.txt paths (``*``,
+  ``$``, case-sensitive, percent-decoding as robots.txt).
+* ``tdm-reservation`` / ``tdm-policy`` HTTP headers.
+* ``<meta name="tdm-reservation">`` / ``<meta name="tdm-policy">`` (and the
+  EPUB 2 spelling ``tdm:reservation`` / ``tdm:policy``).
+
+``tdm-reservation`` is ``1`` (reserved) or ``0`` (not reserved); "other values
+are considered protocol errors" and the value is then unset (``verdict=None``).
+Choices where the spec is silent:
+
+* Header values are OWS-trimmed (RFC 9110 §5.5), meta values ASCII-whitespace
+  trimmed; ``" 1 "`` is ``1``.
+* ``tdm-reservation`` is a singleton field: repeated lines, or a combined
+  ``1, 1``, are accepted when every member is the same valid value (as RFC 9110
+  §8.6 does for Content-Length); conflicting members are a protocol error.
+* In tdmrep.json a reservation must be the JSON number 0 or 1; the strings
+  ``"0"``/``"1"`` are accepted too (a common slip, noted); anything else makes
+  the whole file invalid, as does a rule without ``location`` or
+  ``tdm-reservation``.  An invalid file means unset, and is recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
+
+from . import decision as d
+from .decision import Headers, Signal, Verdict
+from .policy import SIGNAL_PURPOSES
+
+if TYPE_CHECKING:
+    from .htmlhead import Head
+    from .policy import Policy
+
+__all__ = ["TdmrepFile", "TdmrepRule", "header_signals", "match_location", "meta_signals"]
+
+SPEC = "W3C TDMRep CG Final Report 2024-05-10"
+LOC_TDM_HEADER = f"{d.LOC_HEADER}:tdm-reservation"
+_RESERVATION_NAMES = frozenset({"tdm-reservation", "tdm:reservation"})
+_POLICY_NAMES = frozenset({"tdm-policy", "tdm:policy"})
+_OWS = " \t"
+_HTML_WS = " \t\n\f\r"
+# RFC 3986 unreserved characters: %XX of these is decoded before matching (RFC 9309 §2.2.2).
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_PCT_RE = re.compile(r"%([0-9A-Fa-f]{2})")
+
+
+def _normalise(path: str) -> str:
+    """Percent-encoding normalised as robots.txt matchers do (RFC 9309 §2.2.2).
+
+    Non-ASCII characters are UTF-8 percent-encoded, %XX of unreserved characters
+    decoded, other %XX uppercased; ``*`` and ``$`` are left alone.
+    """
+    path = quote(path, safe="!#$&'()*+,/:;=?@[]~%-._")
+
+    def fix(m: re.Match[str]) -> str:
+        ch = chr(int(m.group(1), 16))
+        return ch if ch in _UNRESERVED else "%" + m.group(1).upper()
+
+    return _PCT_RE.sub(fix, path)
+
+
+def match_location(location: str, path: str) -> bool:
+    """Does a TDMRep ``location`` match a URL ``path`` (path and query)?
+
+    robots.txt matching (draft-koster-rep / RFC 9309 §2.2.3): a prefix match,
+    ``*`` any run of characters, ``$`` at the end anchors; case-sensitive.
+
+    >>> match_location("/directory-b/images/*.jpg", "/directory-b/images/a/b.jpg")
+    True
+    >>> match_location("/a$", "/a/b")
+    False
+    """
+    if not location:
+        return False
+    if location[0] not in "/*":
+        location = "/" + location  # lenient: "dir/" read as "/dir/"
+    pat, path = _normalise(location), _normalise(path or "/")
+    anchored = pat.endswith("$")
+    if anchored:
+        pat = pat[:-1]
+    if "*" not in pat:
+        return path == pat if anchored else path.startswith(pat)
+    regex = ".*".join(re.escape(part) for part in pat.split("*"))
+    return re.match(regex + ("$" if anchored else ""), path, re.DOTALL) is not None
+
+
+def _path_of(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "/"
+    path = parts.path or "/"
+    return f"{path}?{parts.query}" if parts.query else path
+
+
+def _purpose_verdict(value: int, policy: Policy) -> Verdict | None:
+    """The verdict of a set reservation for ``policy.purpose`` (TDMRep speaks to TDM, i.e. AI)."""
+    if policy.purpose not in SIGNAL_PURPOSES[d.TDMREP]:
+        return None
+    return Verdict.RESERVE if value == 1 else Verdict.ALLOW
+
+
+def _value_note(value: int, policy: Policy, tdm_policy: str | None) -> str:
+    if value == 1:
+        note = "tdm-reservation 1: TDM rights reserved (CDSM Art. 4 opt-out)"
+        if tdm_policy:
+            note += "; tdm-policy gives the licensing terms"
+    else:
+        note = "tdm-reservation 0: TDM rights not reserved"
+        if tdm_policy:
+            note += "; tdm-policy SHOULD NOT be processed when the reservation is 0"
+    if policy.purpose not in SIGNAL_PURPOSES[d.TDMREP]:
+        note += f"; TDMRep does not speak to {policy.purpose}"
+    return f"{note} [{SPEC}]"
+
+
+@dataclass(frozen=True, slots=True)
+class TdmrepRule:
+    """One rule of a tdmrep.json file."""
+
+    index: int  # 0-based position in the array (order decides)
+    location: str
+    reservation: int  # 0 or 1
+    policy: str | None
+    raw: str  # the rule as compact JSON, for evidence
+    note: str = ""
+
+
+def _compact(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+def _reservation_value(v: Any) -> tuple[int | None, str]:
+    """0/1 from a tdmrep.json value, or None; with a note for lenient reads."""
+    if isinstance(v, bool):
+        return None, ""
+    if isinstance(v, int) and v in (0, 1):
+        return v, ""
+    if isinstance(v, str) and v.strip() in ("0", "1"):
+        return int(v.strip()), "string value read as a number"
+    return None, ""
+
+
+@dataclass(frozen=True)
+class TdmrepFile:
+    """A site's ``/.well-known/tdmrep.json``: its rules, or why there are none."""
+
+    url: str
+    state: str  # "ok" | "unavailable" | "unreachable" | "invalid"
+    detail: str = ""
+    rules: tuple[TdmrepRule, ...] = field(default=())
+
+    @classmethod
+    def parse(cls, body: bytes, url: str) -> TdmrepFile:
+        """Parse the file; never raises (a malformed file is ``state="invalid"``)."""
+        try:
+            return cls._parse(body, url)
+        except Exception as exc:  # noqa: BLE001  # pragma: no cover - the contract is "never raises"
+            return cls(url, "invalid", f"unreadable: {type(exc).__name__}")
+
+    @classmethod
+    def _parse(cls, body: bytes, url: str) -> TdmrepFile:
+        try:
+            text = bytes(body).decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            return cls(url, "invalid", f"not UTF-8 (byte {exc.start})")
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            return cls(url, "invalid", f"not JSON: {str(exc)[:120]}")
+        if not isinstance(data, list):
+            return cls(url, "invalid", f"not a JSON array (got {type(data).__name__})")
+        rules: list[TdmrepRule] = []
+        for i, item in enumerate(data):
+            where = f"rule #{i + 1}"
+            if not isinstance(item, dict):
+                return cls(url, "invalid", f"{where} is not an object")
+            loc = item.get("location")
+            if not isinstance(loc, str):
+                return cls(url, "invalid", f"{where} has no location string")
+            if "tdm-reservation" not in item:
+                return cls(url, "invalid", f"{where} has no tdm-reservation")
+            value, note = _reservation_value(item["tdm-reservation"])
+            if value is None:
+                bad = _compact(item["tdm-reservation"])[:40]
+                return cls(url, "invalid", f"{where}: tdm-reservation {bad} is not 0 or 1")
+            pol = item.get("tdm-policy")
+            if pol is not None and not isinstance(pol, str):
+                note = "; ".join(filter(None, [note, "tdm-policy is not a string, ignored"]))
+                pol = None
+            rules.append(TdmrepRule(i, loc, value, pol, _compact(item), note))
+        return cls(url, "ok", f"{len(rules)} rule(s)", tuple(rules))
+
+    @classmethod
+    def unavailable(cls, url: str, detail: str) -> TdmrepFile:
+        """No file (e.g. 404): the site does not implement the protocol."""
+        return cls(url, "unavailable", detail)
+
+    @classmethod
+    def unreachable(cls, url: str, detail: str) -> TdmrepFile:
+        """The file could not be fetched (5xx, network error)."""
+        return cls(url, "unreachable", detail)
+
+    def match(self, url: str) -> tuple[TdmrepRule | None, list[TdmrepRule]]:
+        """The first rule in array order whose location matches ``url``, and later matches."""
+        path = _path_of(url)
+        hits = [r for r in self.rules if match_location(r.location, path)]
+        return (hits[0], hits[1:]) if hits else (None, [])
+
+    def signals(self, url: str, policy: Policy) -> list[Signal]:
+        """The file's signal for ``url``: the first matching rule, else an unset record."""
+
+        def sig(verdict: Verdict | None, evidence: str, note: str, scope: str | None = None) -> Signal:
+            return Signal(
+                d.TDMREP,
+                verdict,
+                policy.purpose,
+                evidence,
+                self.url,
+                d.LOC_TDMREP_FILE,
+                scope=scope,
+                note=note,
+            )
+
+        if self.state != "ok":
+            why = {
+                "unavailable": "no tdmrep.json: the site does not implement the protocol, value unset",
+                "unreachable": "tdmrep.json could not be fetched: TDMRep reads a failure as "
+                "'does not implement this protocol', value unset",
+                "invalid": "invalid tdmrep.json: value unset",
+            }.get(self.state, "tdmrep.json not usable: value unset")
+            return [sig(None, self.detail, f"{why} [{SPEC}]")]
+        rule, later = self.match(url)
+        if rule is None:
+            return [sig(None, "", f"no tdmrep.json rule matches {_path_of(url)}: value unset [{SPEC}]")]
+        note = _value_note(rule.reservation, policy, rule.policy)
+        note += f"; rule #{rule.index + 1}, the first matching rule in sequence wins"
+        conflicts = [r for r in later if r.reservation != rule.reservation]
+        if conflicts:
+            c = conflicts[0]
+            note += (
+                f"; flag: later rule #{c.index + 1} ({c.location}) also matches with "
+                f"tdm-reservation {c.reservation}, not used"
+            )
+        if rule.note:
+            note += f"; {rule.note}"
+        return [sig(_purpose_verdict(rule.reservation, policy), rule.raw, note, rule.location)]
+
+
+def _combine(values: list[str], strip: str) -> tuple[int | None, str]:
+    """One reservation from repeated (or comma-combined) values; None and a reason on error."""
+    members = [m.strip(strip) for v in values for m in v.split(",")]
+    bad = [m for m in members if m not in ("0", "1")]
+    if bad:
+        return None, f"tdm-reservation value {bad[0]!r} is not 0 or 1: protocol error, value unset"
+    if len(set(members)) > 1:
+        return None, "conflicting tdm-reservation values: protocol error, value unset"
+    return int(members[0]), ""
+
+
+def _signals(
+    reservations: list[str],
+    policies: list[str],
+    *,
+    evidence: str,
+    url: str,
+    location: str,
+    policy: Policy,
+    strip: str,
+) -> list[Signal]:
+    if not reservations:
+        return []  # absence never resets the current value
+    value, err = _combine(reservations, strip)
+    tdm_policy = next((p.strip(strip) for p in policies if p.strip(strip)), None)
+    if value is None:
+        verdict, note = None, f"{err} [{SPEC}]"
+    else:
+        verdict, note = _purpose_verdict(value, policy), _value_note(value, policy, tdm_policy)
+    return [
+        Signal(
+            name=d.TDMREP,
+            verdict=verdict,
+            purpose=policy.purpose,
+            evidence=evidence,
+            source=url,
+            location=location,
+            note=note,
+        )
+    ]
+
+
+def header_signals(headers: Headers, url: str, policy: Policy) -> list[Signal]:
+    """``tdm-reservation`` (and ``tdm-policy``) response headers; supersede tdmrep.json."""
+    res = [(n, v) for n, v in headers if n.strip().lower() == "tdm-reservation"]
+    pols = [(n, v) for n, v in headers if n.strip().lower() == "tdm-policy"]
+    evidence = "\n".join(f"{n}: {v}" for n, v in res + pols)
+    return _signals(
+        [v for _, v in res],
+        [v for _, v in pols],
+        evidence=evidence,
+        url=url,
+        location=LOC_TDM_HEADER,
+        policy=policy,
+        strip=_OWS,
+    )
+
+
+def meta_signals(head: Head, url: str, policy: Policy) -> list[Signal]:
+    """``<meta name="tdm-reservation">`` (and ``tdm-policy``); supersede the header."""
+    res = [m for m in head.metas if m.name in _RESERVATION_NAMES]
+    pols = [m for m in head.metas if m.name in _POLICY_NAMES]
+    return _signals(
+        [m.content for m in res],
+        [m.content for m in pols],
+        evidence="\n".join(m.raw for m in res + pols),
+        url=url,
+        location=d.LOC_META,
+        policy=policy,
+        strip=_HTML_WS,
+    )

@@ -1,0 +1,378 @@
+"""The bounded HTML head reader and embedded-image extraction: HTML parsing rules and hostile input."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from noai_guard.htmlhead import Head, Meta, embedded_images, read_head
+
+ROBOTS = b'<meta name="robots" content="noai">'
+
+
+def names(head: Head) -> list[str]:
+    return [m.name for m in head.metas]
+
+
+def test_basic_head() -> None:
+    head = read_head(b'<!doctype html><html><head><meta charset="utf-8">' + ROBOTS + b"</head><body><p>x")
+    assert head.metas == (Meta("robots", "noai", '<meta name="robots" content="noai">', False),)
+    assert head.complete
+
+
+def test_case_entities_and_order() -> None:
+    head = read_head(b'<META NAME="Robots" Content="No&#97;I, &amp;x" property=og:x>')
+    (m,) = head.metas
+    assert m.name == "robots"
+    assert m.content == "NoaI, &x"
+    assert m.raw == '<meta name="Robots" content="NoaI, &amp;x" property="og:x">'
+
+
+def test_property_when_no_name() -> None:
+    (m,) = read_head(b'<meta property="og:image" content="/a.jpg">').metas
+    assert (m.name, m.content) == ("og:image", "/a.jpg")
+
+
+def test_meta_without_name_or_content() -> None:
+    head = read_head(b'<meta charset="utf-8"><meta http-equiv="refresh" content="0"><meta name="robots">')
+    assert [(m.name, m.content) for m in head.metas] == [("robots", "")]
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        b'<script>var s = \'<meta name="robots" content="noai">\';</script>',
+        b'<script type="text/template"><meta name="robots" content="noai"></script>',
+        b'<style>/* <meta name="robots" content="noai"> */</style>',
+        b'<title>Hi <meta name="robots" content="noai"></title>',
+        b'<!-- <meta name="robots" content="noai"> -->',
+        b'<![CDATA[<meta name="robots" content="noai">]]>',
+        b'&lt;meta name="robots" content="noai"&gt;',
+        b'<textarea><meta name="robots" content="noai"></textarea>',
+        b'<template><meta name="robots" content="noai"></template>',
+        b'<noframes><meta name="robots" content="noai"></noframes>',
+        b'<head><svg><meta name="robots" content="noai"></svg>',
+        b'<xmp><meta name="robots" content="noai"></xmp>',
+        b'<plaintext><meta name="robots" content="noai">',
+    ],
+    ids=[
+        "script",
+        "script-template",
+        "style",
+        "title",
+        "comment",
+        "cdata",
+        "escaped",
+        "textarea",
+        "template",
+        "noframes",
+        "svg",
+        "xmp",
+        "plaintext",
+    ],
+)
+def test_meta_in_text_or_inert_content_does_not_count(html: bytes) -> None:
+    for strict in (False, True):
+        head = read_head(b"<html><head>" + html + b"</head><body><p>x</p></body>", strict=strict)
+        assert "robots" not in names(head), (html, strict)
+
+
+def test_meta_after_stray_head_end_counts() -> None:
+    html = b'<html><head><title>t</title></head>\n<!-- c -->\n<link rel="x" href="/">' + ROBOTS + b"<p>body"
+    head = read_head(html)
+    assert names(head) == ["robots"]
+    assert head.metas[0].in_body is False
+
+
+def test_meta_after_duplicate_head_end_counts() -> None:
+    assert names(read_head(b"<head></head></head><script>1</script>" + ROBOTS + b"<div>")) == ["robots"]
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        b"<head><title>t</title></head><body>" + ROBOTS,
+        b"<head><title>t</title></head><p>text</p>" + ROBOTS,
+        b"<head><title>t</title>text " + ROBOTS,
+        b"<head><custom-el></custom-el>" + ROBOTS,
+        b"<head><div></div>" + ROBOTS,
+        b"<html>text" + ROBOTS,
+        b"<head></head><noscript></noscript>" + ROBOTS,
+        b"<body><noscript>" + ROBOTS + b"</noscript>",
+        b"hello<noscript>" + ROBOTS + b"</noscript>",
+        b"<frameset>" + ROBOTS,
+    ],
+)
+def test_meta_in_body_ignored_unless_strict(html: bytes) -> None:
+    head = read_head(html)
+    assert "robots" not in names(head)
+    assert head.complete
+    strict = read_head(html, strict=True)
+    assert [(m.name, m.in_body) for m in strict.metas if m.name == "robots"] == [("robots", True)]
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        ROBOTS,
+        b"  \n\t" + ROBOTS,
+        b"<!doctype html><!-- c --><?pi x?>" + ROBOTS,
+        b"<html><head>" + ROBOTS,
+        b"<head><noscript>" + ROBOTS + b"</noscript></head>",
+        b"<noscript>" + ROBOTS + b"</noscript><p>",  # head-less page: HTML5 puts noscript in the head
+        b'<html lang="en"><noscript><link rel="x">' + ROBOTS + b"</noscript>",
+        b"<head><base href='/'><basefont><bgsound><link><style></style><script></script>" + ROBOTS,
+        b"\xef\xbb\xbf" + ROBOTS,
+    ],
+)
+def test_meta_in_head(html: bytes) -> None:
+    head = read_head(html + b"<div>body</div>")
+    assert [(m.name, m.in_body) for m in head.metas] == [("robots", False)]
+    assert head.complete
+
+
+def test_read_stops_at_body() -> None:
+    html = b"<head>" + ROBOTS + b"</head><body>" + b"<p>lorem ipsum</p>" * 100_000
+    head = read_head(html)
+    assert head.complete
+    assert head.bytes_read < 64 * 1024
+
+
+def test_budget_cuts_a_huge_head() -> None:
+    html = b"<head>" + b'<meta name="x" content="y">' * 100_000 + ROBOTS + b"</head><body>"
+    t0 = time.perf_counter()
+    head = read_head(html, budget=256 * 1024)
+    assert time.perf_counter() - t0 < 5
+    assert not head.complete
+    assert head.bytes_read == 256 * 1024
+    assert "robots" not in names(head)
+    assert read_head(html, budget=len(html)).complete
+
+
+def test_head_of_100k_elements_of_every_kind() -> None:
+    html = b"<head>" + b'<link rel="a" href="/b"><script>1</script><style>x</style>' * 100_000
+    head = read_head(html)
+    assert not head.complete
+    assert head.bytes_read <= 256 * 1024
+
+
+def test_ten_megabyte_page_is_cheap() -> None:
+    page = b"<html><head>" + ROBOTS + b"</head><body>" + b"<div><p>text</p></div>" * 460_000
+    assert len(page) > 10_000_000
+    read_head(page)
+    t0 = time.perf_counter()
+    head = read_head(page)
+    assert time.perf_counter() - t0 < 0.05
+    assert names(head) == ["robots"]
+    strict = read_head(page, strict=True)
+    assert strict.bytes_read == 256 * 1024
+    assert strict.complete  # "complete" is about the head's end, reached here
+
+
+def test_body_without_end_is_complete_at_eof() -> None:
+    head = read_head(b"<head>" + ROBOTS)
+    assert head.complete
+    assert head.bytes_read == len(b"<head>" + ROBOTS)
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        b'<meta name="robots" content="noai"',
+        b'<meta name="robots" content="noai',
+        b"<meta name=",
+        b"<",
+        b"<!--",
+        b"<script>",
+        b"<head><title>",
+        b'<meta name="robots" content="noai"><meta name="x" content="y',
+    ],
+)
+def test_unterminated_tags(html: bytes) -> None:
+    head = read_head(html)
+    assert head.complete
+    assert all(m.name == "robots" for m in head.metas)
+
+
+def test_unterminated_attribute_swallows_next_tag() -> None:
+    # HTML5: the unterminated quoted value runs on, so the second meta is not a tag.
+    head = read_head(b'<meta name="a" content="x><meta name="robots" content="noai"><p>')
+    assert names(head) in ([], ["a"])
+
+
+@pytest.mark.parametrize(
+    ("body", "encoding"),
+    [
+        (b'<meta charset="x-nonsense">' + ROBOTS, None),
+        (b'<meta charset="utf-16">' + ROBOTS, None),
+        (b'<meta http-equiv="Content-Type" content="text/html; charset=utf-32">' + ROBOTS, None),
+        (ROBOTS, "x-nonsense"),
+        (ROBOTS, "utf-8"),
+        (ROBOTS, "cp1252"),
+        (ROBOTS, "latin-1"),
+        (b"\xff\xfe" + ROBOTS.decode().encode("utf-16-le"), None),
+        (b"\xfe\xff" + ROBOTS.decode().encode("utf-16-be"), None),
+        (b"\xff\xfe" + ROBOTS.decode().encode("utf-16-le"), "utf-8"),  # the BOM wins
+        (b"<meta name=x content='\xff\xfe\xc3('>" + ROBOTS, None),
+        (b"<meta name=x content='\x00'>" + ROBOTS, None),
+    ],
+)
+def test_charsets_never_crash(body: bytes, encoding: str | None) -> None:
+    head = read_head(body + b"<p>", encoding=encoding)
+    assert "robots" in names(head)
+
+
+def test_non_ascii_evidence_is_decoded() -> None:
+    (m,) = read_head('<meta name="robots" content="noai, café ☃">'.encode()).metas
+    assert m.content == "noai, café ☃"
+    (m,) = read_head('<meta name="robots" content="café">'.encode("cp1252"), encoding="cp1252").metas
+    assert m.content == "café"
+
+
+def test_nul_bytes_and_invalid_utf8() -> None:
+    (m,) = read_head(b'<meta name="robots" content="no\x00ai\xff">').metas
+    assert m.content == "no\ufffdai\ufffd"
+    # A NUL character in the head is text: HTML5 starts the body there.
+    head = read_head(b"<head>\x00" + ROBOTS)
+    assert names(head) == []
+    assert head.complete
+
+
+def test_empty_and_whitespace() -> None:
+    assert read_head(b"") == Head((), True, 0)
+    assert read_head(b"   ").complete
+
+
+def test_zero_budget() -> None:
+    head = read_head(ROBOTS, budget=0)
+    assert head == Head((), False, 0)
+
+
+def test_strict_reads_body_metas_in_order() -> None:
+    html = b"<head>" + ROBOTS + b'</head><body><meta name="GPTBot" content="noai"><p>x</p>'
+    head = read_head(html, strict=True)
+    assert [(m.name, m.in_body) for m in head.metas] == [("robots", False), ("gptbot", True)]
+
+
+def test_chunking_does_not_change_the_result() -> None:
+    filler = b"<script>" + b"x" * 5000 + b"</script>"
+    html = b"<head>" + filler * 30 + ROBOTS + b"<!-- <body> -->" + filler + b"</head><body>x"
+    head = read_head(html)
+    assert names(head) == ["robots"]
+    assert head.complete
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.binary(max_size=2000), st.booleans(), st.sampled_from([None, "utf-8", "latin-1", "utf-16", "bogus"])
+)
+def test_read_head_never_raises(body: bytes, strict: bool, encoding: str | None) -> None:
+    a = read_head(body, strict=strict, encoding=encoding)
+    assert a == read_head(body, strict=strict, encoding=encoding)
+    assert 0 <= a.bytes_read <= len(body)
+
+
+_HTMLISH = st.lists(
+    st.sampled_from(
+        [
+            "<head>",
+            "</head>",
+            "<body>",
+            "<p>",
+            "x",
+            " ",
+            "<title>",
+            "</title>",
+            "<script>",
+            "</script>",
+            "<!--",
+            "-->",
+            "<noscript>",
+            "</noscript>",
+            ROBOTS.decode(),
+            "<meta name=a content='b'>",
+            "<",
+            ">",
+            "&amp;",
+            "\x00",
+            "é",
+        ]
+    ),
+    max_size=40,
+).map(lambda parts: "".join(parts).encode())
+
+
+@settings(max_examples=300, deadline=None)
+@given(_HTMLISH, st.integers(min_value=0, max_value=4096))
+def test_read_head_html_fuzz(body: bytes, budget: int) -> None:
+    a = read_head(body, budget=budget)
+    assert a == read_head(body, budget=budget)
+    s = read_head(body, budget=budget, strict=True)
+    # strict mode sees at least what the head read saw
+    assert [m for m in s.metas if not m.in_body][: len(a.metas)] == list(a.metas)
+
+
+BASE = "https://example.com/dir/page.html"
+
+
+def test_embedded_images() -> None:
+    html = b"""<html><head>
+    <meta property="og:image" content="https://cdn.example.com/og.jpg">
+    <meta property="og:image:secure_url" content="/secure.jpg">
+    <meta property="og:image:url" content="og-url.jpg">
+    <meta name="twitter:image" content="//cdn.example.com/tw.jpg">
+    <meta name="description" content="/not-an-image.jpg">
+    </head><body>
+    <img src="a.png"><img src="/b.png" srcset="c.png 1x, d.png 2x,e.png">
+    <img srcset="data:image/png;base64,iVBOR=,f.png 100w">  <!-- one URL: a data: URL may hold commas -->
+    <picture><source srcset="g.webp 1x, h.webp 2x" type="image/webp"><img src="i.jpg"></picture>
+    <video><source src="movie.mp4" srcset="nope.jpg"></video>
+    <img src="javascript:alert(1)"><img src=""><img src="a.png">
+    <!-- <img src="commented.png"> -->
+    <script>document.write('<img src="scripted.png">')</script>
+    </body></html>"""
+    assert embedded_images(html, BASE) == [
+        "https://cdn.example.com/og.jpg",
+        "https://example.com/secure.jpg",
+        "https://example.com/dir/og-url.jpg",
+        "https://cdn.example.com/tw.jpg",
+        "https://example.com/dir/a.png",
+        "https://example.com/b.png",
+        "https://example.com/dir/c.png",
+        "https://example.com/dir/d.png",
+        "https://example.com/dir/e.png",
+        "https://example.com/dir/g.webp",
+        "https://example.com/dir/h.webp",
+        "https://example.com/dir/i.jpg",
+    ]
+
+
+def test_embedded_images_base_href() -> None:
+    html = b'<head><base href="https://static.example.net/img/"></head><img src="a.png" srcset="b.png 2x">'
+    assert embedded_images(html, BASE) == [
+        "https://static.example.net/img/a.png",
+        "https://static.example.net/img/b.png",
+    ]
+
+
+def test_srcset_with_commas_in_url() -> None:
+    html = b'<img srcset="/img,1.jpg 1x, /img,2.jpg 2x">'
+    assert embedded_images(html, BASE) == ["https://example.com/img,1.jpg", "https://example.com/img,2.jpg"]
+
+
+@pytest.mark.parametrize(
+    "body", [b"", b"   ", b"\x00\x00", b"<img src='http://[::1'>", b"\xff\xfe\x00", b"<"]
+)
+def test_embedded_images_hostile(body: bytes) -> None:
+    assert isinstance(embedded_images(body, BASE), list)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=1000))
+def test_embedded_images_never_raise(body: bytes) -> None:
+    out = embedded_images(body, BASE)
+    assert out == embedded_images(body, BASE)
+    assert all(u.startswith(("http://", "https://")) for u in out)
