@@ -1,0 +1,871 @@
+"""Downloader middlewares that honour machine-readable AI opt-outs in a live crawl.
+
+Two components share one per-crawler :class:`_Guard`:
+
+- :class:`NoAIGuardMiddleware` (priority 90, after the offsite filter and
+  before Scrapy's ``RobotsTxtMiddleware``): before the fetch, reads the
+  origin's robots.txt, ``/.well-known/tdmrep.json`` and ``/ai.txt`` (fetched
+  once per origin through the engine) and skips reserved requests.
+- :class:`NoAIGuardResponseMiddleware` (priority 950): after the fetch, its
+  ``process_response`` runs before ``HttpCacheMiddleware`` (900) stores the
+  response and before anything else sees it; it reads the headers and the
+  HTML head (decoding gzip / deflate / br / zstd itself, within a budget) and
+  drops reserved responses.
+
+Enable both with ``ADDONS = {"noai_guard.NoAIGuardAddon": 0}``.  Every skip,
+drop or flag is written and flushed to the audit trail before the request is
+dropped.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+import zlib
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import urljoin, urlsplit
+from weakref import WeakKeyDictionary
+
+from scrapy import signals
+from scrapy.exceptions import IgnoreRequest, NotConfigured, StopDownload
+from scrapy.http import Request, Response
+from scrapy.http.request import NO_CALLBACK
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
+from scrapy.utils.python import global_object_name
+from twisted.internet.defer import Deferred
+from w3lib.url import safe_url_string
+
+from . import auditlog, directives
+from . import decision as d
+from .decision import Decision, Signal, Verdict
+from .evaluate import is_html, is_image, response_signals, site_signals
+from .htmlhead import Head, embedded_images, read_head
+from .policy import decide
+from .settings import DEFAULTS, SettingsError, policy_from_settings
+from .sitefiles import KINDS, MAX_REDIRECTS, SIZE_LIMIT, Kind, SiteFile, file_url, from_fetch, origin_of
+from .sitefiles import status_class as _status_class
+
+if TYPE_CHECKING:
+    from scrapy import Spider
+    from scrapy.crawler import Crawler
+    from scrapy.settings import BaseSettings
+    from scrapy.statscollectors import StatsCollector
+    from typing_extensions import Self
+
+    from .policy import Policy
+
+logger = logging.getLogger(__name__)
+
+#: Request meta key: ``True`` lets the request through unchecked (counted).
+META_BYPASS = "dont_obey_noai"
+#: Request/response meta key: the :class:`~noai_guard.decision.Decision` taken.
+META_DECISION = "noai_guard_decision"
+# Private meta keys: the pre-fetch evaluation (url, origin, site signals, decision), and
+# the mark (and byte count) of noai_guard's own site-file requests.
+_META_SITE = "_noai_guard_site"
+_META_FILE = "_noai_guard_file"
+
+#: Where the addon installs the two components.
+REQUEST_PRIORITY = 90  # after OffsiteMiddleware (50), before RobotsTxtMiddleware (100)
+RESPONSE_PRIORITY = 950  # process_response before HttpCacheMiddleware (900) stores
+
+# Site-file requests jump the queue, as Scrapy's robots.txt request does.
+DOWNLOAD_PRIORITY = 1000
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# Bounds decompression of a site file whose raw download is cut at SIZE_LIMIT.
+_FILE_MAXSIZE = 16 * 1024 * 1024
+# Per-origin summary rows kept; further origins are counted together.
+_SUMMARY_ORIGINS = 100_000
+_OTHER_ORIGINS = "(other origins)"
+# Scrapy-side robots.txt bodies kept for RobotsTxtMiddleware to reuse.
+_REUSE_SIZE = 1024
+
+# Which signals each site file feeds: a file is fetched only if one is on.
+_KIND_SIGNALS: dict[Kind, frozenset[str]] = {
+    "robots": frozenset(
+        {
+            d.ROBOTS_TXT,
+            d.ROBOTS_TXT_PROXY,
+            d.CONTENT_USAGE,
+            d.CONTENT_SIGNAL,
+            d.RSL_LICENSE,
+            d.LEGACY_AI_TRAINING,
+        }
+    ),
+    "tdmrep": frozenset({d.TDMREP}),
+    "ai-txt": frozenset({d.AI_TXT}),
+}
+_PAGE_IMAGE_SIGNALS = frozenset({d.X_ROBOTS_TAG, d.META_ROBOTS})
+
+
+def _state(value: SiteFile) -> str:
+    return str(getattr(value, "state", "ok"))
+
+
+def _url_key(url: str) -> str:
+    return url.split("#", 1)[0]
+
+
+def _header_pairs(response: Response) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for name, values in response.headers.items():
+        key = name.decode("latin-1") if isinstance(name, bytes) else str(name)
+        for v in values:
+            out.append((key, v.decode("latin-1") if isinstance(v, bytes) else str(v)))
+    return out
+
+
+def _first_header(response: Response, name: bytes) -> str | None:
+    v = response.headers.get(name)
+    if v is None:
+        return None
+    return v.decode("latin-1") if isinstance(v, bytes) else str(v)
+
+
+# -- bounded decoding of Content-Encoding -------------------------------------
+
+
+class _UndecodableError(ValueError):
+    pass
+
+
+def _optional(*names: str) -> Any:
+    for name in names:
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    return None
+
+
+_brotli: Any = _optional("brotli", "brotlicffi")
+_zstd: Any = _optional("compression.zstd", "backports.zstd", "zstandard")
+
+
+def _decode_one(body: bytes, encoding: str, limit: int) -> bytes:
+    if encoding in ("gzip", "x-gzip"):
+        return zlib.decompressobj(wbits=16 + zlib.MAX_WBITS).decompress(body, limit)
+    if encoding == "deflate":
+        try:
+            return zlib.decompressobj().decompress(body, limit)
+        except zlib.error:  # raw deflate, as some servers send it
+            return zlib.decompressobj(wbits=-zlib.MAX_WBITS).decompress(body, limit)
+    if encoding == "br" and _brotli is not None:
+        return bytes(_brotli.Decompressor().process(body, output_buffer_limit=limit))
+    if encoding == "zstd" and _zstd is not None:
+        if hasattr(_zstd, "ZstdDecompressor") and hasattr(_zstd, "ZstdFile"):  # compression.zstd API
+            return bytes(_zstd.ZstdDecompressor().decompress(body, max_length=limit))
+        return bytes(_zstd.ZstdDecompressor().decompressobj().decompress(body)[:limit])
+    raise _UndecodableError(encoding)
+
+
+def decode_body(body: bytes, content_encoding: str | None, limit: int) -> bytes:
+    """The first ``limit`` bytes of ``body`` with its Content-Encoding undone.
+
+    The response middleware sees responses before ``HttpCompressionMiddleware``
+    (590) decodes them, so it decodes what it reads itself, never more than
+    ``limit`` bytes.  Raises ``ValueError`` for an unknown or corrupt encoding.
+    """
+    if not content_encoding:
+        return body if len(body) <= limit else body[:limit]
+    codings = [c.strip().lower() for c in content_encoding.split(",") if c.strip()]
+    try:
+        for coding in reversed(codings):  # RFC 9110 §8.4: listed in the order applied
+            if coding != "identity":
+                body = _decode_one(body, coding, limit)
+    except (zlib.error, OSError, _UndecodableError) as exc:
+        raise ValueError(f"cannot decode Content-Encoding {content_encoding!r}: {exc}") from exc
+    except Exception as exc:  # brotli.error and zstd errors have no common base
+        raise ValueError(f"cannot decode Content-Encoding {content_encoding!r}: {exc}") from exc
+    return body if len(body) <= limit else body[:limit]
+
+
+# -- state ---------------------------------------------------------------------
+
+
+@dataclass
+class _Entry:
+    """A cached site file, or a fetch in flight (``waiters`` not None)."""
+
+    value: SiteFile | None = None
+    expires: float = 0.0
+    waiters: list[Deferred[SiteFile]] | None = None
+
+
+@dataclass
+class _OriginCounts:
+    evaluated: int = 0
+    allowed: int = 0
+    skipped: int = 0
+    dropped: int = 0
+    flagged: int = 0
+    unknown: int = 0
+    by_signal: dict[str, int] = field(default_factory=dict)
+    fetch: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "evaluated": self.evaluated,
+            "allowed": self.allowed,
+            "skipped": self.skipped,
+            "dropped": self.dropped,
+            "flagged": self.flagged,
+            "unknown": self.unknown,
+            "by_signal": dict(sorted(self.by_signal.items())),
+            "fetch": {k: dict(sorted(v.items())) for k, v in sorted(self.fetch.items())},
+        }
+
+
+@dataclass(frozen=True)
+class _ImageRef:
+    page_url: str
+    signal: Signal  # the page's deciding signal
+
+
+_GUARDS: WeakKeyDictionary[Crawler, _Guard] = WeakKeyDictionary()
+
+
+class _Guard:
+    """Everything both components share: policy, site-file cache, image provenance, trail, counts."""
+
+    @classmethod
+    def for_crawler(cls, crawler: Crawler) -> _Guard:
+        guard = _GUARDS.get(crawler)
+        if guard is None:
+            guard = _GUARDS[crawler] = cls(crawler)
+        return guard
+
+    def __init__(self, crawler: Crawler) -> None:
+        settings: BaseSettings = crawler.settings
+        if not settings.getbool("NOAI_GUARD_ENABLED"):
+            raise NotConfigured
+        self.crawler = crawler
+        assert crawler.stats is not None
+        self.stats: StatsCollector = crawler.stats
+        self.policy: Policy = policy_from_settings(settings)
+        self.enforce = settings.getbool("NOAI_GUARD_ENFORCE", DEFAULTS["NOAI_GUARD_ENFORCE"])
+        self.audit_allowed = settings.getbool(
+            "NOAI_GUARD_AUDIT_ALLOWED", DEFAULTS["NOAI_GUARD_AUDIT_ALLOWED"]
+        )
+        self.audit_fsync = settings.getbool("NOAI_GUARD_AUDIT_FSYNC", DEFAULTS["NOAI_GUARD_AUDIT_FSYNC"])
+        uri = settings.get("NOAI_GUARD_AUDIT_URI", DEFAULTS["NOAI_GUARD_AUDIT_URI"])
+        if not isinstance(uri, str) or not uri.strip():
+            # The trail is the product's proof: it cannot be switched off.
+            raise SettingsError(
+                "NOAI_GUARD_AUDIT_URI is empty: the audit trail cannot be switched off; "
+                f"leave it unset for the default {DEFAULTS['NOAI_GUARD_AUDIT_URI']!r}"
+            )
+        self.audit_uri = uri.strip()
+        self.ttl = _number(settings, "NOAI_GUARD_CACHE_TTL", 0.0)
+        self.retry_after = _number(settings, "NOAI_GUARD_RETRY_AFTER", 0.0)
+        self.cache_size = int(_number(settings, "NOAI_GUARD_CACHE_SIZE", 1.0))
+        self.image_size = int(_number(settings, "NOAI_GUARD_IMAGE_PROVENANCE_SIZE", 0.0))
+        self.body_limit = settings.getint("DOWNLOAD_MAXSIZE") or 1 << 30  # decoding bound for image scans
+        self.kinds: tuple[Kind, ...] = tuple(k for k in KINDS if _KIND_SIGNALS[k] & self.policy.sources)
+        self.images_on = d.EMBEDDING_PAGE in self.policy.sources and self.image_size > 0
+        # Reuse for Scrapy's RobotsTxtMiddleware: its robots.txt request is
+        # answered from noai_guard's fetch, so the file is downloaded once.
+        self.reuse_robots = settings.getbool("ROBOTSTXT_OBEY") and "robots" in self.kinds
+        self.mode = "crawl" if self.enforce else "audit-only"
+        self.run_id = auditlog.new_run_id()
+        self.audit: auditlog.JsonLinesAuditLog | None = None
+        self.components: set[str] = set()
+
+        self._cache: OrderedDict[tuple[str, Kind], _Entry] = OrderedDict()
+        self._cache_max = self.cache_size * max(1, len(self.kinds))
+        self._robots_bodies: OrderedDict[str, tuple[int, bytes]] = OrderedDict()
+        self._images: OrderedDict[str, _ImageRef] = OrderedDict()
+        self._origins: dict[str, _OriginCounts] = {}
+        self._inflight: set[Deferred[None]] = set()
+
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+        if self.kinds:
+            crawler.signals.connect(self.bytes_received, signal=signals.bytes_received)
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def _spider_name(self) -> str:
+        spider = self.crawler.spider
+        return str(getattr(spider, "name", None) or "spider")
+
+    def _open_audit(self) -> auditlog.JsonLinesAuditLog:
+        if self.audit is None:
+            uri = auditlog.expand_uri(self.audit_uri, name=self._spider_name())
+            if uri.startswith("file://"):
+                uri = urlsplit(uri).path
+            self.audit = auditlog.JsonLinesAuditLog(uri, fsync=self.audit_fsync)
+            self.audit.open()
+        return self.audit
+
+    def spider_opened(self, spider: Spider) -> None:
+        audit = self._open_audit()
+        self._write(
+            auditlog.run_record(
+                run_id=self.run_id,
+                mode=self.mode,
+                policy=self.policy.to_dict(),
+                policy_hash=self.policy.hash,
+                spider=self._spider_name(),
+                enforce=self.enforce,
+                user_agents=list(self.policy.user_agents),
+                proxy_tokens=list(self.policy.proxy_tokens),
+                site_files=list(self.kinds),
+                cache_ttl=self.ttl,
+                retry_after=self.retry_after,
+            )
+        )
+        logger.info(
+            "noai_guard: %(mode)s for %(purpose)s as %(tokens)s, audit trail at %(path)s",
+            {
+                "mode": "enforcing" if self.enforce else "audit-only (nothing dropped)",
+                "purpose": self.policy.purpose,
+                "tokens": ", ".join(self.policy.user_agents),
+                "path": audit.path,
+            },
+            extra={"spider": spider},
+        )
+        for name in ("NoAIGuardMiddleware", "NoAIGuardResponseMiddleware"):
+            if name not in self.components:
+                logger.error(
+                    "noai_guard: %(name)s is not enabled; add both components to DOWNLOADER_MIDDLEWARES "
+                    "or use the add-on",
+                    {"name": name},
+                    extra={"spider": spider},
+                )
+        self._check_order(spider)
+
+    def _check_order(self, spider: Spider) -> None:
+        """Warn if a response could reach the HTTP cache before the check (process_response order)."""
+        engine = getattr(self.crawler, "engine", None)
+        mws = getattr(getattr(getattr(engine, "downloader", None), "middleware", None), "middlewares", ())
+        names = [type(m).__name__ for m in mws]
+        if (
+            "HttpCacheMiddleware" in names
+            and "NoAIGuardResponseMiddleware" in names
+            and names.index("HttpCacheMiddleware") > names.index("NoAIGuardResponseMiddleware")
+        ):
+            logger.error(
+                "noai_guard: HttpCacheMiddleware has a higher priority than "
+                "NoAIGuardResponseMiddleware (%(prio)d): reserved responses could be cached",
+                {"prio": RESPONSE_PRIORITY},
+                extra={"spider": spider},
+            )
+
+    def spider_closed(self, spider: Spider, reason: str = "") -> None:
+        origins = {o: c.to_dict() for o, c in self._origins.items()}
+        self._write(
+            auditlog.summary_record(
+                run_id=self.run_id,
+                mode=self.mode,
+                policy=self.policy.to_dict(),
+                origins=origins,
+                policy_hash=self.policy.hash,
+                reason=reason,
+                totals={
+                    k: int(self.stats.get_value(f"noai_guard/{k}", 0) or 0)
+                    for k in ("request_count", "skipped", "dropped", "flagged", "allowed")
+                },
+            )
+        )
+        path = self.audit.path if self.audit is not None else None
+        if self.audit is not None:
+            self.audit.close()
+        logger.info(
+            "noai_guard: %(skipped)d skipped, %(dropped)d dropped, %(flagged)d flagged; audit trail: %(path)s",
+            {
+                "skipped": self.stats.get_value("noai_guard/skipped", 0),
+                "dropped": self.stats.get_value("noai_guard/dropped", 0),
+                "flagged": self.stats.get_value("noai_guard/flagged", 0),
+                "path": path,
+            },
+            extra={"spider": spider},
+        )
+
+    # -- audit -------------------------------------------------------------
+
+    def _write(self, record: dict[str, Any]) -> None:
+        try:
+            self._open_audit().write(record)
+        except OSError:
+            self.stats.inc_value("noai_guard/audit/error_count")
+            logger.exception(
+                "noai_guard: cannot write the audit trail %(uri)s",
+                {"uri": self.audit_uri},
+                extra={"spider": self.crawler.spider},
+            )
+            return
+        self.stats.inc_value("noai_guard/audit/record_count")
+
+    def _record(self, decision: Decision, action: str, phase: str, origin: str) -> None:
+        self._write(
+            auditlog.decision_record(
+                decision, action=action, phase=phase, run_id=self.run_id, mode=self.mode, origin=origin
+            )
+        )
+
+    def _counts(self, origin: str) -> _OriginCounts:
+        c = self._origins.get(origin)
+        if c is None:
+            if len(self._origins) >= _SUMMARY_ORIGINS:
+                origin = _OTHER_ORIGINS
+                c = self._origins.get(origin)
+            if c is None:
+                c = self._origins[origin] = _OriginCounts()
+        return c
+
+    def _count_unknowns(self, sigs: list[Signal], counts: _OriginCounts) -> None:
+        seen: set[str] = set()
+        for s in sigs:
+            if s.verdict is Verdict.UNKNOWN and not s.superseded and s.name not in seen:
+                seen.add(s.name)
+                self.stats.inc_value(f"noai_guard/unknown_count/{s.name}")
+        if seen:
+            counts.unknown += 1
+
+    def _blocked(
+        self, decision: Decision, counts: _OriginCounts, phase: str, origin: str, request: Request
+    ) -> None:
+        """Record a blocking decision (flushed before the caller raises), count and log it."""
+        signal = decision.signal or "unknown"
+        if self.enforce:
+            action = auditlog.SKIPPED if phase == auditlog.PRE_FETCH else auditlog.DROPPED
+        else:
+            action = auditlog.FLAGGED
+        self._record(decision, action, phase, origin)
+        self.stats.inc_value(f"noai_guard/{action}")
+        self.stats.inc_value(f"noai_guard/reason_count/{signal}")
+        setattr(counts, action, getattr(counts, action) + 1)
+        counts.by_signal[signal] = counts.by_signal.get(signal, 0) + 1
+        logger.debug(
+            "noai_guard %(action)s (%(verdict)s by %(signal)s: %(evidence)s): %(request)s",
+            {
+                "action": action,
+                "verdict": decision.verdict.value,
+                "signal": signal,
+                "evidence": None if decision.decided_by is None else decision.decided_by.evidence,
+                "request": request,
+            },
+            extra={"spider": self.crawler.spider},
+        )
+
+    # -- site files ----------------------------------------------------------
+
+    def bytes_received(self, data: bytes, request: Request, spider: Spider | None = None) -> None:
+        # RFC 9309 §2.5: at least 500 KiB is parsed; the rest is not downloaded.
+        n = request.meta.get(_META_FILE)
+        if n is None:
+            return
+        n += len(data)
+        request.meta[_META_FILE] = n
+        if n > SIZE_LIMIT:
+            raise StopDownload(fail=False)
+
+    def cached_files(self, origin: str) -> dict[Kind, SiteFile] | None:
+        """The origin's site files if all are cached and fresh (the fast path), else None."""
+        now = time.monotonic()
+        out: dict[Kind, SiteFile] = {}
+        for kind in self.kinds:
+            e = self._cache.get((origin, kind))
+            if e is None or e.waiters is not None or e.expires <= now or e.value is None:
+                return None
+            out[kind] = e.value
+        for kind in self.kinds:
+            self._cache.move_to_end((origin, kind))
+        return out
+
+    async def site_files(self, origin: str, kinds: tuple[Kind, ...] | None = None) -> dict[Kind, SiteFile]:
+        """The origin's site files; concurrent callers wait for one fetch per file."""
+        now = time.monotonic()
+        out: dict[Kind, SiteFile] = {}
+        waiting: list[tuple[Kind, Deferred[SiteFile]]] = []
+        for kind in self.kinds if kinds is None else kinds:
+            key = (origin, kind)
+            e = self._cache.get(key)
+            if e is not None and e.waiters is None and e.value is not None and e.expires > now:
+                self._cache.move_to_end(key)
+                out[kind] = e.value
+                continue
+            if e is None or e.waiters is None:
+                # Missing, or older than NOAI_GUARD_CACHE_TTL (RFC 9309 §2.4) or,
+                # if unreachable, than NOAI_GUARD_RETRY_AFTER: fetch (again).
+                e = self._start_fetch(origin, kind)
+            assert e.waiters is not None
+            w: Deferred[SiteFile] = Deferred()
+            e.waiters.append(w)
+            waiting.append((kind, w))
+        for kind, w in waiting:
+            out[kind] = await maybe_deferred_to_future(w)
+        return out
+
+    def _start_fetch(self, origin: str, kind: Kind) -> _Entry:
+        key = (origin, kind)
+        e = _Entry(waiters=[])
+        self._cache[key] = e
+        self._cache.move_to_end(key)
+        while len(self._cache) > self._cache_max:
+            self._cache.popitem(last=False)  # an evicted fetch in flight still fires its waiters
+        dfd: Deferred[None] = deferred_from_coro(self._fetch(origin, kind, e))
+        self._inflight.add(dfd)
+        dfd.addBoth(lambda _: self._inflight.discard(dfd))
+        return e
+
+    async def _fetch(self, origin: str, kind: Kind, entry: _Entry) -> None:
+        url = file_url(origin, kind)
+        try:
+            value, status = await self._download(kind, url)
+        except Exception as exc:  # a bug must not leave waiters hanging: unknown, never allow
+            logger.exception(
+                "noai_guard: error fetching %(url)s",
+                {"url": url},
+                extra={"spider": self.crawler.spider},
+            )
+            value, status = from_fetch(kind, url, status=None, detail=global_object_name(type(exc))), None
+        state = _state(value)
+        # RFC 9309 §2.3.1.4: unreachable is never cached as allow; it is kept
+        # only until the back-off ends, then fetched again.
+        ttl = self.retry_after if state == "unreachable" else self.ttl
+        entry.value = value
+        entry.expires = time.monotonic() + ttl
+        waiters, entry.waiters = entry.waiters or [], None
+        fetch = self._counts(origin).fetch.setdefault(kind, {})
+        cls = "3xx" if state != "ok" and status is not None and 300 <= status < 400 else _status_class(status)
+        fetch[cls] = fetch.get(cls, 0) + 1
+        logger.debug(
+            "noai_guard: %(url)s is %(state)s (%(detail)s)",
+            {"url": url, "state": state, "detail": getattr(value, "detail", "") or status},
+            extra={"spider": self.crawler.spider},
+        )
+        for w in waiters:
+            w.callback(value)
+
+    def _file_request(self, url: str) -> Request:
+        return Request(
+            url,
+            priority=DOWNLOAD_PRIORITY,
+            callback=NO_CALLBACK,
+            dont_filter=True,
+            meta={
+                _META_FILE: 0,
+                META_BYPASS: True,
+                "dont_obey_robotstxt": True,
+                "handle_httpstatus_all": True,
+                "dont_redirect": True,  # followed here, up to 5 hops (RFC 9309 §2.3.1.2)
+                "dont_retry": True,  # unreachable is retried after NOAI_GUARD_RETRY_AFTER instead
+                "dont_cache": True,  # always fresh, never from HTTPCACHE
+                "allow_offsite": True,  # a redirect may cross hosts
+                "download_maxsize": _FILE_MAXSIZE,  # raw bytes stop at SIZE_LIMIT; bounds decoding
+                "download_warnsize": 0,
+            },
+        )
+
+    async def _download(self, kind: Kind, url: str) -> tuple[SiteFile, int | None]:
+        """Fetch one site file through the engine, following redirects; map the outcome (RFC 9309 §2.3.1)."""
+        engine = self.crawler.engine
+        assert engine is not None
+        target = url
+        for hop in range(MAX_REDIRECTS + 1):
+            self.stats.inc_value(f"noai_guard/{kind}/request_count")
+            try:
+                request = self._file_request(target)
+                if hasattr(engine, "download_async"):  # Scrapy >= 2.14
+                    response = await engine.download_async(request)
+                else:  # pragma: no cover - Scrapy 2.13
+                    response = await maybe_deferred_to_future(engine.download(request))
+            except Exception as exc:  # noqa: BLE001 - any failed fetch is "unreachable"
+                # §2.3.1.4: timeouts, DNS and connection errors mean unreachable.
+                name = global_object_name(type(exc))
+                self.stats.inc_value(f"noai_guard/{kind}/exception_count/{name}")
+                return from_fetch(kind, url, status=None, detail=name), None
+            status = response.status
+            self.stats.inc_value(f"noai_guard/{kind}/response_status_count/{status}")
+            location = _first_header(response, b"Location")
+            if status in _REDIRECTS and location:
+                if hop == MAX_REDIRECTS:
+                    # §2.3.1.2: more than five redirects MAY be taken as unavailable.
+                    return self._unavailable(kind, url, "more than 5 redirects", status), status
+                # §2.3.1.2: followed across hosts too; the rules apply to the original origin.
+                target = safe_url_string(urljoin(response.url, location))
+                continue
+            body = response.body[:SIZE_LIMIT]  # §2.5: the first 500 KiB
+            value = from_fetch(kind, url, status=status, body=body)
+            if self.reuse_robots and kind == "robots" and _state(value) != "unreachable":
+                origin = origin_of(url)
+                self._robots_bodies[origin] = (status, body if 200 <= status < 300 else b"")
+                self._robots_bodies.move_to_end(origin)
+                while len(self._robots_bodies) > _REUSE_SIZE:
+                    self._robots_bodies.popitem(last=False)
+            return value, status
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    def _unavailable(kind: Kind, url: str, detail: str, status: int | None) -> SiteFile:
+        if kind == "tdmrep":
+            from .tdmrep import TdmrepFile
+
+            return TdmrepFile.unavailable(url, detail)
+        from .robots import RobotsTxt
+
+        return RobotsTxt.unavailable(url, detail, status)
+
+    async def serve_scrapy_robots(self, request: Request) -> Response | None:
+        """Answer Scrapy's own robots.txt request from noai_guard's fetch (one download per origin)."""
+        origin = origin_of(request.url)
+        files = await self.site_files(origin, ("robots",))
+        hit = self._robots_bodies.get(origin)
+        request.meta[_META_FILE] = 0  # not a page: the response half lets it pass
+        request.meta["dont_cache"] = True
+        if hit is None:
+            if _state(files["robots"]) == "unreachable":
+                # Scrapy would allow all; noai_guard has already blocked the origin (§2.3.1.4).
+                raise IgnoreRequest(f"robots.txt unreachable (noai_guard): {origin}")
+            return None  # not kept: let Scrapy fetch it
+        self.stats.inc_value("noai_guard/robots/reused")
+        status, body = hit
+        return Response(
+            url=request.url,
+            status=status,
+            body=body,
+            headers={"Content-Type": "text/plain"},
+            request=request,
+            flags=["noai_guard"],
+        )
+
+    # -- decisions -----------------------------------------------------------
+
+    async def before_fetch(self, request: Request) -> None:
+        url = request.url
+        origin = origin_of(url)
+        counts = self._counts(origin)
+        counts.evaluated += 1
+        self.stats.inc_value("noai_guard/request_count")
+        sigs: list[Signal]
+        ref = self._images.get(_url_key(url)) if self.images_on else None
+        if ref is not None:
+            # Item 4: an image reserved by the page that embeds it; the page is the evidence.
+            sigs = [self._embedding_signal(ref)]
+        else:
+            files = self.cached_files(origin)
+            if files is None:
+                files = await self.site_files(origin)
+            sigs = site_signals(
+                url,
+                self.policy,
+                robots=cast("Any", files.get("robots")),
+                tdmrep_file=cast("Any", files.get("tdmrep")),
+                ai_txt=cast("Any", files.get("ai-txt")),
+            )
+        decision = decide(url, sigs, self.policy)
+        request.meta[_META_SITE] = (url, origin, sigs, decision)
+        request.meta[META_DECISION] = decision
+        self._count_unknowns(sigs, counts)
+        if decision.blocked:
+            self._blocked(decision, counts, auditlog.PRE_FETCH, origin, request)
+            if self.enforce:
+                raise IgnoreRequest(f"noai_guard: {decision.reason}")
+
+    def _embedding_signal(self, ref: _ImageRef) -> Signal:
+        s = ref.signal
+        return Signal(
+            name=d.EMBEDDING_PAGE,
+            verdict=Verdict.RESERVE,
+            purpose=self.policy.purpose,
+            evidence=s.evidence,
+            source=ref.page_url,
+            location=d.LOC_PAGE,
+            scope=s.scope,
+            user_agent=s.user_agent,
+            own_token=s.own_token,
+            note=f"embedded by {ref.page_url}, which {s.name} ({s.location}) reserves",
+        )
+
+    async def after_fetch(self, request: Request, response: Response) -> Response:
+        url = request.url
+        stash = request.meta.get(_META_SITE)
+        origin = stash[1] if stash is not None and stash[0] == url else origin_of(url)
+        counts = self._counts(origin)
+        pre: Decision | None = None
+        if stash is not None and stash[0] == url:
+            site: list[Signal] = stash[2]
+            pre = stash[3]
+        else:  # the request half did not see this URL (e.g. a response served before it)
+            counts.evaluated += 1
+            files = self.cached_files(origin) or await self.site_files(origin)
+            site = site_signals(
+                url,
+                self.policy,
+                robots=cast("Any", files.get("robots")),
+                tdmrep_file=cast("Any", files.get("tdmrep")),
+                ai_txt=cast("Any", files.get("ai-txt")),
+            )
+            self._count_unknowns(site, counts)
+        headers = _header_pairs(response)
+        content_type = _first_header(response, b"Content-Type")
+        image = is_image(url, content_type)
+        head: Head | None = None
+        extra: list[Signal] = []
+        decoded: bytes | None = None
+        if not image and response.body:
+            encoding = _first_header(response, b"Content-Encoding")
+            try:
+                decoded = decode_body(response.body, encoding, self.policy.html_budget)
+            except ValueError as exc:
+                if content_type is None or "html" in content_type.lower():
+                    extra.append(self._undecodable(url, str(exc)))
+            if decoded is not None and is_html(content_type, decoded):
+                head = read_head(decoded, budget=self.policy.html_budget, strict=self.policy.html_strict)
+        sigs = response_signals(url, self.policy, headers=headers, content_type=content_type, head=head)
+        sigs += extra
+        decision = decide(url, site + sigs, self.policy)
+        request.meta[META_DECISION] = decision
+        self._count_unknowns(sigs, counts)
+        if head is not None and self.images_on:
+            self._remember_images(url, response, headers, head, decision)
+        if decision.blocked:
+            if self.enforce:
+                self._blocked(decision, counts, auditlog.POST_FETCH, origin, request)
+                raise IgnoreRequest(f"noai_guard: {decision.reason}")
+            if pre is None or not pre.blocked:  # one flag per URL in audit-only mode
+                self._blocked(decision, counts, auditlog.POST_FETCH, origin, request)
+            return response
+        if pre is not None and pre.blocked:  # audit-only: flagged before the fetch
+            return response
+        if 300 <= response.status < 400 and b"Location" in response.headers:
+            return response  # the redirect target is a new request, judged on its own
+        counts.allowed += 1
+        self.stats.inc_value("noai_guard/allowed")
+        if self.audit_allowed or decision.verdict is Verdict.UNKNOWN:
+            self._record(decision, auditlog.ALLOWED, auditlog.POST_FETCH, origin)
+        logger.debug(
+            "noai_guard allowed (%(verdict)s): %(request)s",
+            {"verdict": decision.verdict.value, "request": request},
+            extra={"spider": self.crawler.spider},
+        )
+        return response
+
+    def _undecodable(self, url: str, detail: str) -> Signal:
+        return Signal(
+            name=d.META_ROBOTS,
+            verdict=Verdict.UNKNOWN,
+            purpose=self.policy.purpose,
+            evidence="",
+            source=url,
+            location=d.LOC_META,
+            note=f"the HTML head could not be read: {detail}",
+        )
+
+    def _remember_images(
+        self, url: str, response: Response, headers: list[tuple[str, str]], head: Head, page: Decision
+    ) -> None:
+        """Item 4: noai / noimageai on a page reserves the images it embeds (lenient mode too)."""
+        if not any(s.name in _PAGE_IMAGE_SIGNALS and s.verdict is not Verdict.ALLOW for s in page.signals):
+            return
+        # Judge the page's directives as they bind an image (noimageai binds images even when lenient).
+        sigs = directives.header_signals(headers, url, self.policy, is_image=True)
+        sigs += directives.meta_signals(head, url, self.policy, is_image=True)
+        as_image = decide(url, sigs, self.policy)
+        if not (as_image.blocked and as_image.verdict is Verdict.RESERVE and as_image.decided_by is not None):
+            return
+        try:
+            body = decode_body(response.body, _first_header(response, b"Content-Encoding"), self.body_limit)
+        except ValueError:
+            return
+        ref = _ImageRef(url, as_image.decided_by)
+        n = 0
+        for image_url in embedded_images(body, response.url):
+            key = _url_key(safe_url_string(image_url))
+            self._images[key] = ref
+            self._images.move_to_end(key)
+            n += 1
+        while len(self._images) > self.image_size:
+            self._images.popitem(last=False)
+        if n:
+            self.stats.inc_value("noai_guard/images/reserved", n)
+
+
+def _number(settings: BaseSettings, name: str, minimum: float) -> float:
+    value = settings.get(name)
+    if value is None:
+        value = DEFAULTS[name]
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{name} must be a number, got {value!r}") from None
+    if number < minimum:
+        raise SettingsError(f"{name} must be at least {minimum:g}, got {number:g}")
+    return number
+
+
+def _is_http(request: Request) -> bool:
+    return request.url[:8].lower().startswith(("http://", "https://"))
+
+
+def _is_scrapy_robots(request: Request) -> bool:
+    # scrapy.downloadermiddlewares.robotstxt: NO_CALLBACK, dont_obey_robotstxt, /robots.txt.
+    return (
+        request.callback is NO_CALLBACK
+        and bool(request.meta.get("dont_obey_robotstxt"))
+        and urlsplit(request.url).path == "/robots.txt"
+    )
+
+
+class NoAIGuardMiddleware:
+    """Before the fetch: skip requests the origin's site files reserve (priority 90)."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.guard = _Guard.for_crawler(crawler)
+        self.guard.components.add(type(self).__name__)
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler)
+
+    async def process_request(self, request: Request, spider: Spider | None = None) -> Response | None:
+        meta = request.meta
+        if _META_FILE in meta:
+            return None
+        if self.guard.reuse_robots and _is_scrapy_robots(request):
+            return await self.guard.serve_scrapy_robots(request)
+        if meta.get(META_BYPASS):
+            self.guard.stats.inc_value("noai_guard/bypassed")
+            return None
+        if not _is_http(request):  # data:, file:, s3:, ftp: carry no HTTP opt-outs
+            return None
+        await self.guard.before_fetch(request)
+        return None
+
+
+class NoAIGuardResponseMiddleware:
+    """After the fetch: drop reserved responses before the HTTP cache or the spider sees them (priority 950)."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.guard = _Guard.for_crawler(crawler)
+        self.guard.components.add(type(self).__name__)
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler)
+
+    async def process_response(
+        self, request: Request, response: Response, spider: Spider | None = None
+    ) -> Response | Request:
+        meta = request.meta
+        if _META_FILE in meta or meta.get(META_BYPASS) or not _is_http(request):
+            return response
+        return await self.guard.after_fetch(request, response)
+
+
+__all__ = [
+    "META_BYPASS",
+    "META_DECISION",
+    "REQUEST_PRIORITY",
+    "RESPONSE_PRIORITY",
+    "NoAIGuardMiddleware",
+    "NoAIGuardResponseMiddleware",
+    "decode_body",
+]
