@@ -46,6 +46,73 @@ def header_value(headers: Headers, name: str) -> str | None:
     return None
 
 
+# Raw-text elements and comments: a "<body" inside them does not start the body.
+_RAW_OPENERS = (
+    (b"<script", b"</script"),
+    (b"<style", b"</style"),
+    (b"<title", b"</title"),
+    (b"<textarea", b"</textarea"),
+    (b"<template", b"</template"),
+    (b"<!--", b"-->"),
+)
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _lowered_head(body: bytes, budget: int) -> bytes | None:
+    """The bytes before the body starts, lowercased; ``None`` if that can't be told cheaply.
+
+    The cut is the first ``<body`` that is not inside a raw-text element or a
+    comment.  A superset of the head is fine (the check below only looks for
+    tokens); a cut too early is not, hence the raw-text check.
+    """
+    limit = min(len(body), budget)
+    start = 0
+    for _ in range(8):
+        lower = body.find(b"<body", start, limit)
+        # Search the upper-case spelling only up to the lower-case hit: a miss
+        # over the whole page is slow, and most pages write <body>.
+        upper = body.find(b"<BODY", start, lower if lower >= 0 else limit)
+        cands = [i for i in (lower, upper) if i >= 0]
+        if not cands:
+            # No body start found: the whole document within the budget is head,
+            # unless it runs past the budget (then the full reader says "incomplete").
+            return body[:limit].lower() if len(body) <= budget else None
+        cut = min(cands)
+        low = body[:cut].lower()
+        if not any(low.rfind(o) > low.rfind(c) for o, c in _RAW_OPENERS):
+            return low
+        start = cut + 5
+    return None
+
+
+def scan_head(body: bytes, policy: Policy) -> Head:
+    """The HTML head's metas, skipping the parse when no meta can carry a directive.
+
+    A head in which none of the directive words (``policy.directives``), no
+    ``tdm`` and no numeric character reference occurs cannot hold a meta that
+    reserves anything, whatever its markup, so lxml is not needed.  Anything
+    unusual (strict mode, UTF-16, NUL bytes, a head past the budget) takes the
+    full reader.
+    """
+    if not policy.html_strict and body[:2] not in _UTF16_BOMS:
+        low = _lowered_head(body, policy.html_budget)
+        if low is not None and b"\x00" not in low and not any(t in low for t in _head_tokens(policy)):
+            return Head((), True, len(low))
+    return read_head(body, budget=policy.html_budget, strict=policy.html_strict)
+
+
+_TOKENS: dict[tuple[str, ...], tuple[bytes, ...]] = {}
+
+
+def _head_tokens(policy: Policy) -> tuple[bytes, ...]:
+    key = tuple(sorted(policy.directives))
+    toks = _TOKENS.get(key)
+    if toks is None:
+        words = {k.lower().encode("utf-8", "replace") for k in key}
+        toks = _TOKENS[key] = (*sorted(words), b"tdm", b"&#")
+    return toks
+
+
 def site_signals(
     url: str,
     policy: Policy,
@@ -86,7 +153,7 @@ def response_signals(
         out += tdmrep.header_signals(headers, url, policy)
         out += aipref.header_signals(headers, url, policy)
     if head is None and body and not image and is_html(content_type, body):
-        head = read_head(body, budget=policy.html_budget, strict=policy.html_strict)
+        head = scan_head(body, policy)
     if head is not None:
         out += directives.meta_signals(head, url, policy, is_image=image)
         out += tdmrep.meta_signals(head, url, policy)

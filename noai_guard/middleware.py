@@ -41,8 +41,8 @@ from w3lib.url import safe_url_string
 from . import auditlog, directives
 from . import decision as d
 from .decision import Decision, Signal, Verdict
-from .evaluate import is_html, is_image, response_signals, site_signals
-from .htmlhead import Head, embedded_images, read_head
+from .evaluate import is_html, is_image, response_signals, scan_head, site_signals
+from .htmlhead import Head, embedded_images
 from .policy import decide
 from .settings import DEFAULTS, SettingsError, policy_from_settings
 from .sitefiles import KINDS, MAX_REDIRECTS, SIZE_LIMIT, Kind, SiteFile, file_url, from_fetch, origin_of
@@ -716,7 +716,7 @@ class _Guard:
                 if content_type is None or "html" in content_type.lower():
                     extra.append(self._undecodable(url, str(exc)))
             if decoded is not None and is_html(content_type, decoded):
-                head = read_head(decoded, budget=self.policy.html_budget, strict=self.policy.html_strict)
+                head = scan_head(decoded, self.policy)
         sigs = response_signals(url, self.policy, headers=headers, content_type=content_type, head=head)
         sigs += extra
         decision = decide(url, site + sigs, self.policy)
