@@ -131,7 +131,8 @@ def test_payloads_reach_the_report(hostile_report: Path) -> None:
 
 
 def test_html_has_only_renderer_markup(hostile_report: Path) -> None:
-    html5lib = pytest.importorskip("html5lib")
+    import html5lib
+
     text = (hostile_report / "report.html").read_text("utf-8")
     tree = html5lib.HTMLParser(strict=True, namespaceHTMLElements=False).parse(text)
     styles = 0
@@ -240,7 +241,7 @@ def test_formula_payloads_in_every_csv_column(tmp_path: Path) -> None:
 
 
 def test_hostile_report_json_still_follows_the_schema(hostile_report: Path) -> None:
-    jsonschema = pytest.importorskip("jsonschema")
+    import jsonschema
     from importlib import resources
 
     schema = json.loads(resources.files("noai_guard.data").joinpath("report.schema.json").read_text("utf-8"))
