@@ -241,8 +241,9 @@ def test_formula_payloads_in_every_csv_column(tmp_path: Path) -> None:
 
 
 def test_hostile_report_json_still_follows_the_schema(hostile_report: Path) -> None:
-    import jsonschema
     from importlib import resources
+
+    import jsonschema
 
     schema = json.loads(resources.files("noai_guard.data").joinpath("report.schema.json").read_text("utf-8"))
     jsonschema.validate(json.loads((hostile_report / "report.json").read_text("utf-8")), schema)
