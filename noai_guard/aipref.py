@@ -30,7 +30,7 @@ SEARCH_LABEL = "search"
 LABELS: frozenset[str] = frozenset({TRAIN_AI, SEARCH_LABEL})
 LABEL_FOR_PURPOSE: dict[str, str] = {d.AI_TRAIN: TRAIN_AI, d.SEARCH: SEARCH_LABEL}
 
-# Labels of earlier drafts (SIGNALS.md A7 table); ignored (vocab-07 §6.4) but reported.
+# Labels of earlier drafts (draft history: vocab-01 to vocab-06); ignored (vocab-07 §6.4) but reported.
 LEGACY_LABELS: dict[str, str] = {
     "ai": "vocab-01 / attach-00",
     "genai": "vocab-01",

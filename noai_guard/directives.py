@@ -1,11 +1,11 @@
 """X-Robots-Tag and robots ``<meta>`` directives (``noai``, ``noimageai``, ``noml``) as signals.
 
-Pure code, no I/O.  The grammar is Google's (SIGNALS.md A2, [S4]) in MDN's
-form ``<indexing-rule>, <bot-name>: <indexing-rule>`` [S5]: tokens are split on
+Pure code, no I/O.  The grammar is Google's (robots meta tag documentation) in MDN's
+form ``<indexing-rule>, <bot-name>: <indexing-rule>`` (MDN): tokens are split on
 commas, and a token ``name: rule`` whose ``name`` is not a rule that takes a
 value (``unavailable_after``, ``max-*``) opens a user-agent scope for the rules
-that follow it.  The AI vocabulary is DeviantArt's (A1, [S1]) plus Mojeek's
-``noml`` [S2]; which directive reserves which purpose is ``Policy.directives``.
+that follow it.  The AI vocabulary is DeviantArt's plus Mojeek's
+``noml``; which directive reserves which purpose is ``Policy.directives``.
 
 >>> parse_directives("noindex, ExampleBot: NoAI")
 [(None, 'noindex'), ('examplebot', 'noai')]
@@ -32,7 +32,7 @@ HEADER_NAME = "X-Robots-Tag"
 LOC_XRT = f"{d.LOC_HEADER}:{HEADER_NAME}"
 
 # Rules that take a value after a colon, so ``name: value`` is not a UA scope
-# (Google [S4]: unavailable_after, max-snippet, max-image-preview, max-video-preview).
+# (Google (Google's robots meta rules): unavailable_after, max-snippet, max-image-preview, max-video-preview).
 _VALUE_RULES = frozenset({"unavailable_after", "unavailable-after"})
 # RFC 850 / RFC 822 dates start with a weekday followed by a comma
 # ("Friday, 25-Jun-10 15:00:00 PST"): the comma must not end the rule.
@@ -139,20 +139,20 @@ def _directive_signals(
     seen: set[tuple[str | None, str]] = set()
     for scope, directive in pairs:
         if directive not in policy.directives or (scope, directive) in seen:
-            continue  # noindex, nofollow, none, noimageindex... are not AI opt-outs (A1)
+            continue  # noindex, nofollow, none, noimageindex... are not AI opt-outs
         seen.add((scope, directive))
         ua, own, counts = _scope_binding(scope, policy)
         verdict: Verdict | None = Verdict.RESERVE
         if scope is None:
-            note = f"{what} {directive}: rules without a user agent apply to all crawlers [S4]"
+            note = f"{what} {directive}: rules without a user agent apply to all crawlers (Google's robots meta rules)"
         elif own:
-            note = f"{what} {directive} scoped to the crawler's own token {ua} [S4]"
+            note = f"{what} {directive} scoped to the crawler's own token {ua} (Google's robots meta rules)"
         elif own is False:
             note = (
                 f"{what} {directive} scoped to proxy AI token {ua}: counted as a site-level opt-out by policy"
             )
         else:
-            note = f"{what} {directive} scoped to another crawler ({scope}): rules apply only to the named agent [S4]"
+            note = f"{what} {directive} scoped to another crawler ({scope}): rules apply only to the named agent (Google's robots meta rules)"
         if not counts:
             verdict = None
         elif policy.purpose not in policy.directives[directive]:
@@ -162,7 +162,7 @@ def _directive_signals(
             verdict = None
             note += "; lenient: reserves embedded images only"
         elif directive in IMAGE_DIRECTIVES:
-            note += "; DeviantArt: exclude content for which either directive is present [S1]"
+            note += "; DeviantArt: exclude content for which either directive is present"
         if extra_note:
             note += f"; {extra_note}"
         sigs.append(
@@ -199,7 +199,7 @@ def _directive_signals(
 
 
 def header_signals(headers: Headers, url: str, policy: Policy, *, is_image: bool = False) -> list[Signal]:
-    """X-Robots-Tag signals; several header lines combine (union) [S4].
+    """X-Robots-Tag signals; several header lines combine (union) (Google's robots meta rules).
 
     The UA scope of a line does not carry over to the next line.  The evidence
     is each header value as sent.
@@ -238,7 +238,7 @@ def meta_signals(head: Head, url: str, policy: Policy, *, is_image: bool = False
             base = meta.name
         else:
             base = meta.name
-            # Any other name is a crawler token [S4], but most are not (viewport,
+            # Any other name is a crawler token (Google's robots meta rules), but most are not (viewport,
             # description, og:title): only record plausible tokens with an AI directive.
             if (
                 meta.name in _NOT_CRAWLERS

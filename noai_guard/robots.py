@@ -2,7 +2,7 @@
 
 Pure code: :meth:`RobotsTxt.parse` reads the bytes once (never raises) and
 :meth:`RobotsTxt.signals` answers per URL.  Where RFC 9309 and Protego differ,
-the RFC wins (SIGNALS.md B notes 5 and 9):
+the RFC wins:
 
 * group selection compares the product token (§2.2.1) exactly, so a group for
   ``GPTBot`` does not bind ``GPTBot-Image``;
@@ -16,7 +16,7 @@ The extension records that their own specs place *in* a group as rules
 (Content-Usage, aipref attach §3; Content-Signal; DisallowAITraining) close
 the run of user-agent lines like ``allow``/``disallow`` do, so
 ``User-agent: *`` / ``Content-Signal: ...`` / ``User-agent: examplebot`` is
-two groups (SIGNALS.md vector 25), not one.
+two groups (conformance vector 25), not one.
 
 Records read beside the protocol (§2.2.4): ``Content-Usage`` (aipref attach
 §3), ``Content-Signal`` (Cloudflare), ``License`` (RSL 1.0), ``DisallowAITraining``
@@ -853,7 +853,7 @@ def _usage_rule(value: str, line: str, lineno: int) -> _UsageRule:
 
 
 def ai_txt_signals(ai: RobotsTxt, url: str, policy: Policy) -> list[Signal]:
-    """Spawning ai.txt (robots grammar, purpose ai-train only; SIGNALS.md A6)."""
+    """Spawning ai.txt (robots grammar, purpose ai-train only)."""
     purpose = policy.purpose
     if ai.state == UNAVAILABLE:
         return []  # no ai.txt: no preference

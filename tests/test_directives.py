@@ -1,4 +1,4 @@
-"""X-Robots-Tag and robots <meta> directives: SIGNALS.md §D vectors 1-10, grammar, adversarial input."""
+"""X-Robots-Tag and robots <meta> directives: conformance vectors 1-10, grammar, adversarial input."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""robots.txt / ai.txt parser: SIGNALS.md §D vectors, RFC 9309 rules, Protego differences.
+"""robots.txt / ai.txt parser: conformance vectors, RFC 9309 rules, Protego differences.
 
 Pure tests (no network).  Crawler product token ``examplebot``; purpose
 ai-train unless a test says otherwise.
@@ -45,7 +45,7 @@ def none_of(signals: list[Signal], name: str) -> None:
 
 
 # ---------------------------------------------------------------------------
-# SIGNALS.md §D vectors (robots side), as a table:
+# conformance vectors (robots side), as a table:
 # (vector, robots.txt, path, signal, verdict, evidence, line, overall decision verdict)
 
 VECTORS: list[tuple[str, str, str, str, Verdict | None, str, int | None, Verdict]] = [

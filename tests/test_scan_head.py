@@ -19,7 +19,9 @@ def verdicts(head_fn: object, body: bytes) -> list[tuple[str, object, str]]:
     head = scan_head(body, POLICY) if head_fn == "scan" else read_head(body, budget=POLICY.html_budget)
     sigs = directives.meta_signals(head, URL, POLICY) + tdmrep.meta_signals(head, URL, POLICY)
     # Only signals that can decide matter; an allow observation may be skipped.
-    return sorted((s.name, s.verdict, s.evidence) for s in sigs if s.verdict is not None and s.verdict.value != "allow")
+    return sorted(
+        (s.name, s.verdict, s.evidence) for s in sigs if s.verdict is not None and s.verdict.value != "allow"
+    )
 
 
 PAGES = [
@@ -43,7 +45,9 @@ def test_scan_head_agrees_with_full_reader(body: bytes) -> None:
 
 
 def test_fast_path_taken_for_plain_head() -> None:
-    body = b"<html><head><title>t</title>" + b'<link rel="x" href="/a">' * 30 + b"</head><body>" + b"x" * 100_000
+    body = (
+        b"<html><head><title>t</title>" + b'<link rel="x" href="/a">' * 30 + b"</head><body>" + b"x" * 100_000
+    )
     head = scan_head(body, POLICY)
     assert head.metas == ()
     assert head.complete

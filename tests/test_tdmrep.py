@@ -1,4 +1,4 @@
-"""W3C TDMRep: tdmrep.json, tdm-reservation header and meta; SIGNALS.md §D vectors 34-38."""
+"""W3C TDMRep: tdmrep.json, tdm-reservation header and meta; conformance vectors 34-38."""
 
 from __future__ import annotations
 

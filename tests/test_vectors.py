@@ -1,4 +1,4 @@
-"""The conformance vectors of SIGNALS.md §D, end to end through ``evaluate``.
+"""The project's conformance vectors, end to end through ``evaluate``.
 
 Crawler product token ``examplebot``; purpose ai-train unless a row says
 otherwise.  Rows about fetching (redirects, caching, per-origin scope) are

@@ -123,6 +123,10 @@ def decide_from_args(args: argparse.Namespace) -> Decision:
     )
 
 
+def _one_line(text: str) -> str:
+    return " | ".join(part.strip() for part in text.splitlines()) if "\n" in text else text
+
+
 def format_text(dec: Decision) -> str:
     lines = [
         f"{dec.url}",
@@ -136,11 +140,19 @@ def format_text(dec: Decision) -> str:
     s = dec.decided_by
     if s is not None:
         lines.append(f"  decided by {s.name} from {s.source}" + (f" line {s.line}" if s.line else ""))
-        lines.append(f"    evidence: {s.evidence}")
+        if s.evidence:
+            lines.append(f"    evidence: {_one_line(s.evidence)}")
         if s.scope:
             lines.append(f"    scope:    {s.scope}")
         if s.user_agent:
-            bind = "own token" if s.own_token else "not the crawler's own token (proxy)"
+            if s.user_agent == "*":
+                bind = "the * group, which applies to the crawler's own token"
+            else:
+                bind = (
+                    "own token"
+                    if s.own_token
+                    else "not the crawler's own token: proxy token, counted by policy"
+                )
             lines.append(f"    agent:    {s.user_agent} ({bind})")
         if s.note:
             lines.append(f"    note:     {s.note}")
@@ -149,7 +161,8 @@ def format_text(dec: Decision) -> str:
         v = "-" if x.verdict is None else x.verdict.value
         flag = " [superseded]" if x.superseded else ""
         where = x.location + (f":{x.line}" if x.line else "")
-        lines.append(f"    {x.name:<18} {v:<8} {where:<22} {x.evidence}{flag}")
+        text = _one_line(x.evidence) or f"({x.note})"
+        lines.append(f"    {x.name:<18} {v:<8} {where:<24} {text}{flag}")
     return "\n".join(lines)
 
 
