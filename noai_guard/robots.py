@@ -10,7 +10,10 @@ the RFC wins:
   never end a group and never close its run of ``user-agent`` lines (§2.2.4:
   other records MUST NOT interfere), where Protego starts a new group;
 * ``/index.html`` is not the same path as ``/``;
-* a ``?`` in a pattern counts as one octet (Protego counts ``%3F``, three).
+* a ``?`` in a pattern counts as one octet (Protego counts ``%3F``, three);
+* a user-agent value that is not a bare token (``Sogou web spider/4.0``) names
+  its leading token (``Sogou``), as Google's parser reads it; Protego matches
+  no crawler to it.
 
 The extension records that their own specs place *in* a group as rules
 (Content-Usage, aipref attach §3; Content-Signal; DisallowAITraining) close
