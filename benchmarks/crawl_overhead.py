@@ -351,6 +351,33 @@ class _TimedCoroutine:
         return _timed_await(self._coro, self._timer)
 
 
+def _wrap_handler(fn: Callable[..., Any], timer: _Timer) -> Callable[..., Any]:
+    """Time a signal handler, keeping its signature as pydispatch sees it.
+
+    pydispatch's ``robustApply`` reads the receiver's ``__code__`` and passes only
+    the keyword arguments it names, unless it takes ``**kwargs``.  A plain
+    ``(*a, **kw)`` wrapper would receive ``signal=``/``sender=`` and hand them to
+    a handler that does not accept them: every call would raise and be logged
+    with a traceback, so the handler would never run and the crawl would pay
+    for the error logging.  Filter the keywords here, outside the timed span
+    (Scrapy's dispatcher does the same filtering for the real handler).
+    """
+    import inspect
+
+    params = inspect.signature(fn).parameters.values()
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+    names = frozenset(p.name for p in params)
+
+    def handler(*a: Any, **kw: Any) -> Any:
+        if not takes_any:
+            kw = {k: v for k, v in kw.items() if k in names}
+        timer.calls += 1
+        with timer:
+            return fn(*a, **kw)
+
+    return handler
+
+
 def _wrap(fn: Callable[..., Any], timer: _Timer) -> Callable[..., Any]:
     import inspect
 
@@ -380,7 +407,11 @@ def _timed_subclass(cls: type[Any], timer: _Timer) -> type[Any]:
         for name in _DOWNLOADER_HOOKS
         if callable(getattr(cls, name, None))
     }
-    return type(f"Timed{cls.__name__}", (cls,), ns)
+    sub = type(cls.__name__, (cls,), ns)
+    # Same name as the real class: noai_guard checks its components (and their order
+    # against HttpCacheMiddleware) by class name and would log errors otherwise.
+    sub.__qualname__ = cls.__qualname__
+    return sub
 
 
 def _instrument(timer: _Timer) -> tuple[type[Any], set[type[Any]]]:
@@ -388,8 +419,9 @@ def _instrument(timer: _Timer) -> tuple[type[Any], set[type[Any]]]:
 
     Whatever downloader middlewares the real add-on installs from the
     ``noai_guard`` package are swapped for subclasses whose hooks are timed;
-    the shared per-crawler object's signal handlers (e.g. ``bytes_received``,
-    called for every chunk of every download) are timed too.
+    the shared per-crawler object's signal handlers (``spider_opened``,
+    ``spider_closed``, and ``bytes_received``, connected while a site file
+    downloads) are timed too, keeping the signatures pydispatch inspects.
     """
     from scrapy.utils.misc import load_object
 
@@ -401,7 +433,7 @@ def _instrument(timer: _Timer) -> tuple[type[Any], set[type[Any]]]:
     if guard is not None:
         for name in ("bytes_received", "spider_opened", "spider_closed"):
             if callable(getattr(guard, name, None)):
-                setattr(guard, name, _wrap(getattr(guard, name), timer))
+                setattr(guard, name, _wrap_handler(getattr(guard, name), timer))
 
     class TimedAddon(NoAIGuardAddon):
         """The real add-on, with its components swapped for timed subclasses."""
@@ -489,6 +521,7 @@ def child(args: argparse.Namespace) -> int:
         "responses": int(stats.get("item_scraped_count", 0)) + int(stats.get("noai_guard/dropped", 0)),
         "skipped": int(stats.get("noai_guard/skipped", 0)),
         "urls": len(urls),
+        "errors": int(stats.get("log_count/ERROR", 0)),
         "guard_seconds": timer.seconds,
         "guard_cpu": timer.cpu,
         "guard_calls": timer.calls,
@@ -633,6 +666,9 @@ def report(results: dict[str, list[dict[str, Any]]]) -> None:
     short = [r for mode in results.values() for r in mode if r["responses"] + r["skipped"] != r["urls"]]
     if short:
         print(f"warning: {len(short)} crawls did not fetch or skip every URL (download errors?)")
+    errors = [r for mode in results.values() for r in mode if r.get("errors")]
+    if errors:
+        print(f"warning: {len(errors)} crawls logged errors (a broken wrapper or handler skews the figures)")
     if not all(r["swapped"] for r in results["guard"]):
         print("warning: the add-on's middleware was not found; noai_guard time was not measured")
     st = last["noai_guard_stats"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 #: HTTP headers as (name, value) pairs; a name may repeat.
@@ -93,9 +93,24 @@ class Signal:
     superseded: bool = False  # overridden by a higher layer (TDMRep) or discounted by policy
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["verdict"] = None if self.verdict is None else self.verdict.value
-        return d
+        # Field by field, in declaration order: the same dict as ``dataclasses.asdict``
+        # (every field is a str, int, bool, None or a Verdict), without its recursive
+        # deep copy, which made an audit record of a blocked page cost ~0.2 ms.
+        return {
+            "name": self.name,
+            "verdict": None if self.verdict is None else self.verdict.value,
+            "purpose": self.purpose,
+            "evidence": self.evidence,
+            "source": self.source,
+            "location": self.location,
+            "line": self.line,
+            "scope": self.scope,
+            "user_agent": self.user_agent,
+            "own_token": self.own_token,
+            "note": self.note,
+            "legacy": self.legacy,
+            "superseded": self.superseded,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Signal:

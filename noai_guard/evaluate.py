@@ -79,10 +79,25 @@ def _lowered_head(body: bytes, budget: int) -> bytes | None:
             return body[:limit].lower() if len(body) <= budget else None
         cut = min(cands)
         low = body[:cut].lower()
-        if not any(low.rfind(o) > low.rfind(c) for o, c in _RAW_OPENERS):
+        if not _open_raw(low):
             return low
         start = cut + 5
     return None
+
+
+def _open_raw(low: bytes) -> bool:
+    """Is a raw-text element or comment still open at the end of ``low``?
+
+    That is ``low.rfind(opener) > low.rfind(closer)`` for some pair, computed
+    with fewer passes: an opener that does not occur cannot be open, and the
+    last opener is closed iff a closer starts after it (no closer can start at
+    the opener's own position: they differ in their first two bytes).
+    """
+    for o, c in _RAW_OPENERS:
+        last = low.rfind(o)
+        if last >= 0 and low.find(c, last) < 0:
+            return True
+    return False
 
 
 def scan_head(body: bytes, policy: Policy) -> Head:
@@ -154,7 +169,9 @@ def response_signals(
         out += aipref.header_signals(headers, url, policy)
     if head is None and body and not image and is_html(content_type, body):
         head = scan_head(body, policy)
-    if head is not None:
+    # A complete head without metas yields no meta signal (both readers only look at
+    # head.metas, plus an "unknown" for an incomplete head): skip them, the common case.
+    if head is not None and (head.metas or not head.complete):
         out += directives.meta_signals(head, url, policy, is_image=image)
         out += tdmrep.meta_signals(head, url, policy)
     return out

@@ -118,6 +118,62 @@ def _header_pairs(response: Response) -> list[tuple[str, str]]:
     return out
 
 
+# Header names the response signals read (directives / tdmrep / aipref.header_signals
+# compare ``name.strip().lower()``, or ``name.lower()``, with these).
+_SIGNAL_HEADER_NAMES = frozenset(
+    {"x-robots-tag", "tdm-reservation", "tdm-policy", "content-usage", "content-signal"}
+)
+# Header name (as Scrapy stores it) -> whether it is one of those; header names repeat
+# across responses, so each distinct name is decoded and compared once.  Bounded.
+_HEADER_KINDS: dict[bytes | str, bool] = {}
+_HEADER_KINDS_MAX = 1024
+
+
+def _signal_headers(response: Response) -> list[tuple[str, str]]:
+    """The response headers as (name, value) pairs if any can carry a signal, else ``[]``.
+
+    Fast path: most responses carry none of the signal headers, and then every
+    ``header_signals`` function returns ``[]`` whatever else the headers hold,
+    so the pairs need not be decoded at all.  The test is the one those
+    functions apply to the decoded name, so it finds every header they would.
+    """
+    for name in response.headers:
+        hit = _HEADER_KINDS.get(name)
+        if hit is None:
+            key = name.decode("latin-1") if isinstance(name, bytes) else str(name)
+            hit = key.strip().lower() in _SIGNAL_HEADER_NAMES
+            if len(_HEADER_KINDS) >= _HEADER_KINDS_MAX:
+                _HEADER_KINDS.clear()
+            _HEADER_KINDS[name] = hit
+        if hit:
+            return _header_pairs(response)
+    return []
+
+
+# The origin of a URL depends only on the URL up to the end of its authority:
+# ``scheme://authority`` (urlsplit's netloc ends at the first "/", "?" or "#").
+# Memoised by that prefix so that the URLs of one site share one urlsplit.
+_ORIGINS: dict[str, str] = {}
+_ORIGINS_MAX = 4096
+
+
+def _origin(url: str) -> str:
+    i = url.find("://")
+    if i <= 0:
+        return origin_of(url)
+    j = url.find("/", i + 3)
+    key = url if j < 0 else url[:j]
+    if "?" in key or "#" in key:
+        return origin_of(url)
+    origin = _ORIGINS.get(key)
+    if origin is None:
+        origin = origin_of(key)
+        if len(_ORIGINS) >= _ORIGINS_MAX:
+            _ORIGINS.clear()
+        _ORIGINS[key] = origin
+    return origin
+
+
 def _first_header(response: Response, name: bytes) -> str | None:
     v = response.headers.get(name)
     if v is None:
@@ -245,6 +301,9 @@ class _Guard:
         self.crawler = crawler
         assert crawler.stats is not None
         self.stats: StatsCollector = crawler.stats
+        # Bound once: every attribute lookup on Scrapy's StatsCollector goes through a
+        # __getattribute__ hook; the per-page counters use this instead.
+        self._inc = crawler.stats.inc_value
         self.policy: Policy = policy_from_settings(settings)
         self.enforce = settings.getbool("NOAI_GUARD_ENFORCE", DEFAULTS["NOAI_GUARD_ENFORCE"])
         self.audit_allowed = settings.getbool(
@@ -283,8 +342,12 @@ class _Guard:
 
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
-        if self.kinds:
-            crawler.signals.connect(self.bytes_received, signal=signals.bytes_received)
+        # bytes_received is sent for every chunk of every download, and each dispatch to
+        # a receiver costs far more than the handler's own check; the handler only acts
+        # on site-file requests, so it is connected only while one may be downloading
+        # (see _watch_bytes / _unwatch_bytes), not for the whole crawl.
+        self._bytes_watched = False
+        self._bytes_always = False  # set once a Scrapy robots.txt request is marked as a site file
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -454,6 +517,18 @@ class _Guard:
 
     # -- site files ----------------------------------------------------------
 
+    def _watch_bytes(self) -> None:
+        if not self._bytes_watched and self.kinds:
+            self.crawler.signals.connect(self.bytes_received, signal=signals.bytes_received)
+            self._bytes_watched = True
+
+    def _unwatch_bytes(self) -> None:
+        # Only when no site-file fetch is in flight: each fetch's downloads (all its
+        # redirect hops) end before its Deferred fires and leaves ``_inflight``.
+        if self._bytes_watched and not self._inflight and not self._bytes_always:
+            self.crawler.signals.disconnect(self.bytes_received, signal=signals.bytes_received)
+            self._bytes_watched = False
+
     def bytes_received(self, data: bytes, request: Request, spider: Spider | None = None) -> None:
         # RFC 9309 §2.5: at least 500 KiB is parsed; the rest is not downloaded.
         n = request.meta.get(_META_FILE)
@@ -508,10 +583,15 @@ class _Guard:
         self._cache.move_to_end(key)
         while len(self._cache) > self._cache_max:
             self._cache.popitem(last=False)  # an evicted fetch in flight still fires its waiters
+        self._watch_bytes()  # before the fetch's first request is scheduled
         dfd: Deferred[None] = deferred_from_coro(self._fetch(origin, kind, e))
         self._inflight.add(dfd)
-        dfd.addBoth(lambda _: self._inflight.discard(dfd))
+        dfd.addBoth(self._fetch_done, dfd)
         return e
+
+    def _fetch_done(self, _: object, dfd: Deferred[None]) -> None:
+        self._inflight.discard(dfd)
+        self._unwatch_bytes()
 
     async def _fetch(self, origin: str, kind: Kind, entry: _Entry) -> None:
         url = file_url(origin, kind)
@@ -622,6 +702,10 @@ class _Guard:
             if _state(files["robots"]) == "unreachable":
                 # Scrapy would allow all; noai_guard has already blocked the origin (§2.3.1.4).
                 raise IgnoreRequest(f"robots.txt unreachable (noai_guard): {origin}")
+            # Scrapy downloads this request itself, marked as a site file: keep the size
+            # cap (bytes_received) connected from now on (rare: the body was not kept).
+            self._bytes_always = True
+            self._watch_bytes()
             return None  # not kept: let Scrapy fetch it
         self.stats.inc_value("noai_guard/robots/reused")
         status, body = hit
@@ -638,10 +722,10 @@ class _Guard:
 
     async def before_fetch(self, request: Request) -> None:
         url = request.url
-        origin = origin_of(url)
+        origin = _origin(url)
         counts = self._counts(origin)
         counts.evaluated += 1
-        self.stats.inc_value("noai_guard/request_count")
+        self._inc("noai_guard/request_count")
         sigs: list[Signal]
         ref = self._images.get(_url_key(url)) if self.images_on else None
         if ref is not None:
@@ -685,7 +769,7 @@ class _Guard:
     async def after_fetch(self, request: Request, response: Response) -> Response:
         url = request.url
         stash = request.meta.get(_META_SITE)
-        origin = stash[1] if stash is not None and stash[0] == url else origin_of(url)
+        origin = stash[1] if stash is not None and stash[0] == url else _origin(url)
         counts = self._counts(origin)
         pre: Decision | None = None
         if stash is not None and stash[0] == url:
@@ -702,7 +786,7 @@ class _Guard:
                 ai_txt=cast("Any", files.get("ai-txt")),
             )
             self._count_unknowns(site, counts)
-        headers = _header_pairs(response)
+        headers = _signal_headers(response)  # [] when no header can carry a signal
         content_type = _first_header(response, b"Content-Type")
         image = is_image(url, content_type)
         head: Head | None = None
@@ -719,9 +803,13 @@ class _Guard:
                 head = scan_head(decoded, self.policy)
         sigs = response_signals(url, self.policy, headers=headers, content_type=content_type, head=head)
         sigs += extra
-        decision = decide(url, site + sigs, self.policy)
+        # Fast path: when the response adds no signal the decision is decide(url, site)
+        # again, which ``pre`` already is (decide is a pure function of url, signals and
+        # policy, and ``site`` is the very list ``pre`` was decided from).
+        decision = pre if not sigs and pre is not None else decide(url, site + sigs, self.policy)
         request.meta[META_DECISION] = decision
-        self._count_unknowns(sigs, counts)
+        if sigs:
+            self._count_unknowns(sigs, counts)
         if head is not None and self.images_on:
             self._remember_images(url, response, headers, head, decision)
         if decision.blocked:
@@ -736,14 +824,15 @@ class _Guard:
         if 300 <= response.status < 400 and b"Location" in response.headers:
             return response  # the redirect target is a new request, judged on its own
         counts.allowed += 1
-        self.stats.inc_value("noai_guard/allowed")
+        self._inc("noai_guard/allowed")
         if self.audit_allowed or decision.verdict is Verdict.UNKNOWN:
             self._record(decision, auditlog.ALLOWED, auditlog.POST_FETCH, origin)
-        logger.debug(
-            "noai_guard allowed (%(verdict)s): %(request)s",
-            {"verdict": decision.verdict.value, "request": request},
-            extra={"spider": self.crawler.spider},
-        )
+        if logger.isEnabledFor(logging.DEBUG):  # skip building the arguments per page
+            logger.debug(
+                "noai_guard allowed (%(verdict)s): %(request)s",
+                {"verdict": decision.verdict.value, "request": request},
+                extra={"spider": self.crawler.spider},
+            )
         return response
 
     def _undecodable(self, url: str, detail: str) -> Signal:

@@ -167,6 +167,10 @@ def _discount(s: Signal, policy: Policy) -> Signal:
     return s
 
 
+def _rank(s: Signal) -> int:
+    return _RANK.get(s.name, 99)
+
+
 def decide(url: str, signals: Iterable[Signal], policy: Policy) -> Decision:
     """Fold signals into a decision for ``policy.purpose``.
 
@@ -176,11 +180,25 @@ def decide(url: str, signals: Iterable[Signal], policy: Policy) -> Decision:
     """
     sigs = [_discount(s, policy) for s in signals]
     sigs = _layer_tdmrep(sigs)
-    live = [s for s in sigs if not s.superseded and s.verdict is not None and s.purpose == policy.purpose]
-    reserves = sorted((s for s in live if s.verdict is Verdict.RESERVE), key=lambda s: _RANK.get(s.name, 99))
+    # One pass over the live signals (not superseded, with a verdict, for this purpose).
+    # The first of each kind by precedence is taken with min(), which returns the first
+    # of equal ranks in signal order, as the stable sorted(...)[0] did.
+    purpose = policy.purpose
+    reserves: list[Signal] = []
+    unknowns: list[Signal] = []
+    allows: list[Signal] = []
+    for s in sigs:
+        if s.superseded or s.purpose != purpose:
+            continue
+        if s.verdict is Verdict.RESERVE:
+            reserves.append(s)
+        elif s.verdict is Verdict.UNKNOWN:
+            unknowns.append(s)
+        elif s.verdict is Verdict.ALLOW:
+            allows.append(s)
     phash = policy.hash
     if reserves:
-        top = reserves[0]
+        top = min(reserves, key=_rank)
         how = (
             "a rule for the crawler's own token"
             if top.own_token
@@ -192,10 +210,9 @@ def decide(url: str, signals: Iterable[Signal], policy: Policy) -> Decision:
         )
         reason = f"{top.name} reserves {policy.purpose} ({how}): {top.evidence}"
         return Decision(url, policy.purpose, Verdict.RESERVE, True, top, reason, tuple(sigs), None, phash)
-    unknowns = sorted((s for s in live if s.verdict is Verdict.UNKNOWN), key=lambda s: _RANK.get(s.name, 99))
     if unknowns:
         blocking = [s for s in unknowns if policy.resolve_unknown(s.name) is Verdict.RESERVE]
-        top = blocking[0] if blocking else unknowns[0]
+        top = min(blocking, key=_rank) if blocking else min(unknowns, key=_rank)
         res = policy.resolve_unknown(top.name)
         resolution = f"unknown {top.name} resolved to {res.value} by policy"
         if top.name == d.ROBOTS_TXT and res is Verdict.RESERVE:
@@ -204,7 +221,6 @@ def decide(url: str, signals: Iterable[Signal], policy: Policy) -> Decision:
         return Decision(
             url, policy.purpose, Verdict.UNKNOWN, bool(blocking), top, reason, tuple(sigs), resolution, phash
         )
-    allows = sorted((s for s in live if s.verdict is Verdict.ALLOW), key=lambda s: _RANK.get(s.name, 99))
-    top_allow = allows[0] if allows else None
+    top_allow = min(allows, key=_rank) if allows else None
     reason = f"no signal reserves {policy.purpose}"
     return Decision(url, policy.purpose, Verdict.ALLOW, False, top_allow, reason, tuple(sigs), None, phash)

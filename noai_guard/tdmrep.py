@@ -30,6 +30,7 @@ Choices where the spec is silent:
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -55,6 +56,9 @@ _HTML_WS = " \t\n\f\r"
 # RFC 3986 unreserved characters: %XX of these is decoded before matching (RFC 9309 §2.2.2).
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _PCT_RE = re.compile(r"%([0-9A-Fa-f]{2})")
+# Characters quote() below leaves alone, without "%": a path made only of these is
+# already normalised (nothing to encode, no %XX to fix), the common case.
+_PLAIN_RE = re.compile(r"[A-Za-z0-9!#$&'()*+,/:;=?@\[\]~._-]*")
 
 
 def _normalise(path: str) -> str:
@@ -63,6 +67,8 @@ def _normalise(path: str) -> str:
     Non-ASCII characters are UTF-8 percent-encoded, %XX of unreserved characters
     decoded, other %XX uppercased; ``*`` and ``$`` are left alone.
     """
+    if _PLAIN_RE.fullmatch(path):
+        return path
     path = quote(path, safe="!#$&'()*+,/:;=?@[]~%-._")
 
     def fix(m: re.Match[str]) -> str:
@@ -85,16 +91,32 @@ def match_location(location: str, path: str) -> bool:
     """
     if not location:
         return False
+    return _match_normalised(location, _normalise(path or "/"))
+
+
+@functools.lru_cache(maxsize=1024)
+def _location_pattern(location: str) -> tuple[str, bool, re.Pattern[str] | None]:
+    """A location, prepared once: (normalised prefix, anchored, regex if it has ``*``)."""
     if location[0] not in "/*":
         location = "/" + location  # lenient: "dir/" read as "/dir/"
-    pat, path = _normalise(location), _normalise(path or "/")
+    pat = _normalise(location)
     anchored = pat.endswith("$")
     if anchored:
         pat = pat[:-1]
     if "*" not in pat:
-        return path == pat if anchored else path.startswith(pat)
+        return pat, anchored, None
     regex = ".*".join(re.escape(part) for part in pat.split("*"))
-    return re.match(regex + ("$" if anchored else ""), path, re.DOTALL) is not None
+    return pat, anchored, re.compile(regex + ("$" if anchored else ""), re.DOTALL)
+
+
+def _match_normalised(location: str, path: str) -> bool:
+    """:func:`match_location` for a ``path`` already passed through :func:`_normalise`."""
+    if not location:
+        return False
+    pat, anchored, regex = _location_pattern(location)
+    if regex is None:
+        return path == pat if anchored else path.startswith(pat)
+    return regex.match(path) is not None
 
 
 def _path_of(url: str) -> str:
@@ -216,8 +238,8 @@ class TdmrepFile:
 
     def match(self, url: str) -> tuple[TdmrepRule | None, list[TdmrepRule]]:
         """The first rule in array order whose location matches ``url``, and later matches."""
-        path = _path_of(url)
-        hits = [r for r in self.rules if match_location(r.location, path)]
+        path = _normalise(_path_of(url) or "/")  # once for all rules
+        hits = [r for r in self.rules if _match_normalised(r.location, path)]
         return (hits[0], hits[1:]) if hits else (None, [])
 
     def signals(self, url: str, policy: Policy) -> list[Signal]:

@@ -1,0 +1,301 @@
+"""The per-page fast paths must take the same decisions as the slow paths they skip.
+
+Each fast path in the middleware, the evaluation glue and the decision fold is
+checked against the computation it replaces (``benchmarks/crawl_overhead.py``
+measures what they save).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scrapy import signals as scrapy_signals
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import HtmlResponse, Request, Response, TextResponse
+from scrapy.utils.test import get_crawler
+
+from noai_guard import aipref, directives, tdmrep
+from noai_guard import decision as d
+from noai_guard import middleware as mw
+from noai_guard.decision import Decision, Signal, Verdict
+from noai_guard.evaluate import _RAW_OPENERS, _open_raw, is_html, response_signals, scan_head, site_signals
+from noai_guard.htmlhead import Head
+from noai_guard.policy import Policy, decide
+from noai_guard.sitefiles import file_url, from_fetch, origin_of
+
+ORIGIN = "http://example.com"
+ROBOTS = b"""User-agent: examplebot
+Disallow: /private/
+Content-Usage: /archive/ train-ai=n
+Content-Signal: search=yes, ai-train=yes
+
+User-agent: *
+Allow: /
+"""
+TDMREP = b'[{"location": "/reserved/", "tdm-reservation": 1}]'
+AI_TXT = b"User-Agent: *\nDisallow: *.gif\n"
+
+
+def _run(coro: Coroutine[Any, Any, Any]) -> Any:
+    """Drive a coroutine that must not suspend (every site file is cached)."""
+    try:
+        coro.send(None)
+    except StopIteration as stop:
+        return stop.value
+    raise AssertionError("the coroutine suspended: a site file was not cached")
+
+
+def _guard(tmp_path: Path, **extra: Any) -> tuple[mw.NoAIGuardMiddleware, mw.NoAIGuardResponseMiddleware]:
+    crawler = get_crawler(
+        settings_dict={
+            "NOAI_GUARD_ENABLED": True,
+            "NOAI_GUARD_ENFORCE": False,  # audit-only: every decision lands in meta, nothing raises
+            "NOAI_GUARD_USER_AGENTS": ["examplebot"],
+            "NOAI_GUARD_AUDIT_URI": str(tmp_path / "audit.jsonl"),
+            **extra,
+        }
+    )
+    before = mw.NoAIGuardMiddleware.from_crawler(crawler)
+    after = mw.NoAIGuardResponseMiddleware.from_crawler(crawler)
+    guard = before.guard
+    bodies = {"robots": ROBOTS, "tdmrep": TDMREP, "ai-txt": AI_TXT}
+    for kind in guard.kinds:
+        url = file_url(ORIGIN, kind)
+        value = from_fetch(kind, url, status=200, body=bodies[kind])
+        guard._cache[(ORIGIN, kind)] = mw._Entry(value=value, expires=time.monotonic() + 3600)
+    return before, after
+
+
+def _slow_decision(guard: mw._Guard, request: Request, response: Response) -> Decision:
+    """The post-fetch decision as computed before the fast paths: every step, every time."""
+    url, policy = request.url, guard.policy
+    files = guard.cached_files(origin_of(url))
+    assert files is not None
+    site = site_signals(
+        url,
+        policy,
+        robots=files.get("robots"),  # type: ignore[arg-type]
+        tdmrep_file=files.get("tdmrep"),  # type: ignore[arg-type]
+        ai_txt=files.get("ai-txt"),  # type: ignore[arg-type]
+    )
+    pairs = mw._header_pairs(response)  # all headers, decoded
+    ctype = mw._first_header(response, b"Content-Type")
+    sigs = directives.header_signals(pairs, url, policy)
+    sigs += tdmrep.header_signals(pairs, url, policy)
+    sigs += aipref.header_signals(pairs, url, policy)
+    body = mw.decode_body(response.body, mw._first_header(response, b"Content-Encoding"), policy.html_budget)
+    if body and is_html(ctype, body):
+        head = scan_head(body, policy)
+        sigs += directives.meta_signals(head, url, policy)  # called even for an empty head
+        sigs += tdmrep.meta_signals(head, url, policy)
+    return decide(url, site + sigs, policy)
+
+
+PAGE = (
+    b"<!DOCTYPE html><html><head><title>t</title><link rel=canonical href=/x></head><body>text</body></html>"
+)
+META_PAGE = (
+    b'<html><head><meta name="robots" content="index, follow"><meta name="x" content="y"></head><body>'
+)
+NOAI_META = b'<html><head><meta name="robots" content="noai"></head><body>x</body></html>'
+TDM_META = b'<html><head><meta name="tdm-reservation" content="1"></head><body>x</body></html>'
+LONG_HEAD = b"<html><head>" + b'<link rel="preload" href="/a">' * 400  # no <body> within the budget
+
+CASES: list[tuple[str, list[tuple[str, str]], bytes]] = [
+    ("/a/plain.html", [], PAGE),  # the fast path: no header, empty head -> the pre-fetch decision
+    ("/a/metas.html", [], META_PAGE),
+    ("/a/noai-meta.html", [], NOAI_META),
+    ("/a/tdm-meta.html", [], TDM_META),
+    ("/a/xrt.html", [("X-Robots-Tag", "noai")], PAGE),
+    ("/a/xrt-other.html", [("X-Robots-Tag", "otherbot: noai")], PAGE),
+    ("/a/xrt-allow.html", [("X-Robots-Tag", "index, follow")], PAGE),
+    ("/a/tdm.html", [("tdm-reservation", "1"), ("tdm-policy", "https://example.com/p")], PAGE),
+    ("/a/tdm0.html", [("tdm-reservation", "0")], PAGE),
+    ("/a/tdm-policy-only.html", [("tdm-policy", "https://example.com/p")], PAGE),
+    ("/a/usage.html", [("Content-Usage", "train-ai=n")], PAGE),
+    ("/a/signal.html", [("Content-Signal", "ai-train=no")], PAGE),
+    ("/a/other-headers.html", [("Server", "x"), ("X-Robots", "noai"), ("Cache-Control", "no-cache")], PAGE),
+    ("/reserved/page.html", [], PAGE),  # reserved by tdmrep.json before the fetch
+    ("/archive/page.html", [], PAGE),  # reserved by Content-Usage in robots.txt
+    ("/private/page.html", [], PAGE),  # disallowed for the own token
+    ("/a/long-head.html", [], LONG_HEAD),
+]
+
+
+@pytest.mark.parametrize(("path", "headers", "body"), CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("budget", [None, 1024])  # 1024: heads past the budget ("unknown")
+def test_post_fetch_fast_paths_decide_as_the_slow_path(
+    tmp_path: Path, path: str, headers: list[tuple[str, str]], body: bytes, budget: int | None
+) -> None:
+    before, after = _guard(tmp_path, **({"NOAI_GUARD_HEAD_BUDGET": budget} if budget else {}))
+    url = ORIGIN + path
+    request = Request(url)
+    response = HtmlResponse(
+        url, headers=[("Content-Type", "text/html; charset=utf-8"), *headers], body=body, request=request
+    )
+    _run(before.process_request(request))
+    pre = request.meta[mw.META_DECISION]
+    _run(after.process_response(request, response))
+    got = request.meta[mw.META_DECISION]
+    assert got == _slow_decision(before.guard, request, response)
+    if not headers and body is PAGE and not pre.blocked:
+        assert got is pre  # the fast path was taken
+
+
+def test_enforcing_fast_path_drops_and_allows_as_before(tmp_path: Path) -> None:
+    before, after = _guard(tmp_path, NOAI_GUARD_ENFORCE=True)
+    for path, headers, blocked in (("/a/x.html", [], False), ("/a/y.html", [("X-Robots-Tag", "noai")], True)):
+        request = Request(ORIGIN + path)
+        response = HtmlResponse(request.url, headers=headers, body=PAGE, request=request)
+        _run(before.process_request(request))
+        if blocked:
+            with pytest.raises(IgnoreRequest):
+                _run(after.process_response(request, response))
+        else:
+            assert _run(after.process_response(request, response)) is response
+        assert request.meta[mw.META_DECISION] == _slow_decision(before.guard, request, response)
+
+
+_NAMES = st.sampled_from(
+    [
+        b"Content-Type",
+        b"X-Robots-Tag",
+        b"x-robots-tag",
+        b" X-Robots-Tag",
+        b"X-Robots-Tag\t",
+        b"\xa0X-Robots-Tag",  # latin-1 NBSP: str.strip() removes it, bytes.strip() does not
+        b"\x85tdm-reservation",
+        b"X-Robots-Tags",
+        b"Tdm-Reservation",
+        b"Tdm-Policy",
+        b"Content-Usage",
+        b"Content-Signal",
+        b"Content-Signals",
+        b"Server",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(_NAMES, st.sampled_from([b"noai", b"1", b"train-ai=n", b"ai-train=no", b"x"])), max_size=4
+    )
+)
+def test_signal_header_gate_never_hides_a_signal(pairs: list[tuple[bytes, bytes]]) -> None:
+    response = TextResponse("http://example.com/", headers=pairs, body=b"")
+    policy = Policy(user_agents=("examplebot",))
+    full = mw._header_pairs(response)
+    gated = mw._signal_headers(response)
+    assert gated in ([], full)
+    for fn in (directives.header_signals, tdmrep.header_signals, aipref.header_signals):
+        assert fn(gated, "http://example.com/", policy) == fn(full, "http://example.com/", policy)
+
+
+def test_empty_complete_head_has_no_meta_signals() -> None:
+    policy = Policy(user_agents=("examplebot",))
+    url = "http://example.com/"
+    for head in (Head((), True, 10), Head((), False, 10)):
+        slow = directives.meta_signals(head, url, policy) + tdmrep.meta_signals(head, url, policy)
+        assert response_signals(url, policy, content_type="text/html", head=head) == slow
+    assert response_signals(url, policy, content_type="text/html", head=Head((), True, 10)) == []
+
+
+_FRAGMENTS = st.sampled_from(
+    [o for o, _ in _RAW_OPENERS] + [c for _, c in _RAW_OPENERS] + [b"x", b"<", b"-", b">", b"!", b"/"]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_FRAGMENTS, max_size=12))
+def test_open_raw_is_the_rfind_rule(parts: list[bytes]) -> None:
+    low = b"".join(parts)
+    assert _open_raw(low) == any(low.rfind(o) > low.rfind(c) for o, c in _RAW_OPENERS)
+
+
+_URL = st.builds(
+    lambda scheme, sep, auth, host, port, rest: scheme + sep + auth + host + port + rest,
+    st.sampled_from(["http", "HTTPS", "ftp", "", "x:y"]),
+    st.sampled_from(["://", ":/", ":", "//"]),
+    st.sampled_from(["", "u:p@", "@"]),
+    st.sampled_from(["example.com", "EXAMPLE.com", "[::1]", "[::1", "ex\tample.com", "", "a?b", "a#b"]),
+    st.sampled_from(["", ":80", ":443", ":8080", ":abc", ":"]),
+    st.sampled_from(["", "/", "/p?q", "?q", "#f", "/a://b/c", "/x#y"]),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_URL)
+def test_memoised_origin_is_origin_of(url: str) -> None:
+    def outcome(fn: Any) -> object:
+        try:
+            return fn(url)
+        except ValueError as exc:
+            return type(exc)
+
+    expected = outcome(origin_of)
+    assert outcome(mw._origin) == expected
+    assert outcome(mw._origin) == expected  # memoised
+
+
+_SIGNALS = st.builds(
+    Signal,
+    name=st.sampled_from(sorted(d.SIGNALS)),
+    verdict=st.sampled_from([None, *Verdict]),
+    purpose=st.sampled_from(d.PURPOSES),
+    evidence=st.text(max_size=5),
+    source=st.text(max_size=5),
+    location=st.sampled_from([d.LOC_ROBOTS, d.LOC_META, d.LOC_TDMREP_FILE, "header:tdm-reservation"]),
+    line=st.none() | st.integers(1, 9),
+    scope=st.none() | st.text(max_size=3),
+    user_agent=st.none() | st.text(max_size=3),
+    own_token=st.sampled_from([None, True, False]),
+    note=st.text(max_size=5),
+    legacy=st.booleans(),
+    superseded=st.booleans(),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_SIGNALS)
+def test_signal_to_dict_is_asdict(sig: Signal) -> None:
+    expected = dataclasses.asdict(sig)
+    expected["verdict"] = None if sig.verdict is None else sig.verdict.value
+    got = sig.to_dict()
+    assert got == expected
+    assert list(got) == [f.name for f in dataclasses.fields(Signal)]  # same keys, same order
+    assert Signal.from_dict(got) == sig
+
+
+def _bytes_receivers(crawler: Any) -> list[Any]:
+    from pydispatch import dispatcher  # type: ignore[import-untyped]
+
+    return list(dispatcher.getAllReceivers(crawler.signals.sender, scrapy_signals.bytes_received))
+
+
+def test_size_cap_handler_is_connected_only_while_site_files_download(tmp_path: Path) -> None:
+    before, _ = _guard(tmp_path)
+    guard, crawler = before.guard, before.crawler
+    assert not _bytes_receivers(crawler)  # nothing downloading: pages pay no per-chunk dispatch
+    guard._watch_bytes()
+    assert len(_bytes_receivers(crawler)) == 1
+    from twisted.internet.defer import Deferred
+
+    one: Deferred[None] = Deferred()
+    two: Deferred[None] = Deferred()
+    guard._inflight.update({one, two})
+    guard._fetch_done(None, one)
+    assert len(_bytes_receivers(crawler)) == 1  # another fetch is still in flight
+    guard._fetch_done(None, two)
+    assert not _bytes_receivers(crawler)
+    guard._bytes_always = True  # Scrapy's own robots.txt request, marked as a site file
+    guard._watch_bytes()
+    guard._fetch_done(None, one)
+    assert len(_bytes_receivers(crawler)) == 1
