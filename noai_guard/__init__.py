@@ -13,6 +13,7 @@ __all__ = [
     "Decision",
     "NoAIGuardAddon",
     "NoAIGuardMiddleware",
+    "NoAIGuardResponseMiddleware",
     "Policy",
     "Signal",
     "Verdict",
@@ -28,10 +29,10 @@ def __getattr__(name: str) -> object:
         from .evaluate import evaluate
 
         return evaluate
-    if name == "NoAIGuardMiddleware":
-        from .middleware import NoAIGuardMiddleware
+    if name in ("NoAIGuardMiddleware", "NoAIGuardResponseMiddleware"):
+        from . import middleware
 
-        return NoAIGuardMiddleware
+        return getattr(middleware, name)
     if name == "NoAIGuardAddon":
         from .addon import NoAIGuardAddon
 
