@@ -6,12 +6,14 @@ functions, so a URL gets the same decision wherever it is judged.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from . import aipref, directives, tdmrep
 from .decision import Decision, Headers, Signal
 from .htmlhead import Head, read_head
 from .policy import Policy, decide
+from .robots import ai_txt_signals, url_path
 
 if TYPE_CHECKING:
     from .robots import RobotsTxt
@@ -58,12 +60,18 @@ _RAW_OPENERS = (
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
-def _lowered_head(body: bytes, budget: int) -> bytes | None:
+def _lowered_head(body: bytes, budget: int, tokens: _Tokens | None = None) -> bytes | None:
     """The bytes before the body starts, lowercased; ``None`` if that can't be told cheaply.
 
     The cut is the first ``<body`` that is not inside a raw-text element or a
     comment.  A superset of the head is fine (the check below only looks for
     tokens); a cut too early is not, hence the raw-text check.
+
+    With ``tokens``, also ``None`` as soon as a candidate prefix holds one of
+    them or a NUL byte: every later candidate, and so the head itself, starts
+    with that prefix and holds it too, so the caller would take the full
+    reader anyway.  Checking the tokens before the raw-text test skips that
+    test for pages that carry a token.
     """
     limit = min(len(body), budget)
     start = 0
@@ -76,26 +84,67 @@ def _lowered_head(body: bytes, budget: int) -> bytes | None:
         if not cands:
             # No body start found: the whole document within the budget is head,
             # unless it runs past the budget (then the full reader says "incomplete").
-            return body[:limit].lower() if len(body) <= budget else None
+            if len(body) > budget:
+                return None
+            low = body[:limit].lower()
+            return None if tokens is not None and _has_token(low, tokens) else low
         cut = min(cands)
         low = body[:cut].lower()
+        if tokens is not None and _has_token(low, tokens):
+            return None
         if not _open_raw(low):
             return low
         start = cut + 5
     return None
 
 
+def _has_token(low: bytes, tokens: _Tokens) -> bool:
+    """A NUL byte or one of the tokens in ``low``."""
+    if b"\x00" in low:
+        return True
+    for t in tokens.single:
+        # An occurrence starts at or after the first occurrence of its first byte,
+        # which memchr finds fast; a rare one ("&") mostly ends the search there.
+        i = low.find(t[:1])
+        if i >= 0 and low.find(t, i) >= 0:
+            return True
+    return any(rx.search(low) is not None for rx in tokens.groups)
+
+
+# Every opener and closer that starts with "<" holds no other "<", so the matches of
+# one alternation of them, which cannot overlap, are all their occurrences, in order.
+_RAW_CLOSER = dict(_RAW_OPENERS)
+_RAW_LT = sorted({x for pair in _RAW_OPENERS for x in pair if x[:1] == b"<"}, key=len, reverse=True)
+assert all(x.count(b"<") == 1 for x in _RAW_LT)
+_RAW_RE = re.compile(b"|".join(re.escape(x) for x in _RAW_LT))
+# Pairs whose closer does not start with "<" (the comment's "-->", which can overlap
+# its own opener, as in "<!-->"): checked with rfind/find when the opener occurs.
+_RAW_ODD = {o: c for o, c in _RAW_OPENERS if c[:1] != b"<"}
+
+
 def _open_raw(low: bytes) -> bool:
     """Is a raw-text element or comment still open at the end of ``low``?
 
-    That is ``low.rfind(opener) > low.rfind(closer)`` for some pair, computed
-    with fewer passes: an opener that does not occur cannot be open, and the
-    last opener is closed iff a closer starts after it (no closer can start at
-    the opener's own position: they differ in their first two bytes).
+    That is ``low.rfind(opener) > low.rfind(closer)`` for some pair.  One regex
+    pass lists every occurrence of the openers and of the closers that start
+    with ``<``; the index of the last occurrence of each orders them as their
+    positions do.  An opener that does not occur cannot be open.
     """
-    for o, c in _RAW_OPENERS:
-        last = low.rfind(o)
-        if last >= 0 and low.find(c, last) < 0:
+    found = _RAW_RE.findall(low)
+    if not found:
+        return False
+    last = dict(zip(found, range(len(found)), strict=True))
+    for o, i in last.items():
+        c = _RAW_CLOSER.get(o)
+        if c is None:
+            continue  # a closer
+        odd = _RAW_ODD.get(o)
+        if odd is not None:
+            # The last opener is closed iff a closer starts after it (none can start
+            # at the opener's own position: they differ in their first two bytes).
+            if low.find(odd, low.rfind(o)) < 0:
+                return True
+        elif last.get(c, -1) < i:
             return True
     return False
 
@@ -110,21 +159,51 @@ def scan_head(body: bytes, policy: Policy) -> Head:
     full reader.
     """
     if not policy.html_strict and body[:2] not in _UTF16_BOMS:
-        low = _lowered_head(body, policy.html_budget)
-        if low is not None and b"\x00" not in low and not any(t in low for t in _head_tokens(policy)):
+        low = _lowered_head(body, policy.html_budget, _head_tokens(policy))
+        if low is not None:  # no token and no NUL in it (checked by _lowered_head)
             return Head((), True, len(low))
     return read_head(body, budget=policy.html_budget, strict=policy.html_strict)
 
 
-_TOKENS: dict[tuple[str, ...], tuple[bytes, ...]] = {}
+class _Tokens:
+    """The head tokens, grouped for a fast "does any occur" test (:func:`_has_token`).
+
+    Tokens that share their first two bytes (``noai``, ``noimageai``, ``noml``)
+    are searched in one regex pass, ``no(?:ai|imageai|ml)``, which the regex
+    engine scans for its literal prefix; the others one by one.  Either way the
+    test is "some token occurs in the text", exactly.
+    """
+
+    __slots__ = ("all", "groups", "single")
+
+    def __init__(self, tokens: tuple[bytes, ...]) -> None:
+        self.all = tokens
+        by_prefix: dict[bytes, list[bytes]] = {}
+        for t in tokens:
+            by_prefix.setdefault(t[:2], []).append(t)
+        single: list[bytes] = []
+        groups: list[re.Pattern[bytes]] = []
+        for prefix, toks in by_prefix.items():
+            if len(toks) == 1 or len(prefix) < 2:
+                single += toks
+            else:
+                # Longest first, so no branch is cut short by one that is its prefix
+                # (irrelevant for search(), which only asks whether one matches).
+                rests = sorted({re.escape(t[2:]) for t in toks}, key=len, reverse=True)
+                groups.append(re.compile(re.escape(prefix) + b"(?:" + b"|".join(rests) + b")"))
+        self.single = tuple(single)
+        self.groups = tuple(groups)
 
 
-def _head_tokens(policy: Policy) -> tuple[bytes, ...]:
+_TOKENS: dict[tuple[str, ...], _Tokens] = {}
+
+
+def _head_tokens(policy: Policy) -> _Tokens:
     key = tuple(sorted(policy.directives))
     toks = _TOKENS.get(key)
     if toks is None:
         words = {k.lower().encode("utf-8", "replace") for k in key}
-        toks = _TOKENS[key] = (*sorted(words), b"tdm", b"&#")
+        toks = _TOKENS[key] = _Tokens((*sorted(words), b"tdm", b"&#"))
     return toks
 
 
@@ -137,16 +216,36 @@ def site_signals(
     ai_txt: RobotsTxt | None = None,
 ) -> list[Signal]:
     """Signals known before the fetch: robots.txt, tdmrep.json and ai.txt of the origin."""
-    from .robots import ai_txt_signals
-
     out: list[Signal] = []
+    path: str | None = None  # url_path(url), computed once for robots.txt and ai.txt
     if robots is not None:
-        out += robots.signals(url, policy)
+        if robots.state == "ok":
+            path = url_path(url)
+        out += robots.signals(url, policy, path=path)
     if tdmrep_file is not None:
         out += tdmrep_file.signals(url, policy)
     if ai_txt is not None:
-        out += ai_txt_signals(ai_txt, url, policy)
+        if path is None and ai_txt.state == "ok":
+            path = url_path(url)
+        out += ai_txt_signals(ai_txt, url, policy, path=path)
     return out
+
+
+# Header names the response signals read: directives / tdmrep / aipref.header_signals
+# compare ``name.strip().lower()``, or ``name.lower()``, with these.
+SIGNAL_HEADER_NAMES = frozenset(
+    {"x-robots-tag", "tdm-reservation", "tdm-policy", "content-usage", "content-signal"}
+)
+
+
+def has_signal_header(headers: Headers) -> bool:
+    """Can any header carry a signal?  When not, every ``header_signals`` returns ``[]``.
+
+    The test is the one those functions apply to a name (a name equal to one of
+    them after ``lower()`` is equal after ``strip().lower()`` too), so it misses
+    no header they would read.
+    """
+    return any(k.strip().lower() in SIGNAL_HEADER_NAMES for k, _ in headers)
 
 
 def response_signals(
@@ -163,7 +262,7 @@ def response_signals(
         content_type = header_value(headers, "Content-Type")
     image = is_image(url, content_type)
     out: list[Signal] = []
-    if headers:
+    if headers and has_signal_header(headers):
         out += directives.header_signals(headers, url, policy, is_image=image)
         out += tdmrep.header_signals(headers, url, policy)
         out += aipref.header_signals(headers, url, policy)

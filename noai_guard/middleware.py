@@ -41,7 +41,7 @@ from w3lib.url import safe_url_string
 from . import auditlog, directives
 from . import decision as d
 from .decision import Decision, Signal, Verdict
-from .evaluate import is_html, is_image, response_signals, scan_head, site_signals
+from .evaluate import SIGNAL_HEADER_NAMES, is_html, is_image, response_signals, scan_head, site_signals
 from .htmlhead import Head, embedded_images
 from .policy import decide
 from .settings import DEFAULTS, SettingsError, policy_from_settings
@@ -118,11 +118,8 @@ def _header_pairs(response: Response) -> list[tuple[str, str]]:
     return out
 
 
-# Header names the response signals read (directives / tdmrep / aipref.header_signals
-# compare ``name.strip().lower()``, or ``name.lower()``, with these).
-_SIGNAL_HEADER_NAMES = frozenset(
-    {"x-robots-tag", "tdm-reservation", "tdm-policy", "content-usage", "content-signal"}
-)
+# Header names the response signals read (see evaluate.has_signal_header).
+_SIGNAL_HEADER_NAMES = SIGNAL_HEADER_NAMES
 # Header name (as Scrapy stores it) -> whether it is one of those; header names repeat
 # across responses, so each distinct name is decoded and compared once.  Bounded.
 _HEADER_KINDS: dict[bytes | str, bool] = {}

@@ -178,8 +178,24 @@ def decide(url: str, signals: Iterable[Signal], policy: Policy) -> Decision:
     rule applies" both combine restrictively); otherwise an ``unknown`` makes
     the verdict ``unknown`` and the policy says whether that blocks.
     """
-    sigs = [_discount(s, policy) for s in signals]
-    sigs = _layer_tdmrep(sigs)
+    # _discount and _layer_tdmrep, called only where they can change something: a
+    # signal that is superseded already, or from a switched-on source and not an
+    # unhonoured legacy reservation, is kept as it is; the layering only acts when
+    # some TDMRep signal has a value (the fold below reads the same list either way).
+    sources = policy.sources
+    honour_legacy = policy.honour_legacy
+    sigs: list[Signal] = []
+    tdm_set = False
+    for s in signals:
+        if not s.superseded and (
+            s.name not in sources or (s.legacy and s.verdict is Verdict.RESERVE and not honour_legacy)
+        ):
+            s = _discount(s, policy)
+        if s.name == d.TDMREP and s.verdict is not None and not s.superseded:
+            tdm_set = True
+        sigs.append(s)
+    if tdm_set:
+        sigs = _layer_tdmrep(sigs)
     # One pass over the live signals (not superseded, with a verdict, for this purpose).
     # The first of each kind by precedence is taken with min(), which returns the first
     # of equal ranks in signal order, as the stable sorted(...)[0] did.

@@ -364,6 +364,11 @@ class RobotsTxt:
         self._own: dict[tuple[str, ...], list[tuple[str, _Merged | None]]] = {}
         self._static: dict[tuple[object, ...], list[Signal]] = {}
         self._signals: dict[tuple[object, ...], Signal] = {}  # memo: see signals()
+        # The last policy's own groups, proxy groups and static signals (see _policy_parts).
+        self._last: (
+            tuple[Policy, list[tuple[str, _Merged | None]], list[tuple[str, _Merged]], list[Signal]] | None
+        )
+        self._last = None
 
     # -- construction ------------------------------------------------------
 
@@ -548,27 +553,30 @@ class RobotsTxt:
         r = m.rules.first(path) if m is not None else None
         return r is None or r.allow
 
-    def signals(self, url: str, policy: Policy) -> list[Signal]:
+    def signals(self, url: str, policy: Policy, *, path: str | None = None) -> list[Signal]:
         """All robots.txt signals for ``url`` and ``policy.purpose``.
 
         Signals do not depend on the URL beyond the rule that matched, so each
-        one is built once per (rule, token, purpose) and reused.
+        one is built once per (rule, token, purpose) and reused.  ``path``, if
+        given, must be ``url_path(url)`` (computed once for robots.txt and ai.txt).
         """
         purpose = policy.purpose
         if self.state != OK:
-            return [self._state_signal(purpose)]
-        path = url_path(url)
-        own = self._own_groups(policy)
+            return [self._memo(("state", purpose), self._state_signal, purpose)]
+        if path is None:
+            path = url_path(url)
+        _, own, proxy, static = self._policy_parts(policy)
         out: list[Signal] = []
         if path == "/robots.txt":  # §2.2.2: implicitly allowed
-            out.append(self._memo(("implicit", purpose), self._implicit_signal, own, purpose))
+            first_tok = own[0][0] if own else None  # the signal names it: part of the key
+            out.append(self._memo(("implicit", purpose, first_tok), self._implicit_signal, own, purpose))
             disallowed = False
         else:
             robots = self._own_robots_signal(own, path, purpose)
             out.append(robots)
             disallowed = robots.verdict is Verdict.RESERVE
         if purpose == d.AI_TRAIN:
-            for ptok, pm in self._proxy_groups(policy):
+            for ptok, pm in proxy:
                 r = pm.rules.first(path)
                 if r is not None and not r.allow:
                     out.append(self._memo(("proxy", ptok, id(r)), self._proxy_signal, ptok, pm, r))
@@ -583,10 +591,28 @@ class RobotsTxt:
                 lr = m.legacy.first(path)
                 if lr is not None:
                     out.append(self._memo(("legacy", tok, id(lr)), self._legacy_signal, tok, m, lr, purpose))
-        out.extend(self._static_signals(own, purpose))
+        out.extend(static)
         return out
 
     # -- the pieces of signals() -------------------------------------------
+
+    def _policy_parts(
+        self, policy: Policy
+    ) -> tuple[Policy, list[tuple[str, _Merged | None]], list[tuple[str, _Merged]], list[Signal]]:
+        """What signals() needs from ``policy`` beyond the URL, kept for the last policy seen.
+
+        The same (cached) values that _own_groups, _proxy_groups and _static_signals
+        return; a crawl or an audit asks with one Policy object throughout, so the
+        identity check spares building and hashing their keys (the proxy-token tuple)
+        per URL.  Policy is frozen: the same object gives the same answers.
+        """
+        last = self._last
+        if last is not None and last[0] is policy:
+            return last
+        own = self._own_groups(policy)
+        proxy = self._proxy_groups(policy)
+        last = self._last = (policy, own, proxy, self._static_signals(own, policy.purpose))
+        return last
 
     def _memo(self, key: tuple[object, ...], build: Callable[..., Signal], *args: object) -> Signal:
         sig = self._signals.get(key)
@@ -855,53 +881,64 @@ def _usage_rule(value: str, line: str, lineno: int) -> _UsageRule:
     return _UsageRule(_compile(False, path, line, lineno, False), parse_content_usage(value), has_path)
 
 
-def ai_txt_signals(ai: RobotsTxt, url: str, policy: Policy) -> list[Signal]:
-    """Spawning ai.txt (robots grammar, purpose ai-train only)."""
+def ai_txt_signals(ai: RobotsTxt, url: str, policy: Policy, *, path: str | None = None) -> list[Signal]:
+    """Spawning ai.txt (robots grammar, purpose ai-train only).
+
+    ``path``, if given, must be ``url_path(url)``.  Each signal depends on the
+    URL only through the rule that matched, so it is built once and reused.
+    """
     purpose = policy.purpose
     if ai.state == UNAVAILABLE:
         return []  # no ai.txt: no preference
     if ai.state == UNREACHABLE:
-        return [
-            Signal(
-                d.AI_TXT,
-                None,
-                purpose,
-                ai.detail,
-                ai.url,
-                d.LOC_AI_TXT,
-                note="ai.txt unreachable; ai.txt has no spec that makes this a disallow: informational",
-            )
-        ]
-    path = url_path(url)
+        return [ai._memo(("ai-state", purpose), _ai_unreachable_signal, ai, purpose)]
+    if path is None:
+        path = url_path(url)
     first: Signal | None = None
     for tok in policy.user_agents or ("*",):
         m = ai._group_for(tok, own=True)
         if m is None:
             continue
         r = m.rules.first(path)
-        who = "*" if m.name == "*" else tok
-        if purpose != d.AI_TRAIN:
-            verdict: Verdict | None = None
-        else:
-            verdict = Verdict.ALLOW if r is None or r.allow else Verdict.RESERVE
-        sig = Signal(
-            d.AI_TXT,
-            verdict,
-            purpose,
-            r.evidence if r is not None else "",
-            ai.url,
-            d.LOC_AI_TXT,
-            line=r.line if r is not None else None,
-            scope=m.scope,
-            user_agent=who,
-            own_token=True,
-            note=(
-                "Spawning ai.txt (robots grammar, patterns like *.jpg match anywhere): "
-                + ("no matching rule" if r is None else ("allow" if r.allow else "disallow"))
-                + ("" if purpose == d.AI_TRAIN else f"; speaks to ai-train only, not {purpose}")
-            ),
-        )
-        if verdict is Verdict.RESERVE:
+        sig = ai._memo(("ai", purpose, tok, id(m), id(r)), _ai_signal, ai, tok, m, r, purpose)
+        if sig.verdict is Verdict.RESERVE:
             return [sig]
         first = first or sig
     return [first] if first is not None else []
+
+
+def _ai_unreachable_signal(ai: RobotsTxt, purpose: str) -> Signal:
+    return Signal(
+        d.AI_TXT,
+        None,
+        purpose,
+        ai.detail,
+        ai.url,
+        d.LOC_AI_TXT,
+        note="ai.txt unreachable; ai.txt has no spec that makes this a disallow: informational",
+    )
+
+
+def _ai_signal(ai: RobotsTxt, tok: str, m: _Merged, r: _Rule | None, purpose: str) -> Signal:
+    who = "*" if m.name == "*" else tok
+    if purpose != d.AI_TRAIN:
+        verdict: Verdict | None = None
+    else:
+        verdict = Verdict.ALLOW if r is None or r.allow else Verdict.RESERVE
+    return Signal(
+        d.AI_TXT,
+        verdict,
+        purpose,
+        r.evidence if r is not None else "",
+        ai.url,
+        d.LOC_AI_TXT,
+        line=r.line if r is not None else None,
+        scope=m.scope,
+        user_agent=who,
+        own_token=True,
+        note=(
+            "Spawning ai.txt (robots grammar, patterns like *.jpg match anywhere): "
+            + ("no matching rule" if r is None else ("allow" if r.allow else "disallow"))
+            + ("" if purpose == d.AI_TRAIN else f"; speaks to ai-train only, not {purpose}")
+        ),
+    )

@@ -119,7 +119,24 @@ def _match_normalised(location: str, path: str) -> bool:
     return regex.match(path) is not None
 
 
+# A URL that urlsplit reads without surprises: ASCII, a scheme, "//", an authority
+# without "[", "]", and no tab, CR or LF anywhere (urlsplit deletes those, even from
+# the path); group 1 is then urlsplit's path, "?" and query (up to "#").
+_SIMPLE_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#\[\]\t\r\n]*([/?][^#\t\r\n]*)?(?:#[^\t\r\n]*)?")
+
+
 def _path_of(url: str) -> str:
+    """The URL's path (``/`` if empty) and ``?query`` if the query is not empty, as urlsplit reads them."""
+    if url.isascii():
+        m = _SIMPLE_URL.fullmatch(url)
+        if m is not None:
+            path, _, query = (m.group(1) or "").partition("?")
+            path = path or "/"
+            return f"{path}?{query}" if query else path
+    return _slow_path_of(url)
+
+
+def _slow_path_of(url: str) -> str:
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -238,9 +255,18 @@ class TdmrepFile:
 
     def match(self, url: str) -> tuple[TdmrepRule | None, list[TdmrepRule]]:
         """The first rule in array order whose location matches ``url``, and later matches."""
-        path = _normalise(_path_of(url) or "/")  # once for all rules
+        return self._match_path(_normalise(_path_of(url) or "/"))  # normalised once for all rules
+
+    def _match_path(self, path: str) -> tuple[TdmrepRule | None, list[TdmrepRule]]:
         hits = [r for r in self.rules if _match_normalised(r.location, path)]
         return (hits[0], hits[1:]) if hits else (None, [])
+
+    def _memo(self) -> dict[tuple[object, ...], Signal]:
+        """Signals that do not depend on the URL, built once per file (kept beside the fields)."""
+        memo: dict[tuple[object, ...], Signal] | None = self.__dict__.get("_signal_memo")
+        if memo is None:
+            memo = self.__dict__["_signal_memo"] = {}
+        return memo
 
     def signals(self, url: str, policy: Policy) -> list[Signal]:
         """The file's signal for ``url``: the first matching rule, else an unset record."""
@@ -258,28 +284,40 @@ class TdmrepFile:
             )
 
         if self.state != "ok":
-            why = {
-                "unavailable": "no tdmrep.json: the site does not implement the protocol, value unset",
-                "unreachable": "tdmrep.json could not be fetched: TDMRep reads a failure as "
-                "'does not implement this protocol', value unset",
-                "invalid": "invalid tdmrep.json: value unset",
-            }.get(self.state, "tdmrep.json not usable: value unset")
-            return [sig(None, self.detail, f"{why} [{SPEC}]")]
-        rule, later = self.match(url)
+            memo = self._memo()
+            key: tuple[object, ...] = ("state", policy.purpose)
+            cached = memo.get(key)
+            if cached is None:
+                why = {
+                    "unavailable": "no tdmrep.json: the site does not implement the protocol, value unset",
+                    "unreachable": "tdmrep.json could not be fetched: TDMRep reads a failure as "
+                    "'does not implement this protocol', value unset",
+                    "invalid": "invalid tdmrep.json: value unset",
+                }.get(self.state, "tdmrep.json not usable: value unset")
+                cached = memo[key] = sig(None, self.detail, f"{why} [{SPEC}]")
+            return [cached]
+        raw = _path_of(url)
+        rule, later = self._match_path(_normalise(raw or "/"))
         if rule is None:
-            return [sig(None, "", f"no tdmrep.json rule matches {_path_of(url)}: value unset [{SPEC}]")]
+            return [sig(None, "", f"no tdmrep.json rule matches {raw}: value unset [{SPEC}]")]
+        conflicts = [r for r in later if r.reservation != rule.reservation]
+        c = conflicts[0] if conflicts else None
+        memo = self._memo()
+        key = ("rule", policy.purpose, rule.index, None if c is None else c.index)
+        cached = memo.get(key)
+        if cached is not None:
+            return [cached]
         note = _value_note(rule.reservation, policy, rule.policy)
         note += f"; rule #{rule.index + 1}, the first matching rule in sequence wins"
-        conflicts = [r for r in later if r.reservation != rule.reservation]
-        if conflicts:
-            c = conflicts[0]
+        if c is not None:
             note += (
                 f"; flag: later rule #{c.index + 1} ({c.location}) also matches with "
                 f"tdm-reservation {c.reservation}, not used"
             )
         if rule.note:
             note += f"; {rule.note}"
-        return [sig(_purpose_verdict(rule.reservation, policy), rule.raw, note, rule.location)]
+        cached = memo[key] = sig(_purpose_verdict(rule.reservation, policy), rule.raw, note, rule.location)
+        return [cached]
 
 
 def _combine(values: list[str], strip: str) -> tuple[int | None, str]:

@@ -299,3 +299,251 @@ def test_size_cap_handler_is_connected_only_while_site_files_download(tmp_path: 
     guard._watch_bytes()
     guard._fetch_done(None, one)
     assert len(_bytes_receivers(crawler)) == 1
+
+
+# -- the shared evaluation path: memoised signals, one path per URL, the head tokens ----
+
+_PATH_URL = st.builds(
+    lambda scheme, sep, host, rest, frag: scheme + sep + host + rest + frag,
+    st.sampled_from(["http", "HTTPS", "x+y.z-1", "1http", ""]),
+    st.sampled_from(["://", ":/", ":", "//", ":///"]),
+    st.sampled_from(["example.com", "u:p@h:80", "[::1]", "[::1", "h]", "ex\tample.com", "bü.de", "", "a b"]),
+    st.lists(
+        st.sampled_from(
+            [
+                "/",
+                "a",
+                "?",
+                "q=1",
+                "&",
+                "%41",
+                "%zz",
+                "%",
+                " ",
+                "\t",
+                "\n",
+                "\r",
+                "ü",
+                "*",
+                "$",
+                ";p",
+                "[",
+                "]",
+                "//",
+                ":",
+                "@",
+                '"',
+                "<",
+                "\x00",
+                "\x7f",
+            ]
+        ),
+        max_size=6,
+    ).map("".join),
+    st.sampled_from(["", "#", "#f", "#a\tb", "#ü", "#?x", "##"]),
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_PATH_URL)
+def test_tdmrep_path_of_is_urlsplit(url: str) -> None:
+    assert tdmrep._path_of(url) == tdmrep._slow_path_of(url)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_PATH_URL)
+def test_site_signals_share_one_path(url: str) -> None:
+    """Memoised signals and the path computed once give what fresh files, asked apart, give."""
+    from noai_guard.robots import RobotsTxt, ai_txt_signals
+
+    robots = b"User-agent: examplebot\nDisallow: /a\nContent-Usage: /%41 train-ai=n\nDisallow: /*$\n"
+    robots += b"User-agent: GPTBot\nDisallow: /q\n"
+    tdm = b'[{"location": "/a", "tdm-reservation": 1}, {"location": "/", "tdm-reservation": 0}]'
+    ai = b"User-agent: *\nDisallow: *.gif\nDisallow: /a\n"
+    for purpose in d.PURPOSES:
+        policy = Policy(user_agents=("examplebot",), purpose=purpose)
+        files = [
+            (
+                RobotsTxt.parse(robots, ORIGIN + "/robots.txt"),
+                tdmrep.TdmrepFile.parse(tdm, ORIGIN + "/t"),
+                RobotsTxt.parse(ai, ORIGIN + "/ai.txt"),
+            ),
+            (
+                RobotsTxt.unreachable(ORIGIN + "/robots.txt", "HTTP 500"),
+                tdmrep.TdmrepFile.unreachable(ORIGIN + "/t", "HTTP 500"),
+                RobotsTxt.unreachable(ORIGIN + "/ai.txt", "HTTP 500"),
+            ),
+            (
+                RobotsTxt.unavailable(ORIGIN + "/robots.txt", "HTTP 404"),
+                tdmrep.TdmrepFile.parse(b"{", ORIGIN + "/t"),
+                RobotsTxt.unavailable(ORIGIN + "/ai.txt", "HTTP 404"),
+            ),
+        ]
+        for r, t, a in files:
+            for _ in range(2):  # the second round is answered from the memos
+                got = site_signals(url, policy, robots=r, tdmrep_file=t, ai_txt=a)
+                # Fresh parses, each asked on its own (no memo, no shared path).
+                fr = (
+                    RobotsTxt.parse(robots, r.url)
+                    if r.state == "ok"
+                    else r.__class__(r.url, r.state, r.status, r.detail)
+                )
+                ft = tdmrep.TdmrepFile(t.url, t.state, t.detail, t.rules)
+                fa = (
+                    RobotsTxt.parse(ai, a.url)
+                    if a.state == "ok"
+                    else a.__class__(a.url, a.state, a.status, a.detail)
+                )
+                want = fr.signals(url, policy) + ft.signals(url, policy) + ai_txt_signals(fa, url, policy)
+                assert got == want
+
+
+_TOKEN_SETS = st.lists(
+    st.sampled_from(["noai", "noimageai", "noml", "no", "n", "", "a.b", "a*", "tdm-x", "x"]), max_size=4
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    _TOKEN_SETS,
+    st.lists(
+        st.sampled_from(
+            [
+                b"no",
+                b"ai",
+                b"image",
+                b"ml",
+                b"noa",
+                b"i",
+                b"td",
+                b"m",
+                b"&",
+                b"#",
+                b"\x00",
+                b"a.b",
+                b"a*",
+                b"x",
+                b" ",
+            ]
+        ),
+        max_size=10,
+    ).map(b"".join),
+)
+def test_head_token_test_is_any_in(words: list[str], low: bytes) -> None:
+    from noai_guard.evaluate import _has_token, _head_tokens
+
+    toks = _head_tokens(Policy(directives=dict.fromkeys(words, (d.AI_TRAIN,))))
+    assert _has_token(low, toks) == (b"\x00" in low or any(t in low for t in toks.all))
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                b"<body>",
+                b"<BODY",
+                b"<script>",
+                b"</script>",
+                b"<!--",
+                b"-->",
+                b"<!-->",
+                b"<title>",
+                b"</title>",
+                b"<textarea>",
+                b"</textarea>",
+                b"<template>",
+                b"</template>",
+                b"<style>",
+                b"</style>",
+                b"noai",
+                b"NoML",
+                b"tdm",
+                b"&#",
+                b"&",
+                b"\x00",
+                b"x",
+            ]
+        ),
+        max_size=12,
+    ).map(b"".join),
+    st.sampled_from([10, 40, 1000]),
+)
+def test_token_aware_lowered_head_is_the_plain_one_plus_the_token_test(body: bytes, budget: int) -> None:
+    from noai_guard.evaluate import _has_token, _head_tokens, _lowered_head
+
+    toks = _head_tokens(Policy())
+    low = _lowered_head(body, budget)
+    want = low if low is not None and not _has_token(low, toks) else None
+    assert _lowered_head(body, budget, toks) == want
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(_SIGNALS, max_size=6),
+    st.booleans(),
+    st.sampled_from([frozenset(d.SIGNALS), frozenset({d.TDMREP})]),
+)
+def test_decide_discounts_and_layers_as_before(
+    sigs: list[Signal], honour: bool, sources: frozenset[str]
+) -> None:
+    from noai_guard.policy import _discount, _layer_tdmrep
+
+    policy = Policy(honour_legacy=honour, sources=sources)
+    slow = _layer_tdmrep([_discount(s, policy) for s in sigs])
+    assert decide("http://e.com/", sigs, policy).signals == tuple(slow)
+
+
+def test_robots_signals_alternating_policies_match_fresh_parses() -> None:
+    """The per-file cache of the last policy's groups never answers for another policy."""
+    from noai_guard.robots import RobotsTxt
+
+    body = (
+        b"User-agent: examplebot\nDisallow: /private/\nContent-Signal: ai-train=no\n\n"
+        b"User-agent: otherbot\nDisallow: /\n\nUser-agent: GPTBot\nDisallow: /g/\n\n"
+        b"User-agent: CCBot\nDisallow: /\nLicense: https://e.com/l\n\nUser-agent: *\nDisallow: /star/\n"
+    )
+    policies = [
+        Policy(user_agents=("examplebot",)),
+        Policy(user_agents=("otherbot",)),
+        Policy(user_agents=("examplebot",), purpose=d.SEARCH),
+        Policy(user_agents=("nobot",), proxy_tokens=("CCBot",)),
+        Policy(user_agents=("examplebot", "otherbot"), proxy_tokens=()),
+        Policy(user_agents=()),
+    ]
+    shared = RobotsTxt.parse(body, ORIGIN + "/robots.txt")
+    for _ in range(2):
+        for policy in policies:
+            for path in ("/", "/private/x", "/g/1", "/star/", "/robots.txt"):
+                fresh = RobotsTxt.parse(body, ORIGIN + "/robots.txt")
+                assert shared.signals(ORIGIN + path, policy) == fresh.signals(ORIGIN + path, policy)
+
+
+_HEADER_NAMES = st.sampled_from(
+    [
+        "X-Robots-Tag",
+        " x-robots-tag ",
+        "TDM-Reservation",
+        "tdm-policy",
+        "Content-Usage",
+        "content-signal\t",
+        "Content-Type",
+        "Server",
+        "X-Robots",
+        "tdm-reservations",
+        "Link",
+    ]
+)
+_HEADER_VALUES = st.sampled_from(["noai", "1", "0", "train-ai=n", "ai-train=no", "text/html", "x"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_HEADER_NAMES, _HEADER_VALUES), max_size=5), st.sampled_from(d.PURPOSES))
+def test_header_prefilter_skips_only_empty_results(headers: list[tuple[str, str]], purpose: str) -> None:
+    """response_signals skips the header readers only when all three would return []."""
+    policy = Policy(user_agents=("examplebot",), purpose=purpose)
+    url = ORIGIN + "/p.html"
+    slow = directives.header_signals(headers, url, policy)
+    slow += tdmrep.header_signals(headers, url, policy)
+    slow += aipref.header_signals(headers, url, policy)
+    assert response_signals(url, policy, headers=headers, content_type="text/html") == slow
