@@ -44,7 +44,7 @@ from .decision import Decision, Signal, Verdict
 from .evaluate import SIGNAL_HEADER_NAMES, is_html, is_image, response_signals, scan_head, site_signals
 from .htmlhead import Head, embedded_images
 from .policy import decide
-from .settings import DEFAULTS, SettingsError, policy_from_settings
+from .settings import DEFAULTS, SettingsError, get_float, get_int, policy_from_settings
 from .sitefiles import KINDS, MAX_REDIRECTS, SIZE_LIMIT, Kind, SiteFile, file_url, from_fetch, origin_of
 from .sitefiles import status_class as _status_class
 
@@ -315,10 +315,10 @@ class _Guard:
                 f"leave it unset for the default {DEFAULTS['NOAI_GUARD_AUDIT_URI']!r}"
             )
         self.audit_uri = uri.strip()
-        self.ttl = _number(settings, "NOAI_GUARD_CACHE_TTL", 0.0)
-        self.retry_after = _number(settings, "NOAI_GUARD_RETRY_AFTER", 0.0)
-        self.cache_size = int(_number(settings, "NOAI_GUARD_CACHE_SIZE", 1.0))
-        self.image_size = int(_number(settings, "NOAI_GUARD_IMAGE_PROVENANCE_SIZE", 0.0))
+        self.ttl = get_float(settings, "NOAI_GUARD_CACHE_TTL", minimum=0.0)
+        self.retry_after = get_float(settings, "NOAI_GUARD_RETRY_AFTER", minimum=0.0)
+        self.cache_size = get_int(settings, "NOAI_GUARD_CACHE_SIZE", minimum=1)
+        self.image_size = get_int(settings, "NOAI_GUARD_IMAGE_PROVENANCE_SIZE", minimum=0)
         self.body_limit = settings.getint("DOWNLOAD_MAXSIZE") or 1 << 30  # decoding bound for image scans
         self.kinds: tuple[Kind, ...] = tuple(k for k in KINDS if _KIND_SIGNALS[k] & self.policy.sources)
         self.images_on = d.EMBEDDING_PAGE in self.policy.sources and self.image_size > 0
@@ -870,19 +870,6 @@ class _Guard:
             self._images.popitem(last=False)
         if n:
             self.stats.inc_value("noai_guard/images/reserved", n)
-
-
-def _number(settings: BaseSettings, name: str, minimum: float) -> float:
-    value = settings.get(name)
-    if value is None:
-        value = DEFAULTS[name]
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise SettingsError(f"{name} must be a number, got {value!r}") from None
-    if number < minimum:
-        raise SettingsError(f"{name} must be at least {minimum:g}, got {number:g}")
-    return number
 
 
 def _is_http(request: Request) -> bool:

@@ -114,7 +114,7 @@ def _getlist(settings: BaseSettings, name: str) -> list[str] | None:
     return list(value)
 
 
-def _getint(settings: BaseSettings, name: str, *, minimum: int) -> int:
+def get_int(settings: BaseSettings, name: str, *, minimum: int) -> int:
     value = _get(settings, name)
     try:
         number = int(value)
@@ -125,12 +125,12 @@ def _getint(settings: BaseSettings, name: str, *, minimum: int) -> int:
     return number
 
 
-def _getfloat(settings: BaseSettings, name: str, *, minimum: float) -> float:
+def get_float(settings: BaseSettings, name: str, *, minimum: float) -> float:
     value = _get(settings, name)
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise SettingsError(f"{name} must be a number of seconds, got {value!r}") from None
+        raise SettingsError(f"{name} must be a number, got {value!r}") from None
     if number < minimum:
         raise SettingsError(f"{name} must be at least {minimum}, got {number}")
     return number
@@ -203,7 +203,7 @@ def policy_from_settings(settings: BaseSettings) -> Policy:
                 "NOAI_GUARD_UNKNOWN_DEFAULT", _get(settings, "NOAI_GUARD_UNKNOWN_DEFAULT")
             ),
             html_strict=_getbool(settings, "NOAI_GUARD_HTML_STRICT"),
-            html_budget=_getint(settings, "NOAI_GUARD_HEAD_BUDGET", minimum=1024),
+            html_budget=get_int(settings, "NOAI_GUARD_HEAD_BUDGET", minimum=1024),
         )
     except ValueError as exc:
         if isinstance(exc, SettingsError):
