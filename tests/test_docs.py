@@ -26,3 +26,10 @@ def test_signal_purpose_table_matches_the_policy() -> None:
 def test_every_setting_is_documented() -> None:
     for name in DEFAULTS:
         assert f"`{name}`" in README, name
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text("utf-8")
+    command = [ln for ln in ci.splitlines() if ln.startswith("python3 -m venv")]
+    assert len(command) == 1
+    assert f"```sh\n{command[0]}\n```" in README
