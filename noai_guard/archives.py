@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import IO, Any, Literal
 from urllib.parse import urlsplit
 
+from .evaluate import is_html, is_image, scan_head
 from .htmlhead import Head
 from .policy import Policy
 from .sitefiles import KINDS, MAX_REDIRECTS, PATHS, SIZE_LIMIT, Kind, SiteFile, from_fetch, origin_of
@@ -223,19 +224,32 @@ class PayloadReader:
 
     _KEEP_RAW = 8 * 1024 * 1024
 
-    def __init__(self, reader: Any, headers: Iterable[tuple[str, str]]) -> None:
+    def __init__(
+        self,
+        reader: Any,
+        headers: Iterable[tuple[str, str]] = (),
+        *,
+        codings: tuple[str, str] | None = None,
+    ) -> None:
+        """``codings``: the (Transfer-Encoding, Content-Encoding) values, when already known."""
         self.reader = reader
-        te = ce = ""
-        for k, v in headers:
-            lk = k.lower()
-            if lk == "transfer-encoding":
-                te = v.lower()
-            elif lk == "content-encoding":
-                ce = v.lower()
-        self.chunked: _Dechunker | None = _Dechunker() if "chunked" in te else None
-        codings = [c for c in ce.split(",") if c.strip() and c.strip().lower() != "identity"]
-        decoders = [_decompressor(c) for c in reversed(codings)]
-        self.decoders = [dc for dc in decoders if dc is not None] if None not in decoders else []
+        if codings is None:
+            te = ce = ""
+            for k, v in headers:
+                lk = k.lower()
+                if lk == "transfer-encoding":
+                    te = v.lower()
+                elif lk == "content-encoding":
+                    ce = v.lower()
+        else:
+            te, ce = codings
+        self.chunked: _Dechunker | None = None
+        self.decoders: list[Callable[[bytes], bytes]] = []
+        if te or ce:  # the common case, an unencoded payload, sets up no decoder
+            self.chunked = _Dechunker() if "chunked" in te else None
+            codings_ = [c for c in ce.split(",") if c.strip() and c.strip().lower() != "identity"]
+            decoders = [_decompressor(c) for c in reversed(codings_)]
+            self.decoders = [dc for dc in decoders if dc is not None] if None not in decoders else []
         self.decoding = self.chunked is not None or bool(self.decoders)
         self.raw = bytearray()  # stored bytes, kept while decoding (for the fallback)
         self.out = bytearray()
@@ -256,9 +270,10 @@ class PayloadReader:
     def read_until(self, limit: int, stop: re.Pattern[bytes] | None = None, first: int = 16384) -> bytes:
         """Decoded bytes up to ``limit`` (the whole payload when shorter); ``stop`` ends early."""
         step = first
-        while len(self.out) < limit and not self.eof:
-            prev = len(self.out)
-            data = self.reader.read(step)
+        out = self.out
+        while len(out) < limit and not self.eof:
+            prev = len(out)
+            data: bytes = self.reader.read(step)
             step = min(step * 2, 256 * 1024)
             if not data:
                 self.eof = True
@@ -267,15 +282,28 @@ class PayloadReader:
                 if len(self.raw) < self._KEEP_RAW:
                     self.raw += data
                 try:
-                    self.out += self._decode(data)
+                    out += self._decode(data)
                 except _Undecodable:
                     self.decoding = False
-                    self.out = self.raw
+                    self.out = out = self.raw
+            elif not out:
+                # The first read: when it is enough (the common case), return it as it is.
+                self.out = out = bytearray(data)
+                if len(data) >= limit or (stop is not None and _found(stop, data, 0)):
+                    return data[:limit] if len(data) > limit else data
+                continue
             else:
-                self.out += data
-            if stop is not None and stop.search(self.out, max(0, prev - 16)):
+                out += data
+            if stop is not None and _found(stop, out, max(0, prev - 16)):
                 break
-        return bytes(self.out[:limit])
+        return bytes(out[:limit])
+
+
+def _found(stop: re.Pattern[bytes], buf: bytes | bytearray, start: int) -> bool:
+    """``stop.search(buf, start)``, tried first as plain lower-case finds for the head end."""
+    if stop is _HEAD_END and (buf.find(b"</head", start) >= 0 or buf.find(b"<body", start) >= 0):
+        return True
+    return stop.search(buf, start) is not None
 
 
 def _parse_warc_date(value: str | None) -> float:
@@ -371,6 +399,7 @@ WarcItem = WarcPage | Capture | Skipped | Damage
 
 _DEFAULT_POLICY = Policy()
 _HEAD_END = re.compile(rb"</head|<body", re.IGNORECASE)
+_FIRST_READ = 8 * 1024  # most heads end well within the first 8 KB
 
 
 def iter_warc(
@@ -474,29 +503,54 @@ def _find(fh: IO[bytes], needle: bytes | None, start: int) -> int | None:
         base += len(block)
 
 
-def _warc_item(rec: Any, path: str, policy: Policy, want_head: bool) -> WarcItem:
-    from fastwarc.warc import WarcRecordType
+_RESPONSE_TYPES: tuple[Any, ...] = ()
 
+
+def _warc_item(rec: Any, path: str, policy: Policy, want_head: bool) -> WarcItem:
+    global _RESPONSE_TYPES
+    if not _RESPONSE_TYPES:
+        from fastwarc.warc import WarcRecordType
+
+        _RESPONSE_TYPES = (WarcRecordType.response, WarcRecordType.resource)
     rtype = rec.record_type
     offset: int = rec.stream_pos
-    if rtype != WarcRecordType.response and rtype != WarcRecordType.resource:
+    if rtype != _RESPONSE_TYPES[0] and rtype != _RESPONSE_TYPES[1]:
         return Skipped(str(rtype), offset)
-    wh = rec.headers
-    url = (wh.get("WARC-Target-URI") or "").strip().strip("<>")
+    # One pass over the WARC headers (HeaderMap.get is case-insensitive, first match wins).
+    wh: dict[str, str] = {}
+    for k, v in rec.headers.to_tuples():
+        wh.setdefault(k.lower(), v)
+    url = (wh.get("warc-target-uri") or "").strip().strip("<>")
     if not url or not rec.is_http:
         return Skipped("non-http", offset)
     rec.parse_http()
     hh = rec.http_headers
     headers = hh.to_tuples()
     status = hh.status_code
-    date = wh.get("WARC-Date") or ""
+    # One pass over the HTTP headers: the first Content-Type and Location (as
+    # HeaderMap.get), the last Transfer-Encoding and Content-Encoding (as PayloadReader).
+    ctype: str | None = None
+    location: str | None = None
+    te = ce = ""
+    for k, v in headers:
+        lk = k.lower()
+        if lk == "content-type":
+            if ctype is None:
+                ctype = v
+        elif lk == "transfer-encoding":
+            te = v.lower()
+        elif lk == "content-encoding":
+            ce = v.lower()
+        elif lk == "location" and location is None:
+            location = v
+    date = wh.get("warc-date") or ""
     ts = _parse_warc_date(date)
-    record_id = (wh.get("WARC-Record-ID") or "").strip()
+    record_id = (wh.get("warc-record-id") or "").strip()
     expected = rec.content_length
+    reader = rec.reader
     kind = site_file_kind(url)
     if kind is not None:
-        location = hh.get("Location")
-        pr = PayloadReader(rec.reader, headers)
+        pr = PayloadReader(reader, codings=(te, ce))
         body = pr.read_until(SIZE_LIMIT) if status is not None and 200 <= status < 300 else b""
         return Capture(
             kind,
@@ -511,13 +565,12 @@ def _warc_item(rec: Any, path: str, policy: Policy, want_head: bool) -> WarcItem
             offset,
             location,
         )
-    ctype = hh.get("Content-Type")
     body = b""
     head = None
     if want_head and (ctype is None or "html" in ctype.lower() or not ctype.strip()):
-        body, head = _read_html_head(PayloadReader(rec.reader, headers), url, ctype, policy)
-    got = rec.reader.tell() + rec.reader.consume()
-    truncated = got < expected or bool(wh.get("WARC-Truncated"))
+        body, head = _read_html_head(PayloadReader(reader, codings=(te, ce)), url, ctype, policy)
+    got = reader.tell() + reader.consume()
+    truncated = got < expected or bool(wh.get("warc-truncated"))
     return WarcPage(url, record_id, date, ts, offset, status, headers, ctype, body, head, truncated)
 
 
@@ -532,12 +585,10 @@ def _read_html_head(
     metas.  Otherwise the prefix grows (x4) until the payload or the budget
     runs out.
     """
-    from .evaluate import is_html, is_image, scan_head
-
     budget, strict = policy.html_budget, policy.html_strict
     size = budget if strict else min(budget, 32 * 1024)
     while True:
-        body = pr.read_until(size, None if strict else _HEAD_END)
+        body = pr.read_until(size, None if strict else _HEAD_END, _FIRST_READ)
         if not body or is_image(url, ctype) or not is_html(ctype, body):
             return body, None
         head = scan_head(body, policy)

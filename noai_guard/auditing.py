@@ -405,6 +405,15 @@ def _judge_warc(
                 judged_max[origin] = item.ts
             if "source" not in used["robots"]:
                 result.unchecked.add(origin)
+            if not dec.blocked and dec.verdict is Verdict.ALLOW:
+                # Allowed (the common case): counted, not written; as _record does it.
+                stats.judged += 1
+                stats.allowed += 1
+                counts = result.origins.get(origin)
+                if counts is None:
+                    counts = result.origins[origin] = {"judged": 0, "reserved": 0, "unknown": 0}
+                counts["judged"] += 1
+                continue
             _record(
                 job,
                 result,
