@@ -15,12 +15,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from crawlutil import Site, collect, page, start_crawl, text
 
 from noai_guard.auditlog import read_audit
-
-pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 
 _LOGGED_SKIP = re.compile(r"noai_guard skipped \(.*\): <GET (\S+)>")
 
