@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from . import tables
 from .aggregate import canonical_json
 from .htmlutil import Markup, esc, join, table, tag
 from .svg import column_chart, hbar_chart
@@ -259,22 +260,7 @@ def _policy(doc: dict[str, Any]) -> Markup:
     if doc["policies_truncated"]:
         parts.append(tag("p", f"{doc['policies_truncated']:,} further policies not listed.", cls="note"))
     parts.append(tag("h3", "Signals checked"))
-    parts.append(
-        table(
-            ["Signal", "Spec version", "What is read", "Purposes", "Enabled"],
-            (
-                (
-                    s["signal"],
-                    s["spec"],
-                    s["description"],
-                    ", ".join(s["purposes"]) or "informational",
-                    s["enabled"],
-                )
-                for s in doc["signals_checked"]
-            ),
-            code=[0],
-        )
-    )
+    parts.append(table(*tables.signals_checked(doc), code=[0]))
     hashes = doc["decision_policy_hashes"]
     if hashes:
         parts.append(
@@ -339,52 +325,8 @@ def _summary(doc: dict[str, Any]) -> Markup:
         + hbar_chart("Skips by purpose", pur_rows[:10])
         + "</div>"
     )
-    sig_table = table(
-        [
-            "Signal",
-            "Decision records",
-            "Skipped",
-            "Dropped",
-            "Flagged",
-            "Allowed",
-            "Unknown",
-            "In run summaries",
-        ],
-        (
-            (
-                r["signal"],
-                r["decisions"],
-                r["skipped"],
-                r["dropped"],
-                r["flagged"],
-                r["allowed"],
-                r["unknown"],
-                r["summary_count"],
-            )
-            for r in s["by_signal"]
-        ),
-        numeric=range(1, 8),
-        code=[0],
-        caption="By deciding signal",
-    )
-    pur_table = table(
-        ["Purpose", "Decision records", "Blocked", "Skipped", "Dropped", "Flagged", "Allowed", "Unknown"],
-        (
-            (
-                r["purpose"],
-                r["decisions"],
-                r["blocked"],
-                r["skipped"],
-                r["dropped"],
-                r["flagged"],
-                r["allowed"],
-                r["unknown"],
-            )
-            for r in s["by_purpose"]
-        ),
-        numeric=range(1, 8),
-        caption="By purpose",
-    )
+    sig_table = table(*tables.by_signal(doc), numeric=range(1, 8), code=[0], caption="By deciding signal")
+    pur_table = table(*tables.by_purpose(doc), numeric=range(1, 8), caption="By purpose")
     matrix = table(
         ["Signal", "Purpose", "Skipped / dropped / flagged"],
         ((m["signal"], m["purpose"], m["count"]) for m in s["signal_purpose"]),
@@ -444,11 +386,7 @@ def _unknowns(doc: dict[str, Any]) -> Markup:
             ]
         ),
         table(
-            ["Signal", "Resolved to reserve", "Resolved to allow"],
-            ((r["signal"], r["reserve"], r["allow"]) for r in u["by_signal"]),
-            numeric=[1, 2],
-            code=[0],
-            caption="Unknown outcomes by signal",
+            *tables.unknowns_by_signal(doc), numeric=[1, 2], code=[0], caption="Unknown outcomes by signal"
         ),
         table(
             ["Resolution", "Decisions"],
@@ -647,9 +585,6 @@ def _samples(doc: dict[str, Any]) -> Markup:
 
 def _exceptions(doc: dict[str, Any]) -> Markup:
     ex = doc["exceptions"]
-    fetch_rows = [
-        [k, *(v.get(c, 0) for c in ("2xx", "3xx", "4xx", "5xx", "error"))] for k, v in ex["fetch"].items()
-    ]
     tr = ex["trail"]
     pf = ex["parse_failures"]
     ov = ex["oversize"]
@@ -658,7 +593,7 @@ def _exceptions(doc: dict[str, Any]) -> Markup:
         "exceptions",
         "Exceptions",
         tag("h3", "Site-file fetches by status class (run summaries)"),
-        table(["File", "2xx", "3xx", "4xx", "5xx", "Network error"], fetch_rows, numeric=range(1, 6)),
+        table(*tables.fetch_status(doc), numeric=range(1, 6)),
         tag(
             "p",
             "RFC 9309 §2.3.1: 4xx means no robots.txt (everything allowed); 5xx and network errors mean "

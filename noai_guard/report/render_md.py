@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from . import tables
 from .aggregate import canonical_json
 
 # Inline Markdown punctuation.  Line-start markers (# - + 1.) cannot occur: every
@@ -123,21 +124,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
     if not doc["policies"]:
         w("No run or summary record carried a policy.\n\n")
     w("### Signals checked\n\n")
-    w(
-        _table(
-            ["Signal", "Spec version", "What is read", "Purposes", "Enabled"],
-            (
-                (
-                    s["signal"],
-                    s["spec"],
-                    s["description"],
-                    ", ".join(s["purposes"]) or "informational",
-                    s["enabled"],
-                )
-                for s in doc["signals_checked"]
-            ),
-        )
-    )
+    w(_table(*tables.signals_checked(doc)))
 
     s = doc["summary"]
     rs = s["from_run_summaries"]
@@ -171,54 +158,9 @@ def render_markdown(doc: dict[str, Any]) -> str:
     else:
         w(f"\n**{fo['total']:,} fail-open event(s)** — see *Unknown outcomes*.\n")
     w("\n### By signal\n\n")
-    w(
-        _table(
-            [
-                "Signal",
-                "Decision records",
-                "Skipped",
-                "Dropped",
-                "Flagged",
-                "Allowed",
-                "Unknown",
-                "In run summaries",
-            ],
-            (
-                (
-                    r["signal"],
-                    r["decisions"],
-                    r["skipped"],
-                    r["dropped"],
-                    r["flagged"],
-                    r["allowed"],
-                    r["unknown"],
-                    r["summary_count"],
-                )
-                for r in s["by_signal"]
-            ),
-            numeric=range(1, 8),
-        )
-    )
+    w(_table(*tables.by_signal(doc), numeric=range(1, 8)))
     w("\n### By purpose\n\n")
-    w(
-        _table(
-            ["Purpose", "Decision records", "Blocked", "Skipped", "Dropped", "Flagged", "Allowed", "Unknown"],
-            (
-                (
-                    r["purpose"],
-                    r["decisions"],
-                    r["blocked"],
-                    r["skipped"],
-                    r["dropped"],
-                    r["flagged"],
-                    r["allowed"],
-                    r["unknown"],
-                )
-                for r in s["by_purpose"]
-            ),
-            numeric=range(1, 8),
-        )
-    )
+    w(_table(*tables.by_purpose(doc), numeric=range(1, 8)))
 
     w("\n## Unknown outcomes and fail-closed events\n\n")
     w(
@@ -234,13 +176,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
         )
     )
     w("\n")
-    w(
-        _table(
-            ["Signal", "Resolved to reserve", "Resolved to allow"],
-            ((r["signal"], r["reserve"], r["allow"]) for r in u["by_signal"]),
-            numeric=[1, 2],
-        )
-    )
+    w(_table(*tables.unknowns_by_signal(doc), numeric=[1, 2]))
 
     dm = doc["domains"]
     top = doc["parameters"]["top"]
@@ -316,16 +252,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
         )
     ex = doc["exceptions"]
     w("\n## Exceptions\n\n### Site-file fetches by status class\n\n")
-    w(
-        _table(
-            ["File", "2xx", "3xx", "4xx", "5xx", "Network error"],
-            (
-                [k, *(v.get(c, 0) for c in ("2xx", "3xx", "4xx", "5xx", "error"))]
-                for k, v in ex["fetch"].items()
-            ),
-            numeric=range(1, 6),
-        )
-    )
+    w(_table(*tables.fetch_status(doc), numeric=range(1, 6)))
     t = ex["trail"]
     ai = ex["audit_inputs"]
     w("\n")
