@@ -321,6 +321,16 @@ def judge_input(job: Job, base: CaptureIndex, fallback: CaptureIndex | None = No
     return result
 
 
+def _count_judged(result: FileResult, origin: str) -> dict[str, int]:
+    """Count one judged record, overall and for its origin; the origin's counters."""
+    result.stats.judged += 1
+    counts = result.origins.get(origin)
+    if counts is None:
+        counts = result.origins[origin] = {"judged": 0, "reserved": 0, "unknown": 0}
+    counts["judged"] += 1
+    return counts
+
+
 def _record(
     job: Job,
     result: FileResult,
@@ -333,11 +343,7 @@ def _record(
     **where: Any,
 ) -> None:
     stats = result.stats
-    stats.judged += 1
-    counts = result.origins.get(origin)
-    if counts is None:
-        counts = result.origins[origin] = {"judged": 0, "reserved": 0, "unknown": 0}
-    counts["judged"] += 1
+    counts = _count_judged(result, origin)
     if dec.blocked:
         stats.reserved += 1
         counts["reserved"] += 1
@@ -406,13 +412,10 @@ def _judge_warc(
             if "source" not in used["robots"]:
                 result.unchecked.add(origin)
             if not dec.blocked and dec.verdict is Verdict.ALLOW:
-                # Allowed (the common case): counted, not written; as _record does it.
-                stats.judged += 1
+                # Allowed (the common case): counted, not written, without building
+                # _record's keyword arguments.
+                _count_judged(result, origin)
                 stats.allowed += 1
-                counts = result.origins.get(origin)
-                if counts is None:
-                    counts = result.origins[origin] = {"judged": 0, "reserved": 0, "unknown": 0}
-                counts["judged"] += 1
                 continue
             _record(
                 job,

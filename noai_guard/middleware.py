@@ -885,8 +885,8 @@ def _is_scrapy_robots(request: Request) -> bool:
     )
 
 
-class NoAIGuardMiddleware:
-    """Before the fetch: skip requests the origin's site files reserve (priority 90)."""
+class _Component:
+    """Both middlewares: one shared :class:`_Guard` per crawler."""
 
     def __init__(self, crawler: Crawler) -> None:
         self.guard = _Guard.for_crawler(crawler)
@@ -896,6 +896,10 @@ class NoAIGuardMiddleware:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         return cls(crawler)
+
+
+class NoAIGuardMiddleware(_Component):
+    """Before the fetch: skip requests the origin's site files reserve (priority 90)."""
 
     async def process_request(self, request: Request, spider: Spider | None = None) -> Response | None:
         meta = request.meta
@@ -912,17 +916,8 @@ class NoAIGuardMiddleware:
         return None
 
 
-class NoAIGuardResponseMiddleware:
+class NoAIGuardResponseMiddleware(_Component):
     """After the fetch: drop reserved responses before the HTTP cache or the spider sees them (priority 950)."""
-
-    def __init__(self, crawler: Crawler) -> None:
-        self.guard = _Guard.for_crawler(crawler)
-        self.guard.components.add(type(self).__name__)
-        self.crawler = crawler
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> Self:
-        return cls(crawler)
 
     async def process_response(
         self, request: Request, response: Response, spider: Spider | None = None
