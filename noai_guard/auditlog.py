@@ -22,6 +22,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
+
 from . import __version__
 from .decision import Decision
 
@@ -134,6 +136,22 @@ def expand_uri(uri: str, **params: Any) -> str:
     return uri % values
 
 
+_ORJSON_OPTS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
+
+
+def dumps_line(record: dict[str, Any]) -> bytes:
+    """One trail line: compact UTF-8 JSON and a newline.
+
+    orjson writes a blocked page's record in a tenth of the time ``json`` takes.
+    Text it cannot encode as UTF-8 (a lone surrogate from a badly decoded URL)
+    falls back to ``json`` with ASCII escapes, so a record is never lost to it.
+    """
+    try:
+        return orjson.dumps(record, default=str, option=_ORJSON_OPTS)
+    except TypeError:  # orjson.JSONEncodeError
+        return (json.dumps(record, ensure_ascii=True, separators=(",", ":"), default=str) + "\n").encode()
+
+
 class JsonLinesAuditLog:
     """Append-only JSON-lines trail.
 
@@ -147,20 +165,20 @@ class JsonLinesAuditLog:
         self.fsync = fsync
         self.records = 0
         self.errors = 0
-        self._fh: IO[str] | None = None
+        self._fh: IO[bytes] | None = None
 
     def open(self) -> None:
         if self._fh is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for the run
+            self._fh = open(self.path, "ab")  # noqa: SIM115 - kept open for the run
 
     def write(self, record: dict[str, Any]) -> None:
         if self._fh is None:
             self.open()
         assert self._fh is not None
-        line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str)
+        line = dumps_line(record)
         try:
-            self._fh.write(line + "\n")
+            self._fh.write(line)
             self._fh.flush()
             if self.fsync:
                 os.fsync(self._fh.fileno())

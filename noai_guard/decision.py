@@ -143,6 +143,21 @@ class Decision:
     policy_hash: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def for_url(self, url: str) -> Decision:
+        """The same decision for another URL (decide() reads the URL for nothing else)."""
+        return Decision(
+            url,
+            self.purpose,
+            self.verdict,
+            self.blocked,
+            self.decided_by,
+            self.reason,
+            self.signals,
+            self.resolution,
+            self.policy_hash,
+            dict(self.extra),
+        )
+
     @property
     def signal(self) -> str | None:
         """Name of the deciding signal, if any."""

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from . import aipref, directives, tdmrep
 from .decision import Decision, Headers, Signal
 from .htmlhead import Head, read_head
-from .policy import Policy, decide
-from .robots import ai_txt_signals, url_path
+from .policy import DecisionMemo, Policy, decide
+from .robots import ai_txt_path_rules, ai_txt_signals, rule_head, url_path
 
 if TYPE_CHECKING:
     from .robots import RobotsTxt
@@ -214,12 +214,16 @@ def site_signals(
     robots: RobotsTxt | None = None,
     tdmrep_file: TdmrepFile | None = None,
     ai_txt: RobotsTxt | None = None,
+    path: str | None = None,
 ) -> list[Signal]:
-    """Signals known before the fetch: robots.txt, tdmrep.json and ai.txt of the origin."""
+    """Signals known before the fetch: robots.txt, tdmrep.json and ai.txt of the origin.
+
+    ``path``, if given, must be ``url_path(url)``.
+    """
     out: list[Signal] = []
-    path: str | None = None  # url_path(url), computed once for robots.txt and ai.txt
+    # url_path(url), computed once for robots.txt and ai.txt
     if robots is not None:
-        if robots.state == "ok":
+        if path is None and robots.state == "ok":
             path = url_path(url)
         out += robots.signals(url, policy, path=path)
     if tdmrep_file is not None:
@@ -229,6 +233,99 @@ def site_signals(
             path = url_path(url)
         out += ai_txt_signals(ai_txt, url, policy, path=path)
     return out
+
+
+class SiteEval:
+    """:func:`site_signals` and its decision for one origin's files and one policy, fast.
+
+    A URL's site signals depend on it only through the rules it matches, and
+    the parsers hand out one Signal object per matching rule.  Most URLs of a
+    site match no rule but the catch-all ones (``Allow: /``, a tdmrep.json
+    location ``/``), so they all get the same signals and the same decision
+    but for the URL.  A URL takes that shortcut when no other rule can match:
+    its path starts with no rule's literal head (one regex over all of them)
+    and no rule that begins with a wildcard matches it; any other URL is
+    evaluated in full.
+    """
+
+    __slots__ = (
+        "_default",
+        "_heads",
+        "_memo",
+        "_tdm_heads",
+        "_wild",
+        "ai_txt",
+        "policy",
+        "robots",
+        "tdmrep_file",
+    )
+
+    def __init__(
+        self,
+        policy: Policy,
+        *,
+        robots: RobotsTxt | None = None,
+        tdmrep_file: TdmrepFile | None = None,
+        ai_txt: RobotsTxt | None = None,
+    ) -> None:
+        self.policy = policy
+        self.robots = robots
+        self.tdmrep_file = tdmrep_file
+        self.ai_txt = ai_txt
+        rules = robots.path_rules(policy) if robots is not None else []
+        if ai_txt is not None:
+            rules += ai_txt_path_rules(ai_txt, policy)
+        heads = {"/robots.txt"}  # RFC 9309 §2.2.2: implicitly allowed, its own signal
+        wild = []
+        for r in rules:
+            h = rule_head(r)
+            if h is None:
+                continue  # matches every path: the same for all URLs
+            if h in ("", "/"):
+                wild.append(r.matches)  # a leading wildcard: tried on each path
+            else:
+                heads.add(h)
+        # Longest first is not needed: match() only asks whether some head is a prefix.
+        self._heads = re.compile("|".join(re.escape(h) for h in sorted(heads)))
+        self._wild = tuple(wild)
+        tdm = tdmrep_file.location_heads() if tdmrep_file is not None and tdmrep_file.state == "ok" else []
+        tdm_heads = [h for h in tdm if h is not None]
+        # A location with a leading wildcard has the head "" and sends every URL the full way.
+        self._tdm_heads = re.compile("|".join(re.escape(h) for h in tdm_heads)) if tdm_heads else None
+        self._default: tuple[list[Signal], Decision] | None = None
+        self._memo = DecisionMemo(policy)
+
+    def same_files(self, robots: object, tdmrep_file: object, ai_txt: object) -> bool:
+        return robots is self.robots and tdmrep_file is self.tdmrep_file and ai_txt is self.ai_txt
+
+    def _specific(self, url: str, path: str) -> bool:
+        """Can a rule other than the catch-all ones match ``url``?"""
+        if self._heads.match(path) is not None:
+            return True
+        for matches in self._wild:
+            if matches(path):
+                return True
+        if self._tdm_heads is not None:
+            assert self.tdmrep_file is not None
+            return self._tdm_heads.match(self.tdmrep_file.path_of(url)) is not None
+        return False
+
+    def evaluate(self, url: str) -> tuple[list[Signal], Decision]:
+        """``site_signals(url, ...)`` and ``decide(url, those signals, policy)``."""
+        robots = self.robots
+        path = url_path(url) if robots is not None and robots.state == "ok" else None
+        if path is None and self.ai_txt is not None and self.ai_txt.state == "ok":
+            path = url_path(url)
+        if self._default is not None and not self._specific(url, path or "/"):
+            sigs, decision = self._default
+            return list(sigs), decision.for_url(url)
+        sigs = site_signals(
+            url, self.policy, robots=robots, tdmrep_file=self.tdmrep_file, ai_txt=self.ai_txt, path=path
+        )
+        decision = self._memo.decide(url, sigs)
+        if self._default is None and not self._specific(url, path or "/"):
+            self._default = (list(sigs), decision)
+        return sigs, decision
 
 
 # Header names the response signals read: directives / tdmrep / aipref.header_signals

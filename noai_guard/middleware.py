@@ -31,7 +31,7 @@ from weakref import WeakKeyDictionary
 
 from scrapy import signals
 from scrapy.exceptions import IgnoreRequest, NotConfigured, StopDownload
-from scrapy.http import Request, Response
+from scrapy.http import Headers, Request, Response
 from scrapy.http.request import NO_CALLBACK
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from scrapy.utils.python import global_object_name
@@ -41,7 +41,7 @@ from w3lib.url import safe_url_string
 from . import auditlog, directives
 from . import decision as d
 from .decision import Decision, Signal, Verdict
-from .evaluate import SIGNAL_HEADER_NAMES, is_html, is_image, response_signals, scan_head, site_signals
+from .evaluate import SIGNAL_HEADER_NAMES, SiteEval, is_html, is_image, response_signals, scan_head
 from .htmlhead import Head, embedded_images
 from .policy import decide
 from .settings import DEFAULTS, SettingsError, get_float, get_int, policy_from_settings
@@ -171,8 +171,35 @@ def _origin(url: str) -> str:
     return origin
 
 
+def _emits(log: logging.Logger, level: int) -> bool:
+    """Would a record of ``level`` from ``log`` reach a handler that emits it?
+
+    Scrapy leaves the root logger at NOTSET and filters by level in its handler,
+    so ``isEnabledFor(DEBUG)`` is true in every crawl and each filtered debug call
+    still builds a LogRecord; per-decision debug lines check this instead.
+    """
+    if not log.isEnabledFor(level):
+        return False
+    node: logging.Logger | None = log
+    while node is not None:
+        if any(h.level <= level for h in node.handlers):
+            return True
+        if not node.propagate:
+            return False
+        node = node.parent
+    return logging.lastResort is not None and logging.lastResort.level <= level
+
+
 def _first_header(response: Response, name: bytes) -> str | None:
-    v = response.headers.get(name)
+    """``response.headers.get(name)`` decoded (the last value, as Scrapy's get returns)."""
+    hdrs = response.headers
+    if type(hdrs) is Headers and name == name.title():
+        # Scrapy's Headers is a dict keyed by the title-cased name; read it directly
+        # (get() would normalise the key and build a default list per call).
+        values = dict.get(hdrs, name)
+        v = values[-1] if values else None
+    else:
+        v = hdrs.get(name)
     if v is None:
         return None
     return v.decode("latin-1") if isinstance(v, bytes) else str(v)
@@ -335,6 +362,8 @@ class _Guard:
         self._robots_bodies: OrderedDict[str, tuple[int, bytes]] = OrderedDict()
         self._images: OrderedDict[str, _ImageRef] = OrderedDict()
         self._origins: dict[str, _OriginCounts] = {}
+        # Per origin: until when its SiteEval may be used without looking at the file cache.
+        self._ready: OrderedDict[str, tuple[float, SiteEval]] = OrderedDict()
         self._inflight: set[Deferred[None]] = set()
 
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
@@ -343,6 +372,7 @@ class _Guard:
         # a receiver costs far more than the handler's own check; the handler only acts
         # on site-file requests, so it is connected only while one may be downloading
         # (see _watch_bytes / _unwatch_bytes), not for the whole crawl.
+        self._log_debug = True  # until spider_opened sees how logging is configured
         self._bytes_watched = False
         self._bytes_always = False  # set once a Scrapy robots.txt request is marked as a site file
 
@@ -362,6 +392,7 @@ class _Guard:
         return self.audit
 
     def spider_opened(self, spider: Spider) -> None:
+        self._log_debug = _emits(logger, logging.DEBUG)
         audit = self._open_audit()
         self._write(
             auditlog.run_record(
@@ -500,17 +531,18 @@ class _Guard:
         self.stats.inc_value(f"noai_guard/reason_count/{signal}")
         setattr(counts, action, getattr(counts, action) + 1)
         counts.by_signal[signal] = counts.by_signal.get(signal, 0) + 1
-        logger.debug(
-            "noai_guard %(action)s (%(verdict)s by %(signal)s: %(evidence)s): %(request)s",
-            {
-                "action": action,
-                "verdict": decision.verdict.value,
-                "signal": signal,
-                "evidence": None if decision.decided_by is None else decision.decided_by.evidence,
-                "request": request,
-            },
-            extra={"spider": self.crawler.spider},
-        )
+        if self._log_debug:
+            logger.debug(
+                "noai_guard %(action)s (%(verdict)s by %(signal)s: %(evidence)s): %(request)s",
+                {
+                    "action": action,
+                    "verdict": decision.verdict.value,
+                    "signal": signal,
+                    "evidence": None if decision.decided_by is None else decision.decided_by.evidence,
+                    "request": request,
+                },
+                extra={"spider": self.crawler.spider},
+            )
 
     # -- site files ----------------------------------------------------------
 
@@ -548,6 +580,37 @@ class _Guard:
         for kind in self.kinds:
             self._cache.move_to_end((origin, kind))
         return out
+
+    async def _evaluator(self, origin: str) -> SiteEval:
+        """The origin's :class:`SiteEval`, fetching its site files if needed.
+
+        Kept in ``_ready`` (LRU, bounded like the file cache) until the first of
+        its files expires, so a request to a known origin needs one lookup.
+        """
+        files = self.cached_files(origin)
+        if files is None:
+            files = await self.site_files(origin)
+        robots, tdm, ai = files.get("robots"), files.get("tdmrep"), files.get("ai-txt")
+        ready = self._ready.get(origin)
+        if ready is not None and ready[1].same_files(robots, tdm, ai):
+            ev = ready[1]
+        else:
+            ev = SiteEval(
+                self.policy, robots=cast("Any", robots), tdmrep_file=cast("Any", tdm), ai_txt=cast("Any", ai)
+            )
+        expires = float("inf")
+        for kind in self.kinds:
+            e = self._cache.get((origin, kind))
+            if e is None or e.waiters is not None or e.value is not files.get(kind):
+                expires = 0.0  # evicted or refetching meanwhile: not kept as ready
+                break
+            expires = min(expires, e.expires)
+        if expires > time.monotonic():
+            self._ready[origin] = (expires, ev)
+            self._ready.move_to_end(origin)
+            while len(self._ready) > self.cache_size:
+                self._ready.popitem(last=False)
+        return ev
 
     async def site_files(self, origin: str, kinds: tuple[Kind, ...] | None = None) -> dict[Kind, SiteFile]:
         """The origin's site files; concurrent callers wait for one fetch per file."""
@@ -728,18 +791,15 @@ class _Guard:
         if ref is not None:
             # Item 4: an image reserved by the page that embeds it; the page is the evidence.
             sigs = [self._embedding_signal(ref)]
+            decision = decide(url, sigs, self.policy)
         else:
-            files = self.cached_files(origin)
-            if files is None:
-                files = await self.site_files(origin)
-            sigs = site_signals(
-                url,
-                self.policy,
-                robots=cast("Any", files.get("robots")),
-                tdmrep_file=cast("Any", files.get("tdmrep")),
-                ai_txt=cast("Any", files.get("ai-txt")),
-            )
-        decision = decide(url, sigs, self.policy)
+            ready = self._ready.get(origin)
+            if ready is not None and ready[0] > time.monotonic():
+                self._ready.move_to_end(origin)
+                ev = ready[1]
+            else:
+                ev = await self._evaluator(origin)
+            sigs, decision = ev.evaluate(url)
         request.meta[_META_SITE] = (url, origin, sigs, decision)
         request.meta[META_DECISION] = decision
         self._count_unknowns(sigs, counts)
@@ -774,14 +834,7 @@ class _Guard:
             pre = stash[3]
         else:  # the request half did not see this URL (e.g. a response served before it)
             counts.evaluated += 1
-            files = self.cached_files(origin) or await self.site_files(origin)
-            site = site_signals(
-                url,
-                self.policy,
-                robots=cast("Any", files.get("robots")),
-                tdmrep_file=cast("Any", files.get("tdmrep")),
-                ai_txt=cast("Any", files.get("ai-txt")),
-            )
+            site, _ = (await self._evaluator(origin)).evaluate(url)
             self._count_unknowns(site, counts)
         headers = _signal_headers(response)  # [] when no header can carry a signal
         content_type = _first_header(response, b"Content-Type")
@@ -807,7 +860,7 @@ class _Guard:
         request.meta[META_DECISION] = decision
         if sigs:
             self._count_unknowns(sigs, counts)
-        if head is not None and self.images_on:
+        if sigs and head is not None and self.images_on:  # the page's noai can only come from sigs
             self._remember_images(url, response, headers, head, decision)
         if decision.blocked:
             if self.enforce:
@@ -824,12 +877,8 @@ class _Guard:
         self._inc("noai_guard/allowed")
         if self.audit_allowed or decision.verdict is Verdict.UNKNOWN:
             self._record(decision, auditlog.ALLOWED, auditlog.POST_FETCH, origin)
-        if logger.isEnabledFor(logging.DEBUG):  # skip building the arguments per page
-            logger.debug(
-                "noai_guard allowed (%(verdict)s): %(request)s",
-                {"verdict": decision.verdict.value, "request": request},
-                extra={"spider": self.crawler.spider},
-            )
+        # No log line per allowed page: Scrapy's root logger passes DEBUG records to its
+        # handler, so even a filtered one costs a LogRecord; the stats count them.
         return response
 
     def _undecodable(self, url: str, detail: str) -> Signal:

@@ -240,3 +240,35 @@ def decide(url: str, signals: Iterable[Signal], policy: Policy) -> Decision:
     top_allow = min(allows, key=_rank) if allows else None
     reason = f"no signal reserves {policy.purpose}"
     return Decision(url, policy.purpose, Verdict.ALLOW, False, top_allow, reason, tuple(sigs), None, phash)
+
+
+class DecisionMemo:
+    """:func:`decide` for signal lists that recur, as site-file signals do.
+
+    The site-file parsers hand out one :class:`Signal` object per matching rule,
+    so the URLs of a site yield a handful of distinct lists.  A decision depends
+    on the URL only through ``Decision.url``: a list made of the very same
+    objects (checked by identity, and held by the memo so that no id is reused)
+    gets the memoised decision re-addressed to the new URL.  Bounded: cleared
+    when ``size`` lists are held.
+    """
+
+    __slots__ = ("_memo", "policy", "size")
+
+    def __init__(self, policy: Policy, size: int = 4096) -> None:
+        self.policy = policy
+        self.size = size
+        self._memo: dict[tuple[int, ...], tuple[list[Signal], Decision]] = {}
+
+    def decide(self, url: str, signals: list[Signal]) -> Decision:
+        key = tuple(map(id, signals))
+        hit = self._memo.get(key)
+        if hit is not None:
+            held, decision = hit
+            if all(a is b for a, b in zip(held, signals, strict=True)):
+                return decision.for_url(url)
+        decision = decide(url, signals, self.policy)
+        if len(self._memo) >= self.size:
+            self._memo.clear()
+        self._memo[key] = (list(signals), decision)
+        return decision

@@ -594,6 +594,25 @@ class RobotsTxt:
         out.extend(static)
         return out
 
+    def path_rules(self, policy: Policy) -> list[_Rule]:
+        """Every rule whose match can change :meth:`signals` for ``policy``.
+
+        The own tokens' Allow/Disallow, Content-Usage and legacy rules and the
+        proxy groups' rules; every other signal does not depend on the path.
+        """
+        if self.state != OK:
+            return []
+        _, own, proxy, _ = self._policy_parts(policy)
+        out: list[_Rule] = []
+        for _, m in own:
+            if m is not None:
+                out += m.rules.rules
+                out += m.legacy.rules
+                out += [u.rule for u in m.usage]
+        for _, pm in proxy:
+            out += pm.rules.rules
+        return out
+
     # -- the pieces of signals() -------------------------------------------
 
     def _policy_parts(
@@ -905,6 +924,29 @@ def ai_txt_signals(ai: RobotsTxt, url: str, policy: Policy, *, path: str | None 
             return [sig]
         first = first or sig
     return [first] if first is not None else []
+
+
+def ai_txt_path_rules(ai: RobotsTxt, policy: Policy) -> list[_Rule]:
+    """The ai.txt rules whose match can change :func:`ai_txt_signals` for ``policy``."""
+    if ai.state != OK:
+        return []
+    out: list[_Rule] = []
+    for tok in policy.user_agents or ("*",):
+        m = ai._group_for(tok, own=True)
+        if m is not None:
+            out += m.rules.rules
+    return out
+
+
+def rule_head(rule: _Rule) -> str | None:
+    """The literal text every path the rule matches starts with; None if it matches every path.
+
+    Paths start with "/", so a plain prefix "" or "/" matches them all (§2.2.2);
+    a head of "" or "/" with a wildcard after it (``/*.pdf$``) filters nothing.
+    """
+    if rule.prefix is not None:
+        return None if rule.prefix in ("", "/") else rule.prefix
+    return rule.parts[0]
 
 
 def _ai_unreachable_signal(ai: RobotsTxt, purpose: str) -> Signal:

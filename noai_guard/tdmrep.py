@@ -261,6 +261,24 @@ class TdmrepFile:
         hits = [r for r in self.rules if _match_normalised(r.location, path)]
         return (hits[0], hits[1:]) if hits else (None, [])
 
+    def location_heads(self) -> list[str | None]:
+        """Per rule, the literal text every matching path starts with; None if it matches every path.
+
+        A location is matched as a robots.txt path pattern: ``*`` is any run of
+        characters, so ``/`` and ``/*`` (not anchored) match every path.
+        """
+        heads: list[str | None] = []
+        for r in self.rules:
+            if not r.location:
+                continue  # matches nothing
+            pat, anchored, _ = _location_pattern(r.location)
+            heads.append(None if not anchored and pat.rstrip("*") in ("", "/") else pat.split("*", 1)[0])
+        return heads
+
+    def path_of(self, url: str) -> str:
+        """The URL's path as the rules match it (normalised path and query)."""
+        return _normalise(_path_of(url) or "/")
+
     def _memo(self) -> dict[tuple[object, ...], Signal]:
         """Signals that do not depend on the URL, built once per file (kept beside the fields)."""
         memo: dict[tuple[object, ...], Signal] | None = self.__dict__.get("_signal_memo")
@@ -296,13 +314,19 @@ class TdmrepFile:
                 }.get(self.state, "tdmrep.json not usable: value unset")
                 cached = memo[key] = sig(None, self.detail, f"{why} [{SPEC}]")
             return [cached]
-        raw = _path_of(url)
-        rule, later = self._match_path(_normalise(raw or "/"))
+        rule, later = self._match_path(_normalise(_path_of(url) or "/"))
+        memo = self._memo()
         if rule is None:
-            return [sig(None, "", f"no tdmrep.json rule matches {raw}: value unset [{SPEC}]")]
+            # The URL is in the decision; the note does not repeat it, so one signal serves all.
+            key = ("none", policy.purpose)
+            cached = memo.get(key)
+            if cached is None:
+                cached = memo[key] = sig(
+                    None, "", f"no tdmrep.json rule matches the URL: value unset [{SPEC}]"
+                )
+            return [cached]
         conflicts = [r for r in later if r.reservation != rule.reservation]
         c = conflicts[0] if conflicts else None
-        memo = self._memo()
         key = ("rule", policy.purpose, rule.index, None if c is None else c.index)
         cached = memo.get(key)
         if cached is not None:

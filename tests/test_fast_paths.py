@@ -547,3 +547,153 @@ def test_header_prefilter_skips_only_empty_results(headers: list[tuple[str, str]
     slow += tdmrep.header_signals(headers, url, policy)
     slow += aipref.header_signals(headers, url, policy)
     assert response_signals(url, policy, headers=headers, content_type="text/html") == slow
+
+
+_POOL = [
+    Signal(d.ROBOTS_TXT, Verdict.ALLOW, d.AI_TRAIN, "Allow: /", "http://e/robots.txt", d.LOC_ROBOTS, 2),
+    Signal(d.ROBOTS_TXT, Verdict.RESERVE, d.AI_TRAIN, "Disallow: /p/", "http://e/robots.txt", d.LOC_ROBOTS, 3),
+    Signal(d.TDMREP, None, d.AI_TRAIN, "", "http://e/.well-known/tdmrep.json", d.LOC_TDMREP_FILE),
+    Signal(d.TDMREP, Verdict.RESERVE, d.AI_TRAIN, "{}", "http://e/.well-known/tdmrep.json", d.LOC_TDMREP_FILE),
+    Signal(d.AI_TXT, Verdict.UNKNOWN, d.AI_TRAIN, "", "http://e/ai.txt", d.LOC_AI_TXT),
+    Signal(d.LEGACY_AI_TRAINING, Verdict.RESERVE, d.AI_TRAIN, "DisallowAITraining: /", "x", "y", legacy=True),
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.lists(st.sampled_from(range(len(_POOL))), max_size=4), st.booleans()), max_size=12),
+    st.sampled_from([Policy(), Policy(unknown_as={d.AI_TXT: Verdict.ALLOW}, honour_legacy=True)]),
+)
+def test_decision_memo_is_decide(calls: list[tuple[list[int], bool]], policy: Policy) -> None:
+    from noai_guard.policy import DecisionMemo
+
+    memo = DecisionMemo(policy, size=3)  # small: the clearing path runs too
+    for n, (picks, copy) in enumerate(calls):
+        # ``copy``: equal signals in new objects (the memo must not rely on equality alone).
+        sigs = [dataclasses.replace(_POOL[i]) if copy else _POOL[i] for i in picks]
+        url = f"http://e/{n}"
+        got = memo.decide(url, sigs)
+        assert got == decide(url, sigs, policy)
+        assert got.url == url
+
+
+def test_decision_memo_never_trusts_a_reused_id() -> None:
+    from noai_guard.policy import DecisionMemo
+
+    memo = DecisionMemo(Policy())
+    allow = [dataclasses.replace(_POOL[0])]
+    memo.decide("http://e/1", allow)
+    key = tuple(map(id, allow))
+    held, _ = memo._memo[key]
+    assert held[0] is allow[0]  # the memo holds the signals: their ids cannot be reused
+    # A list whose ids collide with a held key but whose objects differ is decided afresh.
+    memo._memo[key] = ([_POOL[1]], decide("http://e/0", [_POOL[1]], Policy()))
+    assert memo.decide("http://e/2", allow).verdict is Verdict.ALLOW
+
+
+def test_trail_line_survives_text_orjson_refuses() -> None:
+    import json
+
+    from noai_guard.auditlog import dumps_line
+
+    ok = {"url": "http://e/é", "line": 3, "own_token": None, "signals": [{"verdict": "reserve"}]}
+    assert dumps_line(ok) == (json.dumps(ok, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+    odd = {"url": "http://e/\udc80", "big": 1 << 70, 7: "int key"}
+    line = dumps_line(odd)
+    assert line.endswith(b"\n")
+    assert json.loads(line) == {"url": "http://e/\udc80", "big": 1 << 70, "7": "int key"}
+
+
+def test_debug_lines_only_when_a_handler_emits_them() -> None:
+    import logging
+
+    log = logging.getLogger("noai_guard.test_emits.child")
+    parent = logging.getLogger("noai_guard.test_emits")
+    handler = logging.StreamHandler()
+    parent.addHandler(handler)
+    parent.propagate = False
+    parent.setLevel(logging.DEBUG)  # as Scrapy leaves loggers: every level passes to the handlers
+    try:
+        handler.setLevel(logging.INFO)
+        assert not mw._emits(log, logging.DEBUG)
+        assert mw._emits(log, logging.INFO)
+        handler.setLevel(logging.DEBUG)
+        assert mw._emits(log, logging.DEBUG)
+        log.setLevel(logging.INFO)  # the logger's own level filters first
+        assert not mw._emits(log, logging.DEBUG)
+    finally:
+        log.setLevel(logging.NOTSET)
+        parent.setLevel(logging.NOTSET)
+        parent.removeHandler(handler)
+        parent.propagate = True
+
+
+_REAL = Path(__file__).parent / "data" / "realworld"
+
+
+def _paths_for(patterns: list[str], rng: Any) -> list[str]:
+    """Paths around each rule pattern: itself, extended, cut short, with wildcards filled, and noise."""
+    out = ["/", "/robots.txt", "/robots.txt?x", "/index.html", "/a/b.gif", "/a/b.php", "/x?y=1", "/%7Euser/"]
+    for p in patterns:
+        body = p.rstrip("$")
+        filled = body.replace("*", rng.choice(["", "x", "a/b", "?q=1"]))
+        out += [filled, filled + "x", filled + "/deeper.php", filled[:-1] or "/", filled.upper()]
+    return out
+
+
+@pytest.mark.parametrize("robots_name", sorted(p.name for p in _REAL.glob("*.robots.txt")))
+@pytest.mark.parametrize(
+    "policy",
+    [
+        Policy(user_agents=("examplebot",)),
+        Policy(user_agents=("GPTBot",), purpose=d.SEARCH),
+        Policy(user_agents=("CCBot", "Googlebot"), honour_legacy=True),
+    ],
+    ids=["default", "gptbot-search", "two-tokens"],
+)
+def test_site_eval_decides_as_site_signals(robots_name: str, policy: Policy) -> None:
+    """The per-origin shortcut gives every URL of real files the full evaluation's result."""
+    import random
+
+    from noai_guard.evaluate import SiteEval
+
+    origin = "https://example.org"
+    robots = from_fetch("robots", origin + "/robots.txt", status=200, body=(_REAL / robots_name).read_bytes())
+    tdm_files = [from_fetch("tdmrep", origin + "/.well-known/tdmrep.json", status=404)]
+    tdm_files += [
+        from_fetch("tdmrep", origin + "/.well-known/tdmrep.json", status=200, body=p.read_bytes())
+        for p in sorted(_REAL.glob("*.tdmrep.json"))
+    ]
+    for body in (
+        b'[{"location": "/reserved/", "tdm-reservation": 1}, {"location": "/images/*.jpg$", "tdm-reservation": 1},'
+        b' {"location": "/", "tdm-reservation": 0}]',
+        b'[{"location": "*.png", "tdm-reservation": 1}, {"location": "/reserved", "tdm-reservation": 0}]',
+    ):
+        tdm_files.append(from_fetch("tdmrep", origin + "/.well-known/tdmrep.json", status=200, body=body))
+    ai_files = [
+        from_fetch("ai-txt", origin + "/ai.txt", status=200, body=p.read_bytes()) for p in sorted(_REAL.glob("*.ai.txt"))
+    ]
+    text = (_REAL / robots_name).read_text("utf-8", "replace")
+    patterns = [
+        line.split(":", 1)[1].split("#", 1)[0].strip()
+        for line in text.splitlines()
+        if ":" in line and line.split(":", 1)[0].strip().lower() in ("allow", "disallow", "content-usage")
+    ]
+    patterns = [p.split()[0] for p in patterns if p.startswith(("/", "*"))]
+    patterns += ["/wp-admin/", "/*.gif", "/reserved/", "/images/*.jpg", "/x/*.png"]
+    rng = random.Random(robots_name)
+    paths = _paths_for(patterns, rng)
+    checked = shortcut = 0
+    for tdm in tdm_files:
+        for ai in ai_files:
+            ev = SiteEval(policy, robots=robots, tdmrep_file=tdm, ai_txt=ai)  # type: ignore[arg-type]
+            for path in paths:
+                url = origin + (path if path.startswith("/") else "/" + path)
+                sigs, decision = ev.evaluate(url)
+                want = site_signals(url, policy, robots=robots, tdmrep_file=tdm, ai_txt=ai)  # type: ignore[arg-type]
+                assert sigs == want, url
+                assert decision == decide(url, want, policy), url
+                checked += 1
+            shortcut += ev._default is not None
+    assert checked > 100
+    assert shortcut  # the shortcut was taken for some file combination
