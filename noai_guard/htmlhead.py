@@ -20,9 +20,19 @@ parse title content as markup cannot leak metas.  libxml2 opens an implied
 ``<body>`` for a leading ``<noscript>`` and none for an unknown element in the
 head; the reader decides the head's end itself.
 
+The first chunk runs to the end of the first literal ``<body ...>``.  Most
+pages' heads end there, so :func:`read_head` first parses that chunk in one
+call and walks the tree in document order (start-event order) with the same
+rules; it keeps that result only when it provably equals what the push parser
+would report for the chunk (see :func:`_read_head_fast`), else it runs the push
+reader.  Both give the same :class:`Head`, ``bytes_read`` included.
+
 The bytes are decoded in Python (BOM, then the given encoding, then UTF-8,
-invalid bytes replaced) and fed to lxml as text, so a bogus ``<meta charset>``
-cannot switch libxml2's decoder.
+invalid bytes replaced) and handed to lxml as UTF-8 with the encoding fixed, so
+a bogus ``<meta charset>`` cannot switch libxml2's decoder.
+
+:func:`embedded_images` parses the whole page, unless a cheap byte scan shows
+that no image tag or image meta can be in it.
 """
 
 from __future__ import annotations
@@ -30,8 +40,10 @@ from __future__ import annotations
 import codecs
 import contextlib
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
@@ -66,6 +78,11 @@ _FIRST_CHUNK = 4096
 _MAX_CHUNK = 32 * 1024
 _HINT_SPAN = 64 * 1024  # how far to look for a literal <body> to size the first chunk
 _BODY_TAG_RE = re.compile(r"<body[\s/>]", re.IGNORECASE)
+# Appended to the first chunk by the fast path.  The attribute name has no letters, so a
+# plain search finds it in a page whatever its case.
+_SENTINEL_ATTR = "_0-0-0"
+_SENTINEL_ATTR_BYTES = _SENTINEL_ATTR.encode()
+_SENTINEL = b"<frame " + _SENTINEL_ATTR_BYTES + b">"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,13 +116,38 @@ def _meta(el: etree._Element, in_body: bool) -> Meta | None:
         for anc in el.iterancestors():
             if anc.tag in _OPAQUE:
                 return None  # text, inert (template) or foreign (SVG/MathML) content
-    items = [(str(k), str(v)) for k, v in el.items()]
+    # The HTML parser gives str names and values, and keeps the first of duplicate attributes.
+    items = cast("list[tuple[str, str]]", el.items())
+    if len(items) == 2:
+        # The usual <meta name|property="..." content="...">, spelt out: the general
+        # code below gives the same Meta for it.
+        (key, value), (key2, content) = items
+        if key2 == "content" and value and (key == "name" or key == "property"):
+            if "&" in value or '"' in value or "&" in content or '"' in content:
+                raw = f'<meta {key}="{_attr(value)}" content="{_attr(content)}">'
+            else:
+                raw = f'<meta {key}="{value}" content="{content}">'
+            meta = _NEW_META(Meta)
+            _SET_NAME(meta, value.strip().lower())
+            _SET_CONTENT(meta, content)
+            _SET_RAW(meta, raw)
+            _SET_IN_BODY(meta, in_body)
+            return meta
     attrs = dict(items)
     name = attrs.get("name") or attrs.get("property")
     if not name:
         return None
     raw = "<meta" + "".join([f' {k}="{_attr(v)}"' for k, v in items]) + ">"
     return Meta(name.strip().lower(), attrs.get("content") or "", raw, in_body)
+
+
+# Meta(...) for the common case without the frozen __init__ (one object.__setattr__ call
+# per field): the slot descriptors set the same four fields in about half the time.
+_NEW_META = object.__new__
+_SET_NAME = Meta.__dict__["name"].__set__
+_SET_CONTENT = Meta.__dict__["content"].__set__
+_SET_RAW = Meta.__dict__["raw"].__set__
+_SET_IN_BODY = Meta.__dict__["in_body"].__set__
 
 
 class _HeadScan:
@@ -184,9 +226,23 @@ def _decoder(body: bytes, encoding: str | None) -> tuple[codecs.IncrementalDecod
     return codecs.getincrementaldecoder("utf-8")(errors="replace"), 0
 
 
-def _chunks(body: bytes, start: int, end: int) -> Iterator[tuple[int, int]]:
-    """Chunk bounds: first up to the end of the first literal ``<body ...>``, then growing chunks."""
-    first = _FIRST_CHUNK
+def _utf8_start(body: bytes, encoding: str | None) -> int:
+    """Where the text starts when :func:`_decoder` would decode ``body`` as UTF-8, else -1."""
+    if body.startswith(codecs.BOM_UTF8):
+        return len(codecs.BOM_UTF8)
+    if body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return -1
+    if encoding:
+        try:
+            if codecs.lookup(encoding).name != "utf-8":
+                return -1
+        except (LookupError, TypeError, ValueError):
+            return -1  # left to _decoder()
+    return 0
+
+
+def _body_tag_end(body: bytes, start: int, end: int) -> int:
+    """Offset just past the first literal ``<body ...>`` within the hint span, or -1."""
     span = min(end, start + _HINT_SPAN)
     hit = body.find(b"<body", start, span)
     upper = body.find(b"<BODY", start, span if hit < 0 else hit)
@@ -194,7 +250,14 @@ def _chunks(body: bytes, start: int, end: int) -> Iterator[tuple[int, int]]:
     if hit >= 0:
         close = body.find(b">", hit, span)
         if close >= 0:
-            first = close + 1 - start
+            return close + 1
+    return -1
+
+
+def _chunks(body: bytes, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """Chunk bounds: first up to the end of the first literal ``<body ...>``, then growing chunks."""
+    cut = _body_tag_end(body, start, end)
+    first = cut - start if cut >= 0 else _FIRST_CHUNK
     size, pos = first, start
     while pos < end:
         nxt = min(pos + size, end)
@@ -218,8 +281,98 @@ def read_head(
         return Head((), False, 0)
 
 
+_LOCAL = threading.local()  # one parser per thread: an lxml parser is not for concurrent use
+
+
+def _html_parser() -> etree.HTMLParser:
+    """This thread's parser of UTF-8 input (bytes decoded and re-encoded here), one document a call."""
+    parser: etree.HTMLParser | None = getattr(_LOCAL, "parser", None)
+    if parser is None:
+        parser = _LOCAL.parser = etree.HTMLParser(
+            encoding="utf-8", no_network=True, remove_comments=True, remove_pis=True
+        )
+    return parser
+
+
 def _read_head(body: bytes, budget: int, strict: bool, encoding: str | None) -> Head:
     end = min(len(body), budget)
+    if not strict:
+        try:
+            head = _read_head_fast(body, end, encoding)
+        except Exception:  # noqa: BLE001  # anything odd is left to the push reader
+            head = None
+        if head is not None:
+            return head
+    return _read_head_push(body, end, strict, encoding)
+
+
+def _read_head_fast(body: bytes, end: int, encoding: str | None) -> Head | None:
+    """The push reader's result when it stops within its first chunk, else ``None``.
+
+    The first chunk (up to the end of the first literal ``<body ...>``) is parsed
+    in one call with a sentinel ``<frame>`` appended.  libxml2 makes the sentinel
+    an element only when the chunk ends in the data state, not inside a tag,
+    comment or raw text, whose unfinished end the push parser would hold back;
+    and a ``<frame>`` never makes libxml2 imply a ``<body>``.  Walking the tree in
+    document order then replays the push parser's start events for the chunk.  The
+    result is kept only when the scan stops before the sentinel and no text runs
+    up to it (the push parser holds trailing text back too).
+    """
+    bom = _utf8_start(body, encoding)
+    if bom >= 0:
+        cut = _body_tag_end(body, bom, end)
+        if cut < 0:
+            return None
+        data = body[bom:cut]
+        if not data.isascii():
+            # The chunk ends with ">": an incremental UTF-8 decoder would hold nothing back.
+            data = data.decode("utf-8", "replace").encode("utf-8")
+    else:
+        dec, bom = _decoder(body, encoding)
+        cut = _body_tag_end(body, bom, end)
+        if cut < 0:
+            return None
+        data = dec.decode(body[bom:cut], final=cut == len(body)).encode("utf-8", "replace")
+    if _SENTINEL_ATTR_BYTES in data or b"\x00" in data:
+        return None  # the page could fake the sentinel; the push parser stalls at a NUL
+    root = etree.fromstring(data + _SENTINEL, _html_parser())
+    if root is None:
+        return None  # no element at all: the sentinel was swallowed
+    scan = _HeadScan(False)
+    scan.fed.append(data)
+    metas = scan.metas
+    head_tags = _HEAD_TAGS
+    for el in root.iter():
+        tag = el.tag
+        if tag in head_tags and scan.pending is None:  # what event() does with a head element
+            scan.head_seen = True
+            if tag == "meta":
+                meta = _meta(el, False)
+                if meta is not None:
+                    metas.append(meta)
+        elif scan.event(el):
+            break
+    else:
+        return None
+    if el.get(_SENTINEL_ATTR) is not None:
+        return None  # the scan reached the sentinel: the head goes on after the chunk
+    last = root
+    while len(last):
+        last = last[-1]
+    if last.get(_SENTINEL_ATTR) is None:
+        return None  # the chunk ended inside a tag, comment or raw text
+    prev = last.getprevious()
+    if prev is not None:
+        trailing = prev.tail
+    else:
+        parent = last.getparent()
+        trailing = parent.text if parent is not None else None
+    if trailing:
+        return None  # the chunk ended in text
+    return Head(tuple(metas), True, cut)
+
+
+def _read_head_push(body: bytes, end: int, strict: bool, encoding: str | None) -> Head:
     dec, bom = _decoder(body, encoding)
     scan = _HeadScan(strict)
     # Bytes are decoded here and fed as UTF-8 with the encoding fixed, so neither a
@@ -257,6 +410,14 @@ _IMAGE_METAS = frozenset(
     {"og:image", "og:image:url", "og:image:secure_url", "twitter:image", "twitter:image:src"}
 )
 _SRCSET_WS = " \t\n\f\r"
+# A UTF-8 page none of these match embeds no image: tag names are literal (ASCII case
+# folded), and an image meta key holds ":image", which only a numeric character reference
+# or &colon; can otherwise spell.  Each pattern starts with a literal, which re scans fast.
+_IMAGE_HINTS = (
+    re.compile(rb"<[iIsS](?:[mM][gG]|[oO][uU][rR][cC][eE])"),
+    re.compile(rb":[iI][mM][aA][gG][eE]"),
+    re.compile(rb"&(?:#|[cC][oO][lL][oO][nN])"),
+)
 
 
 def _srcset_urls(value: str) -> list[str]:
@@ -306,41 +467,61 @@ def embedded_images(body: bytes, base_url: str, *, encoding: str | None = None) 
 
 
 def _embedded_images(body: bytes, base_url: str, encoding: str | None) -> list[str]:
-    dec, bom = _decoder(body, encoding)
-    text = dec.decode(body[bom:], final=True)
-    if not text.strip():
-        return []
-    parser = etree.HTMLParser(no_network=True, remove_comments=True, remove_pis=True)
-    root = etree.fromstring(text, parser)
+    start = _utf8_start(body, encoding)
+    if start < 0 or body.startswith(b"<?xml", start):
+        # Decoded text, parsed as such.
+        dec, bom = _decoder(body, encoding)
+        text = dec.decode(body[bom:], final=True)
+        if text.lstrip(_HTML_WS).startswith("<?xml"):
+            # lxml refuses text that declares an encoding; the text is decoded already,
+            # so the declaration (an XHTML page's first line) is dropped.
+            text = text.lstrip(_HTML_WS)
+            text = text[text.find("?>") + 2 :] if "?>" in text else ""
+        if not text.strip():
+            return []
+        root = etree.fromstring(
+            text, etree.HTMLParser(no_network=True, remove_comments=True, remove_pis=True)
+        )
+    else:
+        data = body[start:]
+        tag_hint, key_hint, ref_hint = _IMAGE_HINTS
+        if not (tag_hint.search(data) or key_hint.search(data) or (b"&" in data and ref_hint.search(data))):
+            return []  # no image tag, and no image meta key even through a character reference
+        if not data.isascii():
+            data = data.decode("utf-8", "replace").encode("utf-8")  # what the text way parses
+        root = etree.fromstring(data, _html_parser())
     if root is None:
         return []
     base = base_url
-    for el in root.iter("base"):
-        href = (el.get("href") or "").strip()
-        if href:
-            with contextlib.suppress(ValueError):
-                base = urljoin(base_url, href)
-            break
+    base_seen = False
     found: list[str] = []
-    for el in root.iter("img", "source", "meta"):
+    for el in root.iter("img", "source", "meta", "base"):
         tag = el.tag
         if tag == "img":
             found.append(el.get("src") or "")
             found += _srcset_urls(el.get("srcset") or "")
+        elif tag == "meta":
+            key = (el.get("property") or el.get("name") or "").strip().lower()
+            if key in _IMAGE_METAS:
+                found.append(el.get("content") or "")
         elif tag == "source":
             parent = el.getparent()
             if parent is not None and parent.tag == "picture":
                 found += _srcset_urls(el.get("srcset") or "")
-        else:
-            key = (el.get("property") or el.get("name") or "").strip().lower()
-            if key in _IMAGE_METAS:
-                found.append(el.get("content") or "")
+        elif not base_seen:  # the first <base> with an href sets the base URL
+            href = (el.get("href") or "").strip()
+            if href:
+                base_seen = True
+                with contextlib.suppress(ValueError):
+                    base = urljoin(base_url, href)
     out: list[str] = []
     seen: set[str] = set()
+    tried: set[str] = set()  # a repeated reference resolves the same way: skip it
     for ref in found:
         ref = ref.strip(_HTML_WS)
-        if not ref:
+        if not ref or ref in tried:
             continue
+        tried.add(ref)
         try:
             url = urljoin(base, ref)
             if urlsplit(url).scheme.lower() not in ("http", "https"):

@@ -551,9 +551,13 @@ def test_header_prefilter_skips_only_empty_results(headers: list[tuple[str, str]
 
 _POOL = [
     Signal(d.ROBOTS_TXT, Verdict.ALLOW, d.AI_TRAIN, "Allow: /", "http://e/robots.txt", d.LOC_ROBOTS, 2),
-    Signal(d.ROBOTS_TXT, Verdict.RESERVE, d.AI_TRAIN, "Disallow: /p/", "http://e/robots.txt", d.LOC_ROBOTS, 3),
+    Signal(
+        d.ROBOTS_TXT, Verdict.RESERVE, d.AI_TRAIN, "Disallow: /p/", "http://e/robots.txt", d.LOC_ROBOTS, 3
+    ),
     Signal(d.TDMREP, None, d.AI_TRAIN, "", "http://e/.well-known/tdmrep.json", d.LOC_TDMREP_FILE),
-    Signal(d.TDMREP, Verdict.RESERVE, d.AI_TRAIN, "{}", "http://e/.well-known/tdmrep.json", d.LOC_TDMREP_FILE),
+    Signal(
+        d.TDMREP, Verdict.RESERVE, d.AI_TRAIN, "{}", "http://e/.well-known/tdmrep.json", d.LOC_TDMREP_FILE
+    ),
     Signal(d.AI_TXT, Verdict.UNKNOWN, d.AI_TRAIN, "", "http://e/ai.txt", d.LOC_AI_TXT),
     Signal(d.LEGACY_AI_TRAINING, Verdict.RESERVE, d.AI_TRAIN, "DisallowAITraining: /", "x", "y", legacy=True),
 ]
@@ -665,13 +669,16 @@ def test_site_eval_decides_as_site_signals(robots_name: str, policy: Policy) -> 
         for p in sorted(_REAL.glob("*.tdmrep.json"))
     ]
     for body in (
-        b'[{"location": "/reserved/", "tdm-reservation": 1}, {"location": "/images/*.jpg$", "tdm-reservation": 1},'
-        b' {"location": "/", "tdm-reservation": 0}]',
+        (
+            b'[{"location": "/reserved/", "tdm-reservation": 1}, {"location": "/images/*.jpg$", "tdm-reservation": 1},'
+            b' {"location": "/", "tdm-reservation": 0}]'
+        ),
         b'[{"location": "*.png", "tdm-reservation": 1}, {"location": "/reserved", "tdm-reservation": 0}]',
     ):
         tdm_files.append(from_fetch("tdmrep", origin + "/.well-known/tdmrep.json", status=200, body=body))
     ai_files = [
-        from_fetch("ai-txt", origin + "/ai.txt", status=200, body=p.read_bytes()) for p in sorted(_REAL.glob("*.ai.txt"))
+        from_fetch("ai-txt", origin + "/ai.txt", status=200, body=p.read_bytes())
+        for p in sorted(_REAL.glob("*.ai.txt"))
     ]
     text = (_REAL / robots_name).read_text("utf-8", "replace")
     patterns = [

@@ -376,3 +376,17 @@ def test_embedded_images_never_raise(body: bytes) -> None:
     out = embedded_images(body, BASE)
     assert out == embedded_images(body, BASE)
     assert all(u.startswith(("http://", "https://")) for u in out)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "latin-1"])
+def test_images_of_an_xhtml_page_with_an_xml_declaration(encoding: str) -> None:
+    """An XML declaration (with an encoding) before an XHTML page does not hide its images."""
+    page = (
+        f'<?xml version="1.0" encoding="{encoding}"?>\n<!DOCTYPE html>'
+        '<html xmlns="http://www.w3.org/1999/xhtml"><head><meta property="og:image" content="/og.jpg"/>'
+        '</head><body><p>caf\u00e9</p><img src="a.png"/></body></html>'
+    ).encode(encoding)
+    assert embedded_images(page, "https://example.com/p/", encoding=encoding) == [
+        "https://example.com/og.jpg",
+        "https://example.com/p/a.png",
+    ]
