@@ -228,8 +228,8 @@ def meta_signals(head: Head, url: str, policy: Policy, *, is_image: bool = False
     directive (``verdict=None``).  When the head was not read to its end within
     the budget an ``unknown`` signal says so.
     """
-    own = {u.lower() for u in policy.user_agents}
-    proxy = {t.lower() for t in policy.proxy_tokens}
+    own = policy.own_tokens_lower
+    proxy = policy.proxy_tokens_lower
     sigs: list[Signal] = []
     for meta in head.metas:
         if meta.name == "robots":

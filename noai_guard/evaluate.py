@@ -63,8 +63,8 @@ _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 def _lowered_head(body: bytes, budget: int, tokens: _Tokens | None = None) -> bytes | None:
     """The bytes before the body starts, lowercased; ``None`` if that can't be told cheaply.
 
-    The cut is the first ``<body`` that is not inside a raw-text element or a
-    comment.  A superset of the head is fine (the check below only looks for
+    The cut is the first ``<body`` (``<BODY`` if there is none) that is not
+    inside a raw-text element or a comment.  A superset of the head is fine (the check below only looks for
     tokens); a cut too early is not, hence the raw-text check.
 
     With ``tokens``, also ``None`` as soon as a candidate prefix holds one of
@@ -77,10 +77,10 @@ def _lowered_head(body: bytes, budget: int, tokens: _Tokens | None = None) -> by
     start = 0
     for _ in range(8):
         lower = body.find(b"<body", start, limit)
-        # Search the upper-case spelling only up to the lower-case hit: a miss
-        # over the whole page is slow, and most pages write <body>.
-        upper = body.find(b"<BODY", start, lower if lower >= 0 else limit)
-        cands = [i for i in (lower, upper) if i >= 0]
+        # Most pages write <body>.  Any other spelling before it only makes the prefix
+        # longer than the head, which is fine (see above), so <BODY is looked for only
+        # when there is no <body at all.
+        cands = [lower] if lower >= 0 else [i for i in (body.find(b"<BODY", start, limit),) if i >= 0]
         if not cands:
             # No body start found: the whole document within the budget is head,
             # unless it runs past the budget (then the full reader says "incomplete").

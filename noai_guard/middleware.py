@@ -80,6 +80,8 @@ _FILE_MAXSIZE = 16 * 1024 * 1024
 # Per-origin summary rows kept; further origins are counted together.
 _SUMMARY_ORIGINS = 100_000
 _OTHER_ORIGINS = "(other origins)"
+# The per-page counters reach the stats in batches of this many (and at close).
+_STATS_BATCH = 64
 # Scrapy-side robots.txt bodies kept for RobotsTxtMiddleware to reuse.
 _REUSE_SIZE = 1024
 
@@ -325,9 +327,12 @@ class _Guard:
         self.crawler = crawler
         assert crawler.stats is not None
         self.stats: StatsCollector = crawler.stats
-        # Bound once: every attribute lookup on Scrapy's StatsCollector goes through a
-        # __getattribute__ hook; the per-page counters use this instead.
-        self._inc = crawler.stats.inc_value
+        # The two per-page counters (request_count, allowed) are kept here and added to
+        # the stats in batches (_STATS_BATCH) and at close: each inc_value call goes
+        # through Scrapy's stats wrapper, which costs more than the rest of an allowed
+        # page's pre-fetch check.
+        self._pending_requests = 0
+        self._pending_allowed = 0
         self.policy: Policy = policy_from_settings(settings)
         self.enforce = settings.getbool("NOAI_GUARD_ENFORCE", DEFAULTS["NOAI_GUARD_ENFORCE"])
         self.audit_allowed = settings.getbool(
@@ -446,7 +451,16 @@ class _Guard:
                 extra={"spider": spider},
             )
 
+    def _flush_counts(self) -> None:
+        if self._pending_requests:
+            self.stats.inc_value("noai_guard/request_count", self._pending_requests)
+            self._pending_requests = 0
+        if self._pending_allowed:
+            self.stats.inc_value("noai_guard/allowed", self._pending_allowed)
+            self._pending_allowed = 0
+
     def spider_closed(self, spider: Spider, reason: str = "") -> None:
+        self._flush_counts()
         origins = {o: c.to_dict() for o, c in self._origins.items()}
         self._write(
             auditlog.summary_record(
@@ -785,7 +799,9 @@ class _Guard:
         origin = _origin(url)
         counts = self._counts(origin)
         counts.evaluated += 1
-        self._inc("noai_guard/request_count")
+        self._pending_requests += 1
+        if self._pending_requests >= _STATS_BATCH:
+            self._flush_counts()
         sigs: list[Signal]
         ref = self._images.get(_url_key(url)) if self.images_on else None
         if ref is not None:
@@ -874,7 +890,9 @@ class _Guard:
         if 300 <= response.status < 400 and b"Location" in response.headers:
             return response  # the redirect target is a new request, judged on its own
         counts.allowed += 1
-        self._inc("noai_guard/allowed")
+        self._pending_allowed += 1
+        if self._pending_allowed >= _STATS_BATCH:
+            self._flush_counts()
         if self.audit_allowed or decision.verdict is Verdict.UNKNOWN:
             self._record(decision, auditlog.ALLOWED, auditlog.POST_FETCH, origin)
         # No log line per allowed page: Scrapy's root logger passes DEBUG records to its

@@ -120,6 +120,14 @@ class Policy:
         canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
+    @cached_property
+    def own_tokens_lower(self) -> frozenset[str]:
+        return frozenset(u.lower() for u in self.user_agents)
+
+    @cached_property
+    def proxy_tokens_lower(self) -> frozenset[str]:
+        return frozenset(t.lower() for t in self.proxy_tokens)
+
     def is_own(self, token: str) -> bool:
         t = token.lower()
         return any(t == u.lower() for u in self.user_agents)
