@@ -7,6 +7,7 @@ functions, so a URL gets the same decision wherever it is judged.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from . import aipref, directives, tdmrep
@@ -235,6 +236,25 @@ def site_signals(
     return out
 
 
+# A URL whose path the parsers all read as written: ASCII, scheme "://" authority,
+# then a path of characters neither robots.txt nor TDMRep normalisation changes (no
+# "%", no "#", no space or controls, none of the characters quote() would escape)
+# and not ending in an empty query (the two readers differ on a bare "?").
+_PLAIN_PATH = r"[A-Za-z0-9!$&'()*+,/:;=?@~._-]*(?<!\?)"
+_URL_HEAD = r"[A-Za-z][A-Za-z0-9+.-]*://[A-Za-z0-9!$&'()*+,:;=@~._-]*"
+
+
+def _glob_regex(parts: tuple[str, ...] | list[str], end: bool) -> str | None:
+    """A regex for a path pattern (literal parts joined by ``*``), or None if it could backtrack badly.
+
+    With at most one ``*`` the regex runs in linear time; a longer glob is left
+    to its own matcher (robots.txt's and TDMRep's are linear).
+    """
+    if len(parts) > 2:
+        return None
+    return ".*".join(re.escape(p) for p in parts) + (r"\Z" if end else "")
+
+
 class SiteEval:
     """:func:`site_signals` and its decision for one origin's files and one policy, fast.
 
@@ -242,23 +262,13 @@ class SiteEval:
     the parsers hand out one Signal object per matching rule.  Most URLs of a
     site match no rule but the catch-all ones (``Allow: /``, a tdmrep.json
     location ``/``), so they all get the same signals and the same decision
-    but for the URL.  A URL takes that shortcut when no other rule can match:
-    its path starts with no rule's literal head (one regex over all of them)
-    and no rule that begins with a wildcard matches it; any other URL is
-    evaluated in full.
+    but for the URL.  One regex over the whole URL picks them out: a plain URL
+    (see ``_PLAIN_PATH``) whose path no other rule of robots.txt, ai.txt or
+    tdmrep.json can match, nor ``/robots.txt`` (RFC 9309 §2.2.2: its own
+    signal).  Every other URL is evaluated in full.
     """
 
-    __slots__ = (
-        "_default",
-        "_heads",
-        "_memo",
-        "_tdm_heads",
-        "_wild",
-        "ai_txt",
-        "policy",
-        "robots",
-        "tdmrep_file",
-    )
+    __slots__ = ("_complex", "_default", "_default_re", "_memo", "ai_txt", "policy", "robots", "tdmrep_file")
 
     def __init__(
         self,
@@ -272,58 +282,50 @@ class SiteEval:
         self.robots = robots
         self.tdmrep_file = tdmrep_file
         self.ai_txt = ai_txt
-        rules = robots.path_rules(policy) if robots is not None else []
-        if ai_txt is not None:
-            rules += ai_txt_path_rules(ai_txt, policy)
-        heads = {"/robots.txt"}  # RFC 9309 §2.2.2: implicitly allowed, its own signal
-        wild = []
-        for r in rules:
-            h = rule_head(r)
-            if h is None:
-                continue  # matches every path: the same for all URLs
-            if h in ("", "/"):
-                wild.append(r.matches)  # a leading wildcard: tried on each path
-            else:
-                heads.add(h)
-        # Longest first is not needed: match() only asks whether some head is a prefix.
-        self._heads = re.compile("|".join(re.escape(h) for h in sorted(heads)))
-        self._wild = tuple(wild)
-        tdm = tdmrep_file.location_heads() if tdmrep_file is not None and tdmrep_file.state == "ok" else []
-        tdm_heads = [h for h in tdm if h is not None]
-        # A location with a leading wildcard has the head "" and sends every URL the full way.
-        self._tdm_heads = re.compile("|".join(re.escape(h) for h in tdm_heads)) if tdm_heads else None
         self._default: tuple[list[Signal], Decision] | None = None
         self._memo = DecisionMemo(policy)
+        # Patterns with several "*" are tried on the path with their own (linear) matchers.
+        self._complex: list[Callable[[str], bool]] = []
+        self._default_re = self._compile(policy)
+
+    def _compile(self, policy: Policy) -> re.Pattern[str]:
+        alts = {re.escape("/robots.txt")}
+
+        def add(rx: str | None, matches: Callable[[str], bool]) -> None:
+            if rx is None:
+                self._complex.append(matches)
+            else:
+                alts.add(rx)
+
+        rules = self.robots.path_rules(policy) if self.robots is not None else []
+        if self.ai_txt is not None:
+            rules += ai_txt_path_rules(self.ai_txt, policy)
+        for r in rules:
+            if rule_head(r) is not None:  # None: matches every path, the same for all URLs
+                add(re.escape(r.prefix) if r.prefix is not None else _glob_regex(r.parts, r.end), r.matches)
+        tdm = self.tdmrep_file
+        if tdm is not None and tdm.state == "ok":
+            for (pat, anchored, matches), head in zip(tdm.locations(), tdm.location_heads(), strict=True):
+                if head is not None:
+                    add(_glob_regex(pat.split("*"), anchored), matches)
+        return re.compile(f"{_URL_HEAD}(?!(?:{'|'.join(sorted(alts))}))(/{_PLAIN_PATH})")
 
     def same_files(self, robots: object, tdmrep_file: object, ai_txt: object) -> bool:
         return robots is self.robots and tdmrep_file is self.tdmrep_file and ai_txt is self.ai_txt
 
-    def _specific(self, url: str, path: str) -> bool:
-        """Can a rule other than the catch-all ones match ``url``?"""
-        if self._heads.match(path) is not None:
-            return True
-        for matches in self._wild:
-            if matches(path):
-                return True
-        if self._tdm_heads is not None:
-            assert self.tdmrep_file is not None
-            return self._tdm_heads.match(self.tdmrep_file.path_of(url)) is not None
-        return False
-
     def evaluate(self, url: str) -> tuple[list[Signal], Decision]:
         """``site_signals(url, ...)`` and ``decide(url, those signals, policy)``."""
-        robots = self.robots
-        path = url_path(url) if robots is not None and robots.state == "ok" else None
-        if path is None and self.ai_txt is not None and self.ai_txt.state == "ok":
-            path = url_path(url)
-        if self._default is not None and not self._specific(url, path or "/"):
+        m = self._default_re.fullmatch(url)
+        # A plain URL's path is read as written by every parser: the complex patterns see it so.
+        default = m is not None and not any(f(url[m.start(1) :]) for f in self._complex)
+        if default and self._default is not None:
             sigs, decision = self._default
             return list(sigs), decision.for_url(url)
         sigs = site_signals(
-            url, self.policy, robots=robots, tdmrep_file=self.tdmrep_file, ai_txt=self.ai_txt, path=path
+            url, self.policy, robots=self.robots, tdmrep_file=self.tdmrep_file, ai_txt=self.ai_txt
         )
         decision = self._memo.decide(url, sigs)
-        if self._default is None and not self._specific(url, path or "/"):
+        if default:
             self._default = (list(sigs), decision)
         return sigs, decision
 

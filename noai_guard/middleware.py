@@ -24,6 +24,7 @@ import logging
 import time
 import zlib
 from collections import OrderedDict
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urljoin, urlsplit
@@ -794,30 +795,44 @@ class _Guard:
 
     # -- decisions -----------------------------------------------------------
 
-    async def before_fetch(self, request: Request) -> None:
+    def before_fetch(self, request: Request) -> Coroutine[Any, Any, None] | None:
+        """Judge ``request`` before the fetch; raises IgnoreRequest to skip it.
+
+        Synchronous when the origin's site files are known (every request but
+        the first ones per origin and TTL); otherwise returns a coroutine that
+        fetches them first.
+        """
         url = request.url
         origin = _origin(url)
+        ref = self._images.get(_url_key(url)) if self.images_on else None
+        if ref is not None:
+            # Item 4: an image reserved by the page that embeds it; the page is the evidence.
+            sigs = [self._embedding_signal(ref)]
+            self._judge_pre(request, url, origin, sigs, decide(url, sigs, self.policy))
+            return None
+        ready = self._ready.get(origin)
+        if ready is None or ready[0] <= time.monotonic():
+            return self._before_fetch_files(request, url, origin)
+        self._ready.move_to_end(origin)
+        sigs, decision = ready[1].evaluate(url)
+        self._judge_pre(request, url, origin, sigs, decision)
+        return None
+
+    async def _before_fetch_files(self, request: Request, url: str, origin: str) -> None:
+        sigs, decision = (await self._evaluator(origin)).evaluate(url)
+        self._judge_pre(request, url, origin, sigs, decision)
+
+    def _judge_pre(
+        self, request: Request, url: str, origin: str, sigs: list[Signal], decision: Decision
+    ) -> None:
         counts = self._counts(origin)
         counts.evaluated += 1
         self._pending_requests += 1
         if self._pending_requests >= _STATS_BATCH:
             self._flush_counts()
-        sigs: list[Signal]
-        ref = self._images.get(_url_key(url)) if self.images_on else None
-        if ref is not None:
-            # Item 4: an image reserved by the page that embeds it; the page is the evidence.
-            sigs = [self._embedding_signal(ref)]
-            decision = decide(url, sigs, self.policy)
-        else:
-            ready = self._ready.get(origin)
-            if ready is not None and ready[0] > time.monotonic():
-                self._ready.move_to_end(origin)
-                ev = ready[1]
-            else:
-                ev = await self._evaluator(origin)
-            sigs, decision = ev.evaluate(url)
-        request.meta[_META_SITE] = (url, origin, sigs, decision)
-        request.meta[META_DECISION] = decision
+        meta = request.meta
+        meta[_META_SITE] = (url, origin, sigs, decision)
+        meta[META_DECISION] = decision
         self._count_unknowns(sigs, counts)
         if decision.blocked:
             self._blocked(decision, counts, auditlog.PRE_FETCH, origin, request)
@@ -839,19 +854,36 @@ class _Guard:
             note=f"embedded by {ref.page_url}, which {s.name} ({s.location}) reserves",
         )
 
-    async def after_fetch(self, request: Request, response: Response) -> Response:
+    def after_fetch(self, request: Request, response: Response) -> Response | Coroutine[Any, Any, Response]:
+        """Judge ``response``; raises IgnoreRequest to drop it.
+
+        Synchronous when the request half judged this URL (the usual case);
+        otherwise returns a coroutine that evaluates the site files first.
+        """
         url = request.url
         stash = request.meta.get(_META_SITE)
-        origin = stash[1] if stash is not None and stash[0] == url else _origin(url)
+        if stash is None or stash[0] != url:  # e.g. a response served before the request half ran
+            return self._after_fetch_files(request, response, url)
+        return self._judge_post(request, response, url, stash[1], stash[2], stash[3])
+
+    async def _after_fetch_files(self, request: Request, response: Response, url: str) -> Response:
+        origin = _origin(url)
         counts = self._counts(origin)
-        pre: Decision | None = None
-        if stash is not None and stash[0] == url:
-            site: list[Signal] = stash[2]
-            pre = stash[3]
-        else:  # the request half did not see this URL (e.g. a response served before it)
-            counts.evaluated += 1
-            site, _ = (await self._evaluator(origin)).evaluate(url)
-            self._count_unknowns(site, counts)
+        counts.evaluated += 1
+        site, _ = (await self._evaluator(origin)).evaluate(url)
+        self._count_unknowns(site, counts)
+        return self._judge_post(request, response, url, origin, site, None)
+
+    def _judge_post(
+        self,
+        request: Request,
+        response: Response,
+        url: str,
+        origin: str,
+        site: list[Signal],
+        pre: Decision | None,
+    ) -> Response:
+        counts = self._counts(origin)
         headers = _signal_headers(response)  # [] when no header can carry a signal
         content_type = _first_header(response, b"Content-Type")
         image = is_image(url, content_type)
@@ -968,31 +1000,34 @@ class _Component:
 class NoAIGuardMiddleware(_Component):
     """Before the fetch: skip requests the origin's site files reserve (priority 90)."""
 
-    async def process_request(self, request: Request, spider: Spider | None = None) -> Response | None:
+    def process_request(
+        self, request: Request, spider: Spider | None = None
+    ) -> Response | Coroutine[Any, Any, Response | None] | None:
+        # Synchronous unless a site file must be fetched first; Scrapy awaits a coroutine
+        # returned from any hook.
         meta = request.meta
         if _META_FILE in meta:
             return None
         if self.guard.reuse_robots and _is_scrapy_robots(request):
-            return await self.guard.serve_scrapy_robots(request)
+            return self.guard.serve_scrapy_robots(request)
         if meta.get(META_BYPASS):
             self.guard.stats.inc_value("noai_guard/bypassed")
             return None
         if not _is_http(request):  # data:, file:, s3:, ftp: carry no HTTP opt-outs
             return None
-        await self.guard.before_fetch(request)
-        return None
+        return self.guard.before_fetch(request)
 
 
 class NoAIGuardResponseMiddleware(_Component):
     """After the fetch: drop reserved responses before the HTTP cache or the spider sees them (priority 950)."""
 
-    async def process_response(
+    def process_response(
         self, request: Request, response: Response, spider: Spider | None = None
-    ) -> Response | Request:
+    ) -> Response | Coroutine[Any, Any, Response]:
         meta = request.meta
         if _META_FILE in meta or meta.get(META_BYPASS) or not _is_http(request):
             return response
-        return await self.guard.after_fetch(request, response)
+        return self.guard.after_fetch(request, response)
 
 
 __all__ = [

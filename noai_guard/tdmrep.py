@@ -33,6 +33,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
@@ -261,6 +262,16 @@ class TdmrepFile:
         hits = [r for r in self.rules if _match_normalised(r.location, path)]
         return (hits[0], hits[1:]) if hits else (None, [])
 
+    def locations(self) -> list[tuple[str, bool, Callable[[str], bool]]]:
+        """Per rule with a location, in rule order: (normalised pattern, anchored by ``$``,
+        a test of a normalised path)."""
+        out: list[tuple[str, bool, Callable[[str], bool]]] = []
+        for r in self.rules:
+            if r.location:
+                pat, anchored, _ = _location_pattern(r.location)
+                out.append((pat, anchored, functools.partial(_match_normalised, r.location)))
+        return out
+
     def location_heads(self) -> list[str | None]:
         """Per rule, the literal text every matching path starts with; None if it matches every path.
 
@@ -274,10 +285,6 @@ class TdmrepFile:
             pat, anchored, _ = _location_pattern(r.location)
             heads.append(None if not anchored and pat.rstrip("*") in ("", "/") else pat.split("*", 1)[0])
         return heads
-
-    def path_of(self, url: str) -> str:
-        """The URL's path as the rules match it (normalised path and query)."""
-        return _normalise(_path_of(url) or "/")
 
     def _memo(self) -> dict[tuple[object, ...], Signal]:
         """Signals that do not depend on the URL, built once per file (kept beside the fields)."""

@@ -43,8 +43,10 @@ TDMREP = b'[{"location": "/reserved/", "tdm-reservation": 1}]'
 AI_TXT = b"User-Agent: *\nDisallow: *.gif\n"
 
 
-def _run(coro: Coroutine[Any, Any, Any]) -> Any:
-    """Drive a coroutine that must not suspend (every site file is cached)."""
+def _run(coro: Coroutine[Any, Any, Any] | Any) -> Any:
+    """A hook's result: drive a coroutine, which must not suspend (every site file is cached)."""
+    if not isinstance(coro, Coroutine):
+        return coro
     try:
         coro.send(None)
     except StopIteration as stop:
