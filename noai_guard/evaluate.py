@@ -75,6 +75,13 @@ def _lowered_head(body: bytes, budget: int, tokens: _Tokens | None = None) -> by
     test for pages that carry a token.
     """
     limit = min(len(body), budget)
+    cut = body.find(b"<body", 0, limit)
+    if cut >= 0:  # the common case, as the loop below would take it
+        low = body[:cut].lower()
+        if tokens is not None and _has_token(low, tokens):
+            return None
+        if not _open_raw(low):
+            return low
     start = 0
     for _ in range(8):
         lower = body.find(b"<body", start, limit)
@@ -199,12 +206,21 @@ class _Tokens:
 _TOKENS: dict[tuple[str, ...], _Tokens] = {}
 
 
+# The last policy asked about and its tokens: a crawl asks with one Policy object.
+_LAST_TOKENS: tuple[Policy, _Tokens] | None = None
+
+
 def _head_tokens(policy: Policy) -> _Tokens:
+    global _LAST_TOKENS
+    last = _LAST_TOKENS
+    if last is not None and last[0] is policy:
+        return last[1]
     key = tuple(sorted(policy.directives))
     toks = _TOKENS.get(key)
     if toks is None:
         words = {k.lower().encode("utf-8", "replace") for k in key}
         toks = _TOKENS[key] = _Tokens((*sorted(words), b"tdm", b"&#"))
+    _LAST_TOKENS = (policy, toks)
     return toks
 
 

@@ -899,8 +899,11 @@ class _Guard:
                     extra.append(self._undecodable(url, str(exc)))
             if decoded is not None and is_html(content_type, decoded):
                 head = scan_head(decoded, self.policy)
-        sigs = response_signals(url, self.policy, headers=headers, content_type=content_type, head=head)
-        sigs += extra
+        if headers or (head is not None and (head.metas or not head.complete)):
+            sigs = response_signals(url, self.policy, headers=headers, content_type=content_type, head=head)
+            sigs += extra
+        else:  # what response_signals returns for no signal header and an empty, complete head
+            sigs = extra
         # Fast path: when the response adds no signal the decision is decide(url, site)
         # again, which ``pre`` already is (decide is a pure function of url, signals and
         # policy, and ``site`` is the very list ``pre`` was decided from).
