@@ -13,6 +13,10 @@ Run: ``python benchmarks/crawl_overhead.py [--pages N] [--rounds R]``.
    rotates per round), each crawl in its own subprocess:
 
    - ``plain``: plain Scrapy;
+   - ``drop``: plain Scrapy plus a middleware that drops the pages carrying an
+     opt-out without checking anything: what a noai_guard crawl does minus the
+     checks (a dropped page skips the callback and the item pipeline, so it is
+     cheaper than a scraped one, which flatters ``noai_guard`` against ``plain``);
    - ``guard``: Scrapy plus ``noai_guard.NoAIGuardAddon`` exactly as a user
      installs it (every source on): its pages/s and CPU per page against
      ``plain`` are the cost a crawl pays;
@@ -411,7 +415,7 @@ def _wrap(fn: Callable[..., Any], timer: _Timer) -> Callable[..., Any]:
 
 
 _DOWNLOADER_HOOKS = ("process_request", "process_response", "process_exception")
-MODES = ("plain", "guard", "timed")
+MODES = ("plain", "drop", "guard", "timed")
 
 
 def _timed_subclass(cls: type[Any], timer: _Timer) -> type[Any]:
@@ -467,6 +471,29 @@ def _instrument(timer: _Timer) -> tuple[type[Any], set[type[Any]]]:
     return TimedAddon, swapped
 
 
+class DropOptOutPages:
+    """``drop`` mode: raise IgnoreRequest for the pages that carry an opt-out, checking nothing.
+
+    Those pages live outside ``/a/`` (see ``generate_site``); noai_guard drops
+    exactly them, so this crawl does what a noai_guard crawl does minus the checks.
+    """
+
+    def __init__(self, stats: Any) -> None:
+        self.stats = stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> DropOptOutPages:
+        return cls(crawler.stats)
+
+    def process_response(self, request: Any, response: Any, spider: Any = None) -> Any:
+        from scrapy.exceptions import IgnoreRequest
+
+        if "/a/" not in request.url:
+            self.stats.inc_value("bench/dropped")
+            raise IgnoreRequest("drop mode")
+        return response
+
+
 def child(args: argparse.Namespace) -> int:
     """One crawl: all URLs of ``--urls`` once; writes a JSON result to ``--result``."""
     sys.path.insert(0, str(ROOT))
@@ -499,6 +526,9 @@ def child(args: argparse.Namespace) -> int:
         "COOKIES_ENABLED": False,
     }
     swapped: set[type[Any]] = set()
+    if args.mode == "drop":
+        # The same pages dropped as noai_guard drops them, by a middleware that checks nothing.
+        settings["DOWNLOADER_MIDDLEWARES"] = {DropOptOutPages: 950}
     if args.mode in ("guard", "timed"):
         from noai_guard import NoAIGuardAddon
 
@@ -536,7 +566,9 @@ def child(args: argparse.Namespace) -> int:
         "cpu_crawl": (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime),
         # Pages fetched: those that reached the spider plus those noai_guard dropped after the
         # fetch (its own robots.txt / tdmrep.json / ai.txt requests are not pages).
-        "responses": int(stats.get("item_scraped_count", 0)) + int(stats.get("noai_guard/dropped", 0)),
+        "responses": int(stats.get("item_scraped_count", 0))
+        + int(stats.get("noai_guard/dropped", 0))
+        + int(stats.get("bench/dropped", 0)),
         "skipped": int(stats.get("noai_guard/skipped", 0)),
         "urls": len(urls),
         "errors": int(stats.get("log_count/ERROR", 0)),
@@ -624,7 +656,7 @@ def main(argv: list[str] | None = None) -> int:
             urls_file.write_text("\n".join(base + q for q in paths))
             results: dict[str, list[dict[str, Any]]] = {m: [] for m in MODES}
             for r in range(args.rounds):
-                for mode in MODES[r % 3 :] + MODES[: r % 3]:
+                for mode in MODES[r % len(MODES) :] + MODES[: r % len(MODES)]:
                     res = run_child(mode, urls_file, tmp / f"{mode}-{r}.json", args.concurrency)
                     results[mode].append(res)
                     print(
@@ -661,7 +693,7 @@ def report(results: dict[str, list[dict[str, Any]]]) -> None:
     n = len(results["plain"])
     pages = {mode: med(mode, pps) for mode in MODES}
     print()
-    print(f"{'':28}{'plain':>12}{'noai_guard':>12}{'timed':>12}   (medians of {n} rounds each)")
+    print(f"{'':28}" + "".join(f"{m:>12}" for m in MODES) + f"   (medians of {n} rounds each)")
     print(f"{'pages/s':28}" + "".join(f"{pages[m]:>12.0f}" for m in MODES))
     for label, key in (("CPU per page, process", "cpu_process"), ("CPU per page, crawl only", "cpu_crawl")):
         print(f"{label:28}" + "".join(f"{med(m, per_page(key)) * 1000:>9.3f} ms" for m in MODES))
@@ -677,6 +709,13 @@ def report(results: dict[str, list[dict[str, Any]]]) -> None:
         f"\n  CPU-bound equivalent (plain CPU/page / noai_guard CPU/page): {cpu_plain / cpu_guard:.3f}"
         f"\n  timed/plain (hooks wrapped in timers, not the cost a user pays): "
         f"{pages['timed'] / pages['plain']:.3f}"
+    )
+    drop_ratios = [pps(g) / pps(p) for p, g in zip(results["drop"], results["guard"], strict=False)]
+    print(
+        f"pages/s ratio noai_guard/drop (the same pages dropped, nothing checked): "
+        f"{pages['guard'] / pages['drop']:.3f}"
+        f"\n  per round: {', '.join(f'{x:.2f}' for x in drop_ratios)} (median {statistics.median(drop_ratios):.3f})"
+        f"\n  CPU-bound equivalent: {med('drop', per_page('cpu_process')) / cpu_guard:.3f}"
     )
     timed = results["timed"]
     wall, cpu = med("timed", per_page("guard_seconds")), med("timed", per_page("guard_cpu"))

@@ -524,6 +524,8 @@ class _Guard:
         return c
 
     def _count_unknowns(self, sigs: list[Signal], counts: _OriginCounts) -> None:
+        if all(s.verdict is not Verdict.UNKNOWN for s in sigs):
+            return  # the common case: nothing to count
         seen: set[str] = set()
         for s in sigs:
             if s.verdict is Verdict.UNKNOWN and not s.superseded and s.name not in seen:
@@ -804,7 +806,7 @@ class _Guard:
         """
         url = request.url
         origin = _origin(url)
-        ref = self._images.get(_url_key(url)) if self.images_on else None
+        ref = self._images.get(_url_key(url)) if self.images_on and self._images else None
         if ref is not None:
             # Item 4: an image reserved by the page that embeds it; the page is the evidence.
             sigs = [self._embedding_signal(ref)]
@@ -975,7 +977,8 @@ class _Guard:
 
 
 def _is_http(request: Request) -> bool:
-    return request.url[:8].lower().startswith(("http://", "https://"))
+    url = request.url
+    return url.startswith(("http://", "https://")) or url[:8].lower().startswith(("http://", "https://"))
 
 
 def _is_scrapy_robots(request: Request) -> bool:
