@@ -14,7 +14,7 @@ from . import aipref, directives, tdmrep
 from .decision import Decision, Headers, Signal
 from .htmlhead import Head, read_head
 from .policy import DecisionMemo, Policy, decide
-from .robots import ai_txt_path_rules, ai_txt_signals, rule_head, url_path
+from .robots import ai_txt_path_rules, ai_txt_signals, matches_every_path, url_path
 
 if TYPE_CHECKING:
     from .robots import RobotsTxt
@@ -65,8 +65,9 @@ def _lowered_head(body: bytes, budget: int, tokens: _Tokens | None = None) -> by
     """The bytes before the body starts, lowercased; ``None`` if that can't be told cheaply.
 
     The cut is the first ``<body`` (``<BODY`` if there is none) that is not
-    inside a raw-text element or a comment.  A superset of the head is fine (the check below only looks for
-    tokens); a cut too early is not, hence the raw-text check.
+    inside a raw-text element or a comment.  A superset of the head is fine
+    (the check below only looks for tokens); a cut too early is not, hence the
+    raw-text check.
 
     With ``tokens``, also ``None`` as soon as a candidate prefix holds one of
     them or a NUL byte: every later candidate, and so the head itself, starts
@@ -317,12 +318,12 @@ class SiteEval:
         if self.ai_txt is not None:
             rules += ai_txt_path_rules(self.ai_txt, policy)
         for r in rules:
-            if rule_head(r) is not None:  # None: matches every path, the same for all URLs
+            if not matches_every_path(r):  # one that does is the same for all URLs
                 add(re.escape(r.prefix) if r.prefix is not None else _glob_regex(r.parts, r.end), r.matches)
         tdm = self.tdmrep_file
         if tdm is not None and tdm.state == "ok":
-            for (pat, anchored, matches), head in zip(tdm.locations(), tdm.location_heads(), strict=True):
-                if head is not None:
+            for pat, anchored, matches in tdm.locations():
+                if anchored or pat.rstrip("*") not in ("", "/"):  # "/" and "/*" match every path
                     add(_glob_regex(pat.split("*"), anchored), matches)
         return re.compile(f"{_URL_HEAD}(?!(?:{'|'.join(sorted(alts))}))(/{_PLAIN_PATH})")
 

@@ -938,15 +938,9 @@ def ai_txt_path_rules(ai: RobotsTxt, policy: Policy) -> list[_Rule]:
     return out
 
 
-def rule_head(rule: _Rule) -> str | None:
-    """The literal text every path the rule matches starts with; None if it matches every path.
-
-    Paths start with "/", so a plain prefix "" or "/" matches them all (§2.2.2);
-    a head of "" or "/" with a wildcard after it (``/*.pdf$``) filters nothing.
-    """
-    if rule.prefix is not None:
-        return None if rule.prefix in ("", "/") else rule.prefix
-    return rule.parts[0]
+def matches_every_path(rule: _Rule) -> bool:
+    """Does the rule match every path?  Paths start with "/", so a plain prefix "" or "/" does (§2.2.2)."""
+    return rule.prefix is not None and rule.prefix in ("", "/")
 
 
 def _ai_unreachable_signal(ai: RobotsTxt, purpose: str) -> Signal:

@@ -263,28 +263,15 @@ class TdmrepFile:
         return (hits[0], hits[1:]) if hits else (None, [])
 
     def locations(self) -> list[tuple[str, bool, Callable[[str], bool]]]:
-        """Per rule with a location, in rule order: (normalised pattern, anchored by ``$``,
-        a test of a normalised path)."""
+        """Per rule with a location, in rule order: its normalised pattern, whether ``$``
+        anchors it, and a test of a normalised path (a location is matched as a
+        robots.txt path pattern: ``*`` is any run of characters)."""
         out: list[tuple[str, bool, Callable[[str], bool]]] = []
         for r in self.rules:
             if r.location:
                 pat, anchored, _ = _location_pattern(r.location)
                 out.append((pat, anchored, functools.partial(_match_normalised, r.location)))
         return out
-
-    def location_heads(self) -> list[str | None]:
-        """Per rule, the literal text every matching path starts with; None if it matches every path.
-
-        A location is matched as a robots.txt path pattern: ``*`` is any run of
-        characters, so ``/`` and ``/*`` (not anchored) match every path.
-        """
-        heads: list[str | None] = []
-        for r in self.rules:
-            if not r.location:
-                continue  # matches nothing
-            pat, anchored, _ = _location_pattern(r.location)
-            heads.append(None if not anchored and pat.rstrip("*") in ("", "/") else pat.split("*", 1)[0])
-        return heads
 
     def _memo(self) -> dict[tuple[object, ...], Signal]:
         """Signals that do not depend on the URL, built once per file (kept beside the fields)."""
