@@ -334,7 +334,7 @@ class SiteEval:
         """``site_signals(url, ...)`` and ``decide(url, those signals, policy)``."""
         m = self._default_re.fullmatch(url)
         # A plain URL's path is read as written by every parser: the complex patterns see it so.
-        default = m is not None and not any(f(url[m.start(1) :]) for f in self._complex)
+        default = m is not None and not (self._complex and any(f(url[m.start(1) :]) for f in self._complex))
         if default and self._default is not None:
             sigs, decision = self._default
             return list(sigs), decision.for_url(url)

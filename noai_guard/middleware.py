@@ -524,7 +524,10 @@ class _Guard:
         return c
 
     def _count_unknowns(self, sigs: list[Signal], counts: _OriginCounts) -> None:
-        if all(s.verdict is not Verdict.UNKNOWN for s in sigs):
+        for s in sigs:
+            if s.verdict is Verdict.UNKNOWN:
+                break
+        else:
             return  # the common case: nothing to count
         seen: set[str] = set()
         for s in sigs:
