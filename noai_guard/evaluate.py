@@ -261,6 +261,11 @@ _PLAIN_PATH = r"[A-Za-z0-9!$&'()*+,/:;=?@~._-]*(?<!\?)"
 _URL_HEAD = r"[A-Za-z][A-Za-z0-9+.-]*://[A-Za-z0-9!$&'()*+,:;=@~._-]*"
 
 
+# Above these, SiteEval evaluates every URL in full (see SiteEval._compile).
+_MAX_ALTERNATIVES = 256
+_MAX_COMPLEX = 16
+
+
 def _glob_regex(parts: tuple[str, ...] | list[str], end: bool) -> str | None:
     """A regex for a path pattern (literal parts joined by ``*``), or None if it could backtrack badly.
 
@@ -282,7 +287,8 @@ class SiteEval:
     but for the URL.  One regex over the whole URL picks them out: a plain URL
     (see ``_PLAIN_PATH``) whose path no other rule of robots.txt, ai.txt or
     tdmrep.json can match, nor ``/robots.txt`` (RFC 9309 §2.2.2: its own
-    signal).  Every other URL is evaluated in full.
+    signal).  Every other URL is evaluated in full, and so is every URL of an
+    origin whose files have more rules than the shortcut pays for.
     """
 
     __slots__ = ("_complex", "_default", "_default_re", "_memo", "ai_txt", "policy", "robots", "tdmrep_file")
@@ -294,18 +300,21 @@ class SiteEval:
         robots: RobotsTxt | None = None,
         tdmrep_file: TdmrepFile | None = None,
         ai_txt: RobotsTxt | None = None,
+        memo: DecisionMemo | None = None,
     ) -> None:
         self.policy = policy
         self.robots = robots
         self.tdmrep_file = tdmrep_file
         self.ai_txt = ai_txt
         self._default: tuple[list[Signal], Decision] | None = None
-        self._memo = DecisionMemo(policy)
+        # A crawl passes one memo for all origins, so its size bounds them all together
+        # (keys cannot collide: each origin's files hand out their own signal objects).
+        self._memo = memo if memo is not None else DecisionMemo(policy)
         # Patterns with several "*" are tried on the path with their own (linear) matchers.
         self._complex: list[Callable[[str], bool]] = []
         self._default_re = self._compile(policy)
 
-    def _compile(self, policy: Policy) -> re.Pattern[str]:
+    def _compile(self, policy: Policy) -> re.Pattern[str] | None:
         alts = {re.escape("/robots.txt")}
 
         def add(rx: str | None, matches: Callable[[str], bool]) -> None:
@@ -317,6 +326,8 @@ class SiteEval:
         rules = self.robots.path_rules(policy) if self.robots is not None else []
         if self.ai_txt is not None:
             rules += ai_txt_path_rules(self.ai_txt, policy)
+        if len(rules) > _MAX_ALTERNATIVES:
+            return None
         for r in rules:
             if not matches_every_path(r):  # one that does is the same for all URLs
                 add(re.escape(r.prefix) if r.prefix is not None else _glob_regex(r.parts, r.end), r.matches)
@@ -325,6 +336,11 @@ class SiteEval:
             for pat, anchored, matches in tdm.locations():
                 if anchored or pat.rstrip("*") not in ("", "/"):  # "/" and "/*" match every path
                     add(_glob_regex(pat.split("*"), anchored), matches)
+        if len(alts) > _MAX_ALTERNATIVES or len(self._complex) > _MAX_COMPLEX:
+            # A file this large is cheaper to evaluate in full than to screen first: the
+            # regex tries its alternatives one by one, and compiling it takes long.
+            self._complex = []
+            return None
         return re.compile(f"{_URL_HEAD}(?!(?:{'|'.join(sorted(alts))}))(/{_PLAIN_PATH})")
 
     def same_files(self, robots: object, tdmrep_file: object, ai_txt: object) -> bool:
@@ -332,7 +348,7 @@ class SiteEval:
 
     def evaluate(self, url: str) -> tuple[list[Signal], Decision]:
         """``site_signals(url, ...)`` and ``decide(url, those signals, policy)``."""
-        m = self._default_re.fullmatch(url)
+        m = self._default_re.fullmatch(url) if self._default_re is not None else None
         # A plain URL's path is read as written by every parser: the complex patterns see it so.
         default = m is not None and not (self._complex and any(f(url[m.start(1) :]) for f in self._complex))
         if default and self._default is not None:

@@ -44,7 +44,7 @@ from . import decision as d
 from .decision import Decision, Signal, Verdict
 from .evaluate import SIGNAL_HEADER_NAMES, SiteEval, is_html, is_image, response_signals, scan_head
 from .htmlhead import Head, embedded_images
-from .policy import decide
+from .policy import DecisionMemo, decide
 from .settings import DEFAULTS, SettingsError, get_float, get_int, policy_from_settings
 from .sitefiles import KINDS, MAX_REDIRECTS, SIZE_LIMIT, Kind, SiteFile, file_url, from_fetch, origin_of
 from .sitefiles import status_class as _status_class
@@ -370,6 +370,7 @@ class _Guard:
         self._origins: dict[str, _OriginCounts] = {}
         # Per origin: until when its SiteEval may be used without looking at the file cache.
         self._ready: OrderedDict[str, tuple[float, SiteEval]] = OrderedDict()
+        self._decisions = DecisionMemo(self.policy, size=8192)  # shared by every origin's SiteEval
         self._inflight: set[Deferred[None]] = set()
 
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
@@ -616,7 +617,11 @@ class _Guard:
             ev = ready[1]
         else:
             ev = SiteEval(
-                self.policy, robots=cast("Any", robots), tdmrep_file=cast("Any", tdm), ai_txt=cast("Any", ai)
+                self.policy,
+                robots=cast("Any", robots),
+                tdmrep_file=cast("Any", tdm),
+                ai_txt=cast("Any", ai),
+                memo=self._decisions,
             )
         expires = float("inf")
         for kind in self.kinds:

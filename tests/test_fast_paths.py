@@ -706,3 +706,23 @@ def test_site_eval_decides_as_site_signals(robots_name: str, policy: Policy) -> 
             shortcut += ev._default is not None
     assert checked > 100
     assert shortcut  # the shortcut was taken for some file combination
+
+
+def test_site_eval_evaluates_large_files_in_full() -> None:
+    """Past the size where screening pays, every URL takes the full evaluation, with the same result."""
+    from noai_guard.evaluate import _MAX_ALTERNATIVES, SiteEval
+
+    lines = ["User-agent: *"] + [f"Disallow: /d{i}/" for i in range(_MAX_ALTERNATIVES + 1)]
+    origin = "https://example.org"
+    robots = from_fetch("robots", origin + "/robots.txt", status=200, body="\n".join(lines).encode())
+    policy = Policy(user_agents=("examplebot",))
+    ev = SiteEval(policy, robots=robots)  # type: ignore[arg-type]
+    assert ev._default_re is None
+    for path in ("/", "/d7/x", f"/d{_MAX_ALTERNATIVES}/", "/other"):
+        url = origin + path
+        sigs, decision = ev.evaluate(url)
+        want = site_signals(url, policy, robots=robots)  # type: ignore[arg-type]
+        assert sigs == want
+        assert decision == decide(url, want, policy)
+    assert ev.evaluate(origin + "/d7/x")[1].blocked
+    assert ev._default is None  # the shortcut was never taken
