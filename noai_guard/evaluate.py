@@ -76,13 +76,6 @@ def _lowered_head(body: bytes, budget: int, tokens: _Tokens | None = None) -> by
     test for pages that carry a token.
     """
     limit = min(len(body), budget)
-    cut = body.find(b"<body", 0, limit)
-    if cut >= 0:  # the common case, as the loop below would take it
-        low = body[:cut].lower()
-        if tokens is not None and _has_token(low, tokens):
-            return None
-        if not _open_raw(low):
-            return low
     start = 0
     for _ in range(8):
         lower = body.find(b"<body", start, limit)
@@ -239,7 +232,7 @@ def site_signals(
     ``path``, if given, must be ``url_path(url)``.
     """
     out: list[Signal] = []
-    # url_path(url), computed once for robots.txt and ai.txt
+    # path: url_path(url), computed once for robots.txt and ai.txt
     if robots is not None:
         if path is None and robots.state == "ok":
             path = url_path(url)

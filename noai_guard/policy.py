@@ -129,8 +129,7 @@ class Policy:
         return frozenset(t.lower() for t in self.proxy_tokens)
 
     def is_own(self, token: str) -> bool:
-        t = token.lower()
-        return any(t == u.lower() for u in self.user_agents)
+        return token.lower() in self.own_tokens_lower
 
 
 def _layer_tdmrep(signals: list[Signal]) -> list[Signal]:
