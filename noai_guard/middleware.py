@@ -531,8 +531,10 @@ class _Guard:
         else:
             return  # the common case: nothing to count
         seen: set[str] = set()
+        sources = self.policy.sources
         for s in sigs:
-            if s.verdict is Verdict.UNKNOWN and not s.superseded and s.name not in seen:
+            # A switched-off source's unknown takes no part in the decision (decide() discounts it).
+            if s.verdict is Verdict.UNKNOWN and not s.superseded and s.name in sources and s.name not in seen:
                 seen.add(s.name)
                 self.stats.inc_value(f"noai_guard/unknown_count/{s.name}")
         if seen:

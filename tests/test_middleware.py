@@ -633,3 +633,19 @@ def test_bad_settings_stop_the_crawl_at_start(crawl: Crawl, make_site: MakeSite)
     r = crawl([site.url("/x")], settings={"NOAI_GUARD_UNKNOWN": {"robots-txt": "maybe"}})
     assert "NOAI_GUARD_UNKNOWN" in (r.workdir / "stdout.txt").read_text() + r.log
     assert site.count("/x") == 0
+
+
+def test_unknowns_of_a_switched_off_source_are_not_counted(crawl: Crawl, make_site: MakeSite) -> None:
+    # robots.txt is still fetched for Content-Usage / Content-Signal; its robots-txt signal is off.
+    site = make_site({"/robots.txt": text("down", status=503), "/x": page()})
+    r = crawl([site.url("/x")], settings={"NOAI_GUARD_SOURCES": ["content-usage", "content-signal"]})
+    assert_allowed(r, site.url("/x"))
+    assert site.count("/robots.txt") >= 1
+    assert r.stat("noai_guard/robots/response_status_count/503") >= 1
+    assert r.stat("noai_guard/unknown_count/robots-txt") == 0
+    summary = r.trail[-1]
+    assert summary["origins"][site.origin]["unknown"] == 0
+    # The same server with the source on: the unknown is counted and blocks (RFC 9309 §2.3.1.4).
+    r = crawl([site.url("/x")])
+    assert r.stat("noai_guard/unknown_count/robots-txt") == 1
+    assert r.decision_for(site.url("/x"))["action"] == "skipped"
