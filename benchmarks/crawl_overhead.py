@@ -9,7 +9,7 @@ Run: ``python benchmarks/crawl_overhead.py [--pages N] [--rounds R]``.
 2. Serves it on 127.0.0.1 with nginx when ``nginx`` is on PATH, else with
    ``--workers`` processes of a small asyncio HTTP/1.1 server sharing one
    ``SO_REUSEPORT`` port (loopback only).
-3. Crawls it ``--rounds`` times in each of three modes, interleaved (the order
+3. Crawls it ``--rounds`` times in each of five modes, interleaved (the order
    rotates per round), each crawl in its own subprocess:
 
    - ``plain``: plain Scrapy;
@@ -23,7 +23,12 @@ Run: ``python benchmarks/crawl_overhead.py [--pages N] [--rounds R]``.
    - ``timed``: the same add-on with its hooks wrapped in timers, for the
      time spent inside noai_guard per page.  The wrappers cost time of their
      own (and change what is in the CPU caches), so this mode's pages/s is
-     printed but not used for the ratio.
+     printed but not used for the ratio;
+   - ``floor``: the same timed hooks with noai_guard's work taken out (each
+     returns at once): what Scrapy calling two middleware hooks, plus the
+     timers, costs per page.  The ``timed`` figure includes this floor; it is
+     printed beside it so that the time spent in noai_guard's own code can be
+     read off too.
 
 The time inside noai_guard is measured by registering a subclass of the
 middleware whose hooks accumulate ``time.perf_counter`` time (and
@@ -415,13 +420,31 @@ def _wrap(fn: Callable[..., Any], timer: _Timer) -> Callable[..., Any]:
 
 
 _DOWNLOADER_HOOKS = ("process_request", "process_response", "process_exception")
-MODES = ("plain", "drop", "guard", "timed")
+MODES = ("plain", "drop", "guard", "timed", "floor")
 
 
-def _timed_subclass(cls: type[Any], timer: _Timer) -> type[Any]:
-    """``cls`` with each downloader-middleware hook it defines wrapped by :func:`_wrap`."""
+def _noop_hook(name: str) -> Callable[..., Any]:
+    """A hook that does nothing: ``process_response`` passes the response on, the others return None."""
+    if name == "process_response":
+
+        def process_response(self: Any, request: Any, response: Any, spider: Any = None) -> Any:
+            return response
+
+        return process_response
+
+    def hook(self: Any, *a: Any, **kw: Any) -> Any:
+        return None
+
+    return hook
+
+
+def _timed_subclass(cls: type[Any], timer: _Timer, empty: bool = False) -> type[Any]:
+    """``cls`` with each downloader-middleware hook it defines wrapped by :func:`_wrap`.
+
+    With ``empty``, the wrapped hooks do nothing (``floor`` mode).
+    """
     ns = {
-        name: _wrap(getattr(cls, name), timer)
+        name: _wrap(_noop_hook(name) if empty else getattr(cls, name), timer)
         for name in _DOWNLOADER_HOOKS
         if callable(getattr(cls, name, None))
     }
@@ -432,8 +455,8 @@ def _timed_subclass(cls: type[Any], timer: _Timer) -> type[Any]:
     return sub
 
 
-def _instrument(timer: _Timer) -> tuple[type[Any], set[type[Any]]]:
-    """An add-on that installs noai_guard's components as timed subclasses.
+def _instrument(timer: _Timer, empty: bool = False) -> tuple[type[Any], set[type[Any]]]:
+    """An add-on that installs noai_guard's components as timed subclasses (doing nothing if ``empty``).
 
     Whatever downloader middlewares the real add-on installs from the
     ``noai_guard`` package are swapped for subclasses whose hooks are timed;
@@ -464,7 +487,7 @@ def _instrument(timer: _Timer) -> tuple[type[Any], set[type[Any]]]:
                 cls = load_object(key) if isinstance(key, str) else key
                 if isinstance(cls, type) and cls.__module__.startswith("noai_guard."):
                     swapped.add(cls)
-                    cls = _timed_subclass(cls, timer)
+                    cls = _timed_subclass(cls, timer, empty)
                 out[cls] = prio
             settings.set("DOWNLOADER_MIDDLEWARES", out, priority="addon")
 
@@ -529,12 +552,12 @@ def child(args: argparse.Namespace) -> int:
     if args.mode == "drop":
         # The same pages dropped as noai_guard drops them, by a middleware that checks nothing.
         settings["DOWNLOADER_MIDDLEWARES"] = {DropOptOutPages: 950}
-    if args.mode in ("guard", "timed"):
+    if args.mode in ("guard", "timed", "floor"):
         from noai_guard import NoAIGuardAddon
 
         addon: Any = NoAIGuardAddon
-        if args.mode == "timed":
-            addon, swapped = _instrument(timer)
+        if args.mode in ("timed", "floor"):
+            addon, swapped = _instrument(timer, empty=args.mode == "floor")
         settings.update(
             {
                 "ADDONS": {addon: 0},
@@ -666,7 +689,7 @@ def main(argv: list[str] | None = None) -> int:
                         + (
                             f", noai_guard {_fmt_ms(res['guard_seconds'] / max(res['responses'], 1))}/page"
                             f" ({_fmt_ms(res['guard_cpu'] / max(res['responses'], 1))} CPU)"
-                            if mode == "timed"
+                            if mode in ("timed", "floor")
                             else ""
                         ),
                         flush=True,
@@ -724,13 +747,19 @@ def report(results: dict[str, list[dict[str, Any]]]) -> None:
         f"(median of rounds; {timed[-1]['guard_calls']} hook calls in the last round)  target <= 0.05 ms: "
         f"{'met' if wall <= 0.05e-3 else 'NOT met'}"
     )
+    floor_wall = med("floor", per_page("guard_seconds"))
+    print(
+        f"  of which the floor (the same timed hooks doing nothing): {_fmt_ms(floor_wall)} wall, "
+        f"{_fmt_ms(med('floor', per_page('guard_cpu')))} CPU; noai_guard's own code: "
+        f"{_fmt_ms(wall - floor_wall)} wall"
+    )
     short = [r for mode in results.values() for r in mode if r["responses"] + r["skipped"] != r["urls"]]
     if short:
         print(f"warning: {len(short)} crawls did not fetch or skip every URL (download errors?)")
     errors = [r for mode in results.values() for r in mode if r.get("errors")]
     if errors:
         print(f"warning: {len(errors)} crawls logged errors (a broken wrapper or handler skews the figures)")
-    if not all(r["swapped"] for r in timed):
+    if not all(r["swapped"] for r in timed + results["floor"]):
         print("warning: the add-on's middleware was not found; noai_guard time was not measured")
     st = results["guard"][-1]["noai_guard_stats"]
     if st:
