@@ -45,7 +45,7 @@ from .decision import Decision, Signal, Verdict
 from .evaluate import SIGNAL_HEADER_NAMES, SiteEval, is_html, is_image, response_signals, scan_head
 from .htmlhead import Head, embedded_images
 from .policy import DecisionMemo, decide
-from .settings import DEFAULTS, SettingsError, get_float, get_int, policy_from_settings
+from .settings import DEFAULTS, SettingsError, get_bool, get_float, get_int, policy_from_settings
 from .sitefiles import KINDS, MAX_REDIRECTS, SIZE_LIMIT, Kind, SiteFile, file_url, from_fetch, origin_of
 from .sitefiles import status_class as _status_class
 
@@ -323,7 +323,7 @@ class _Guard:
 
     def __init__(self, crawler: Crawler) -> None:
         settings: BaseSettings = crawler.settings
-        if not settings.getbool("NOAI_GUARD_ENABLED"):
+        if not get_bool(settings, "NOAI_GUARD_ENABLED"):
             raise NotConfigured
         self.crawler = crawler
         assert crawler.stats is not None
@@ -335,11 +335,9 @@ class _Guard:
         self._pending_requests = 0
         self._pending_allowed = 0
         self.policy: Policy = policy_from_settings(settings)
-        self.enforce = settings.getbool("NOAI_GUARD_ENFORCE", DEFAULTS["NOAI_GUARD_ENFORCE"])
-        self.audit_allowed = settings.getbool(
-            "NOAI_GUARD_AUDIT_ALLOWED", DEFAULTS["NOAI_GUARD_AUDIT_ALLOWED"]
-        )
-        self.audit_fsync = settings.getbool("NOAI_GUARD_AUDIT_FSYNC", DEFAULTS["NOAI_GUARD_AUDIT_FSYNC"])
+        self.enforce = get_bool(settings, "NOAI_GUARD_ENFORCE")
+        self.audit_allowed = get_bool(settings, "NOAI_GUARD_AUDIT_ALLOWED")
+        self.audit_fsync = get_bool(settings, "NOAI_GUARD_AUDIT_FSYNC")
         uri = settings.get("NOAI_GUARD_AUDIT_URI", DEFAULTS["NOAI_GUARD_AUDIT_URI"])
         if not isinstance(uri, str) or not uri.strip():
             # The trail is the product's proof: it cannot be switched off.

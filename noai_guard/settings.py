@@ -136,7 +136,8 @@ def get_float(settings: BaseSettings, name: str, *, minimum: float) -> float:
     return number
 
 
-def _getbool(settings: BaseSettings, name: str) -> bool:
+def get_bool(settings: BaseSettings, name: str) -> bool:
+    """A boolean setting (default from :data:`DEFAULTS`); a bad value is a SettingsError naming it."""
     try:
         return bool(settings.getbool(name, DEFAULTS[name]))
     except ValueError:
@@ -195,14 +196,14 @@ def policy_from_settings(settings: BaseSettings) -> Policy:
             purpose=str(_get(settings, "NOAI_GUARD_PURPOSE")),
             user_agents=own_tokens(settings),
             proxy_tokens=default_proxy_tokens() if proxy is None else tuple(proxy),
-            lenient_noimageai=_getbool(settings, "NOAI_GUARD_LENIENT_NOIMAGEAI"),
-            honour_legacy=_getbool(settings, "NOAI_GUARD_HONOUR_LEGACY"),
+            lenient_noimageai=get_bool(settings, "NOAI_GUARD_LENIENT_NOIMAGEAI"),
+            honour_legacy=get_bool(settings, "NOAI_GUARD_HONOUR_LEGACY"),
             sources=frozenset(d.SIGNALS) if sources is None else frozenset(sources),
             unknown_as=unknown_as,
             unknown_default=_verdict(
                 "NOAI_GUARD_UNKNOWN_DEFAULT", _get(settings, "NOAI_GUARD_UNKNOWN_DEFAULT")
             ),
-            html_strict=_getbool(settings, "NOAI_GUARD_HTML_STRICT"),
+            html_strict=get_bool(settings, "NOAI_GUARD_HTML_STRICT"),
             html_budget=get_int(settings, "NOAI_GUARD_HEAD_BUDGET", minimum=1024),
         )
     except ValueError as exc:

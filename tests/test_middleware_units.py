@@ -158,6 +158,8 @@ def test_components_need_the_enabling_flag_and_a_trail() -> None:
         NoAIGuardMiddleware.from_crawler(get_crawler(settings_dict={}))
     with pytest.raises(NotConfigured):
         NoAIGuardResponseMiddleware.from_crawler(get_crawler(settings_dict={"NOAI_GUARD_ENABLED": False}))
+    with pytest.raises(SettingsError, match="NOAI_GUARD_ENABLED"):
+        NoAIGuardMiddleware.from_crawler(get_crawler(settings_dict={"NOAI_GUARD_ENABLED": "maybe"}))
     # The trail cannot be switched off with an empty URI: refused loudly at start-up.
     crawler = get_crawler(settings_dict={"NOAI_GUARD_ENABLED": True, "NOAI_GUARD_AUDIT_URI": " "})
     with pytest.raises(SettingsError, match="NOAI_GUARD_AUDIT_URI"):
@@ -166,6 +168,9 @@ def test_components_need_the_enabling_flag_and_a_trail() -> None:
         ("NOAI_GUARD_CACHE_TTL", -1),
         ("NOAI_GUARD_CACHE_SIZE", 0),
         ("NOAI_GUARD_RETRY_AFTER", "x"),
+        ("NOAI_GUARD_ENFORCE", "maybe"),
+        ("NOAI_GUARD_AUDIT_ALLOWED", "maybe"),
+        ("NOAI_GUARD_AUDIT_FSYNC", "maybe"),
     ):
         crawler = get_crawler(settings_dict={"NOAI_GUARD_ENABLED": True, name: value})
         with pytest.raises(SettingsError, match=name):
