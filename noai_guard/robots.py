@@ -702,7 +702,7 @@ class RobotsTxt:
         elif r.allow:
             note = "RFC 9309 §2.2.2: the longest matching rule is an allow (allow wins ties)"
         else:
-            note = "RFC 9309 §2.2.2: the longest matching rule is a disallow; not fetched, so no purpose"
+            note = "RFC 9309 §2.2.2: the longest matching rule is a disallow: the URL may not be crawled, for any purpose"
         return Signal(
             d.ROBOTS_TXT,
             Verdict.ALLOW if r is None or r.allow else Verdict.RESERVE,

@@ -177,7 +177,7 @@ def test_pages_without_any_capture_are_unknown(sample: Path, tmp_path: Path) -> 
     assert "http://shop.example/articles/spring" in unknown
 
 
-def test_robots_from_folder(sample: Path, tmp_path: Path) -> None:
+def test_robots_from_folder(sample: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pages, _ = _split_sample(sample, tmp_path)
     folder = tmp_path / "robots"
     (folder / "shop.example").mkdir(parents=True)
@@ -191,6 +191,8 @@ def test_robots_from_folder(sample: Path, tmp_path: Path) -> None:
     got = flagged(out)
     assert got["http://shop.example/articles/spring"] == ("robots-txt-proxy", "reserve")
     assert got["http://blog.example/post/1"] == ("robots-txt", "unknown")
+    # The summary counts the captures given with --robots-from (the pages file holds none).
+    assert "  captures: 2 " in capsys.readouterr().err
 
 
 def test_corrupt_record_is_counted_not_fatal(sample: Path, tmp_path: Path, capsys: Any) -> None:
@@ -469,7 +471,7 @@ def test_command_in_a_subprocess(sample: Path, tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 1, proc.stderr
-    assert "reserved: 6" in proc.stderr and proc.stdout == ""
+    assert "blocked: 6   unknown, allowed by policy: 1   allowed: 2" in proc.stderr and proc.stdout == ""
 
 
 def test_head_is_read_like_the_middleware(tmp_path: Path) -> None:

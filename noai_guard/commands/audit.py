@@ -305,10 +305,15 @@ def _print_summary(rec: dict[str, Any], out: str, removals: str | None, extra: l
         f"noai-guard audit: {t['judged']:,} judged of {t['records']:,} records in {len(rec['inputs'])} input(s) "
         f"({t['seconds']:.1f} s, {t['records'] / secs:,.0f} records/s, {t['bytes'] / secs / 1e6:,.1f} MB/s)\n"
     )
-    w(f"  reserved: {t['reserved']:,}   unknown: {t['unknown']:,}   allowed: {t['allowed']:,}\n")
+    # "reserved" in the record counts every blocked URL, an unknown resolved to reserve included.
+    w(
+        f"  blocked: {t['reserved']:,}   unknown, allowed by policy: {t['unknown']:,}   "
+        f"allowed: {t['allowed']:,}\n"
+    )
     skipped = ", ".join(f"{k} {v:,}" for k, v in sorted(t["skipped"].items()))
     w(
-        f"  captures: {t['captures']:,}   non-HTML judged by headers: {t['non_html']:,}"
+        # Site-file captures of the inputs plus those given with --robots-from.
+        f"  captures: {rec['captures_indexed']:,}   non-HTML judged by headers: {t['non_html']:,}"
         + (f"   skipped: {skipped}" if skipped else "")
         + "\n"
     )

@@ -262,11 +262,13 @@ def summarise(trail: Path) -> Summary:
             continue
         s.blocked_urls.add(url)
         row = s.row(str(name))
+        # Skipped and dropped count every blocked URL, as the origin table does; "unknown"
+        # says how many of them an unreadable signal decided.
+        setattr(row, str(action), getattr(row, str(action)) + 1)
         if rec.get("verdict") == "unknown":
             row.unknown += 1
             s.unknown_notes.append(f"{url}: {rec.get('evidence') or rec.get('reason')}")
         else:
-            setattr(row, str(action), getattr(row, str(action)) + 1)
             where = _where(rec.get("location"), rec.get("line"), rec.get("evidence_url"))
             evidence = _clip(str(rec.get("evidence") or ""))
             example = (_PHASE_RANK[str(action)], url, evidence, where, str(rec.get("evidence_url") or ""))
@@ -323,7 +325,11 @@ def format_summary(
             role = next((r for r, o in site.origins.items() if source.startswith(o + "/")), "")
             example = f"{evidence}  [{where if role in ('main', '') else f'{role} origin {where}'}]"
         lines.append(f"{name:<20} {row.skipped:>7} {row.dropped:>7} {row.unknown:>7}  {example}")
-    lines += [f"{'total':<20} {total.skipped:>7} {total.dropped:>7} {total.unknown:>7}", ""]
+    lines += [
+        f"{'total':<20} {total.skipped:>7} {total.dropped:>7} {total.unknown:>7}",
+        "(unknown: of those skipped or dropped, the ones a signal that could not be read decided)",
+        "",
+    ]
 
     roles = {origin: role for role, origin in site.origins.items()}
     width = max(len(f"{o} ({roles.get(o, '')})") for o in summary.origins) if summary.origins else 10
