@@ -22,10 +22,19 @@ Choices where the spec is silent:
 * ``tdm-reservation`` is a singleton field: repeated lines, or a combined
   ``1, 1``, are accepted when every member is the same valid value (as RFC 9110
   §8.6 does for Content-Length); conflicting members are a protocol error.
-* In tdmrep.json a reservation must be the JSON number 0 or 1; the strings
-  ``"0"``/``"1"`` are accepted too (a common slip, noted); anything else makes
-  the whole file invalid, as does a rule without ``location`` or
-  ``tdm-reservation``.  An invalid file means unset, and is recorded.
+* In tdmrep.json a reservation is a JSON number equal to 0 or 1 however it is
+  spelled (``1``, ``1.0``, ``1e0``: RFC 8259 §6 has one number type); the
+  strings ``"0"``/``"1"`` are accepted too (a common slip, noted).  Any other
+  value (``2``, ``true``, ``null``) is that rule's protocol error: the rule
+  still matches, its value is unset, and the other rules stand.
+* A rule that cannot be read (not an object, no ``location`` string, no
+  ``tdm-reservation``) makes the value ``unknown`` for every URL it may be the
+  first match for; rules before it still decide.  The spec says nothing of
+  malformed rules, so they are recorded, never read as "no reservation".
+* A body that is not a JSON array (an HTML error page, a bare object) is read
+  as no "machine-readable representation" at all: "Failure to provide access to
+  such a representation implies that the origin server does not implement this
+  protocol" ("TDM File on the Origin Server"), so unset, as for a failed fetch.
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
@@ -169,29 +179,110 @@ def _value_note(value: int, policy: Policy, tdm_policy: str | None) -> str:
 
 @dataclass(frozen=True, slots=True)
 class TdmrepRule:
-    """One rule of a tdmrep.json file."""
+    """One rule of a tdmrep.json file, or an array element that fails to be one."""
 
     index: int  # 0-based position in the array (order decides)
-    location: str
-    reservation: int  # 0 or 1
+    location: str | None  # None: unreadable, so the rule may be the first match for any URL
+    reservation: int | None  # 0 or 1; None when ``error`` says why not
     policy: str | None
-    raw: str  # the rule as compact JSON, for evidence
+    raw: str  # the rule as compact JSON, numbers as written, for evidence
     note: str = ""
+    error: str = ""  # why there is no value
+    malformed: bool = False  # the rule cannot be read: unknown (else a protocol error: unset)
 
 
-def _compact(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+class _Number(float):
+    """A JSON number as written (``1.0``, ``1e0``, ``-0``): json.dumps would respell it."""
+
+    __slots__ = ("text",)
+    text: str
+
+
+def _loads(text: str) -> tuple[Any, bool]:
+    """JSON, with the numbers json.dumps would respell kept as :class:`_Number`; and whether any were."""
+    spelled = False
+
+    def number(s: str) -> _Number:
+        nonlocal spelled
+        spelled = True
+        n = _Number(s)
+        n.text = s
+        return n
+
+    def integer(s: str) -> int | _Number:
+        return number(s) if s == "-0" else int(s)
+
+    # Only "-0" is an integer json.dumps respells; without it, the C fast path for ints.
+    return json.loads(text, parse_float=number, parse_int=integer if "-0" in text else None), spelled
+
+
+def _compact(obj: Any, spelled: bool = False) -> str:
+    """``obj`` as compact JSON; with ``spelled``, its numbers as the file wrote them."""
+    if not spelled:
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    if isinstance(obj, _Number):
+        return obj.text
+    if isinstance(obj, dict):
+        return "{" + ",".join(f"{_compact(k)}:{_compact(v, True)}" for k, v in obj.items()) + "}"
+    if isinstance(obj, list):
+        return "[" + ",".join(_compact(v, True) for v in obj) + "]"
+    return _compact(obj)
+
+
+def _raw(obj: Any, spelled: bool) -> str:
+    try:
+        return _compact(obj, spelled)
+    except RecursionError:  # nesting json.loads accepts but this recursion does not
+        return _compact(obj)
 
 
 def _reservation_value(v: Any) -> tuple[int | None, str]:
-    """0/1 from a tdmrep.json value, or None; with a note for lenient reads."""
+    """0/1 from a tdmrep.json value, or None; with a note for lenient reads.
+
+    JSON has one number type (RFC 8259 §6): ``1.0`` and ``1e0`` are the integer 1
+    the spec asks for ("tdm-reservation is an integer").  ``true`` is no number,
+    even though Python's ``True == 1``.
+    """
     if isinstance(v, bool):
+        return None, ""
+    if isinstance(v, _Number):
+        exact = Decimal(v.text)  # not the float: 1.00000000000000001 is not 1
+        if exact in (0, 1):
+            return int(exact), f"{v.text} is the JSON number {int(exact)}"
         return None, ""
     if isinstance(v, int) and v in (0, 1):
         return v, ""
     if isinstance(v, str) and v.strip() in ("0", "1"):
         return int(v.strip()), "string value read as a number"
     return None, ""
+
+
+def _rule(index: int, item: Any, spelled: bool) -> TdmrepRule:
+    """One array element as a rule.
+
+    "Other values are considered protocol errors ... MUST consider that
+    tdm-reservation is unset" (section "tdm-reservation"): such a rule still
+    matches, with no value.  The spec does not say how to read an element that
+    is not an object or lacks a mandatory property ("location and
+    tdm-reservation are mandatory"): it is malformed, its value unknown.
+    """
+    raw = _raw(item, spelled)
+    if not isinstance(item, dict):
+        return TdmrepRule(index, None, None, None, raw, error="not an object", malformed=True)
+    loc = item.get("location")
+    if not isinstance(loc, str):
+        return TdmrepRule(index, None, None, None, raw, error="no location string", malformed=True)
+    if "tdm-reservation" not in item:
+        return TdmrepRule(index, loc, None, None, raw, error="no tdm-reservation", malformed=True)
+    value, note = _reservation_value(item["tdm-reservation"])
+    if value is None:
+        bad = _raw(item["tdm-reservation"], spelled)[:40]
+        return TdmrepRule(index, loc, None, None, raw, error=f"tdm-reservation {bad} is not 0 or 1")
+    pol = item.get("tdm-policy")
+    if pol is not None and not isinstance(pol, str):
+        note = "; ".join(filter(None, [note, "tdm-policy is not a string, ignored"]))
+        pol = None
+    return TdmrepRule(index, loc, value, pol, raw, note)
 
 
 @dataclass(frozen=True)
@@ -205,7 +296,7 @@ class TdmrepFile:
 
     @classmethod
     def parse(cls, body: bytes, url: str) -> TdmrepFile:
-        """Parse the file; never raises (a malformed file is ``state="invalid"``)."""
+        """Parse the file; never raises (a body that is no JSON array is ``state="invalid"``)."""
         try:
             return cls._parse(body, url)
         except Exception as exc:  # noqa: BLE001  # pragma: no cover - the contract is "never raises"
@@ -218,31 +309,17 @@ class TdmrepFile:
         except UnicodeDecodeError as exc:
             return cls(url, "invalid", f"not UTF-8 (byte {exc.start})")
         try:
-            data = json.loads(text)
+            data, spelled = _loads(text)
         except (ValueError, RecursionError) as exc:
             return cls(url, "invalid", f"not JSON: {str(exc)[:120]}")
         if not isinstance(data, list):
             return cls(url, "invalid", f"not a JSON array (got {type(data).__name__})")
-        rules: list[TdmrepRule] = []
-        for i, item in enumerate(data):
-            where = f"rule #{i + 1}"
-            if not isinstance(item, dict):
-                return cls(url, "invalid", f"{where} is not an object")
-            loc = item.get("location")
-            if not isinstance(loc, str):
-                return cls(url, "invalid", f"{where} has no location string")
-            if "tdm-reservation" not in item:
-                return cls(url, "invalid", f"{where} has no tdm-reservation")
-            value, note = _reservation_value(item["tdm-reservation"])
-            if value is None:
-                bad = _compact(item["tdm-reservation"])[:40]
-                return cls(url, "invalid", f"{where}: tdm-reservation {bad} is not 0 or 1")
-            pol = item.get("tdm-policy")
-            if pol is not None and not isinstance(pol, str):
-                note = "; ".join(filter(None, [note, "tdm-policy is not a string, ignored"]))
-                pol = None
-            rules.append(TdmrepRule(i, loc, value, pol, _compact(item), note))
-        return cls(url, "ok", f"{len(rules)} rule(s)", tuple(rules))
+        rules = tuple(_rule(i, item, spelled) for i, item in enumerate(data))
+        detail = f"{len(rules)} rule(s)"
+        bad = [r for r in rules if r.error]
+        if bad:
+            detail += f", {len(bad)} without a value (rule #{bad[0].index + 1}: {bad[0].error})"
+        return cls(url, "ok", detail, rules)
 
     @classmethod
     def unavailable(cls, url: str, detail: str) -> TdmrepFile:
@@ -259,13 +336,14 @@ class TdmrepFile:
         return self._match_path(_normalise(_path_of(url) or "/"))  # normalised once for all rules
 
     def _match_path(self, path: str) -> tuple[TdmrepRule | None, list[TdmrepRule]]:
-        hits = [r for r in self.rules if _match_normalised(r.location, path)]
+        hits = [r for r in self.rules if r.location is None or _match_normalised(r.location, path)]
         return (hits[0], hits[1:]) if hits else (None, [])
 
     def locations(self) -> list[tuple[str, bool, Callable[[str], bool]]]:
         """Per rule with a location, in rule order: its normalised pattern, whether ``$``
         anchors it, and a test of a normalised path (a location is matched as a
-        robots.txt path pattern: ``*`` is any run of characters)."""
+        robots.txt path pattern: ``*`` is any run of characters).  A rule whose
+        location cannot be read matches every path, like ``/``, and is left out."""
         out: list[tuple[str, bool, Callable[[str], bool]]] = []
         for r in self.rules:
             if r.location:
@@ -281,7 +359,11 @@ class TdmrepFile:
         return memo
 
     def signals(self, url: str, policy: Policy) -> list[Signal]:
-        """The file's signal for ``url``: the first matching rule, else an unset record."""
+        """The file's signal for ``url``: the first matching rule, else an unset record.
+
+        A rule without a value gives unset (a protocol error) or unknown (a
+        malformed rule), not the value of a later rule: the first match is used.
+        """
 
         def sig(verdict: Verdict | None, evidence: str, note: str, scope: str | None = None) -> Signal:
             return Signal(
@@ -304,7 +386,12 @@ class TdmrepFile:
                     "unavailable": "no tdmrep.json: the site does not implement the protocol, value unset",
                     "unreachable": "tdmrep.json could not be fetched: TDMRep reads a failure as "
                     "'does not implement this protocol', value unset",
-                    "invalid": "invalid tdmrep.json: value unset",
+                    # "TDM File on the Origin Server": the origin MUST send "a machine-readable
+                    # representation"; "Failure to provide access to such a representation
+                    # implies that the origin server does not implement this protocol".
+                    "invalid": "invalid tdmrep.json, not a JSON array of rules: not the "
+                    "machine-readable representation the origin must send, so TDMRep reads it as "
+                    "'does not implement this protocol', value unset",
                 }.get(self.state, "tdmrep.json not usable: value unset")
                 cached = memo[key] = sig(None, self.detail, f"{why} [{SPEC}]")
             return [cached]
@@ -319,23 +406,44 @@ class TdmrepFile:
                     None, "", f"no tdmrep.json rule matches the URL: value unset [{SPEC}]"
                 )
             return [cached]
-        conflicts = [r for r in later if r.reservation != rule.reservation]
+        # Flag a later match that would say otherwise (one that matches every URL as it
+        # cannot be read would be flagged everywhere; the file's detail names it).
+        outcome = (rule.reservation, rule.malformed)
+        conflicts = [r for r in later if r.location is not None and (r.reservation, r.malformed) != outcome]
         c = conflicts[0] if conflicts else None
         key = ("rule", policy.purpose, rule.index, None if c is None else c.index)
         cached = memo.get(key)
         if cached is not None:
             return [cached]
-        note = _value_note(rule.reservation, policy, rule.policy)
-        note += f"; rule #{rule.index + 1}, the first matching rule in sequence wins"
+        verdict, note = _rule_verdict(rule, policy)
+        if rule.location is None:
+            note += f"; rule #{rule.index + 1} comes before any rule that matches the URL"
+        else:
+            note += f"; rule #{rule.index + 1}, the first matching rule in sequence wins"
         if c is not None:
-            note += (
-                f"; flag: later rule #{c.index + 1} ({c.location}) also matches with "
-                f"tdm-reservation {c.reservation}, not used"
-            )
+            also = f"but {c.error}" if c.error else f"with tdm-reservation {c.reservation}"
+            note += f"; flag: later rule #{c.index + 1} ({c.location}) also matches {also}, not used"
         if rule.note:
             note += f"; {rule.note}"
-        cached = memo[key] = sig(_purpose_verdict(rule.reservation, policy), rule.raw, note, rule.location)
+        cached = memo[key] = sig(verdict, rule.raw, note, rule.location)
         return [cached]
+
+
+def _rule_verdict(rule: TdmrepRule, policy: Policy) -> tuple[Verdict | None, str]:
+    """The verdict and note of ``rule`` as the first match for a URL."""
+    if rule.reservation is not None:
+        return _purpose_verdict(rule.reservation, policy), _value_note(rule.reservation, policy, rule.policy)
+    spoken_to = policy.purpose in SIGNAL_PURPOSES[d.TDMREP]
+    if rule.malformed:
+        verdict = Verdict.UNKNOWN if spoken_to else None
+        note = f"malformed rule ({rule.error}): it cannot be read, value unknown"
+        if rule.location is None:
+            note += " for every URL it may match"
+    else:
+        verdict, note = None, f"{rule.error}: protocol error, value unset"
+    if not spoken_to:
+        note += f"; TDMRep does not speak to {policy.purpose}"
+    return verdict, f"{note} [{SPEC}]"
 
 
 def _combine(values: list[str], strip: str) -> tuple[int | None, str]:

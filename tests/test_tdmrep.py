@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from noai_guard import decision as d
 from noai_guard.decision import Signal, Verdict
+from noai_guard.evaluate import SiteEval, evaluate
 from noai_guard.htmlhead import read_head
 from noai_guard.policy import Policy, decide
 from noai_guard.tdmrep import LOC_TDM_HEADER, TdmrepFile, header_signals, match_location, meta_signals
@@ -291,23 +292,16 @@ def test_match_location(location: str, path: str, expected: bool) -> None:
     [
         (b"", "not JSON"),
         (b"<html>404</html>", "not JSON"),
-        (b'{"location":"/","tdm-reservation":1}', "not a JSON array"),
+        (b'[{"location":"/","tdm-reservation":1},]', "not JSON"),
+        (b'{"location":"/","tdm-reservation":1}', "not a JSON array"),  # brackets "are mandatory"
         (b'"x"', "not a JSON array"),
-        (b"[1]", "not an object"),
-        (b'[{"tdm-reservation":1}]', "no location"),
-        (b'[{"location":1,"tdm-reservation":1}]', "no location"),
-        (b'[{"location":"/"}]', "no tdm-reservation"),
-        (b'[{"location":"/","tdm-reservation":2}]', "not 0 or 1"),
-        (b'[{"location":"/","tdm-reservation":"yes"}]', "not 0 or 1"),
-        (b'[{"location":"/","tdm-reservation":true}]', "not 0 or 1"),
-        (b'[{"location":"/","tdm-reservation":null}]', "not 0 or 1"),
-        (b'[{"location":"/","tdm-reservation":1.5}]', "not 0 or 1"),
-        (b'[{"location":"/a","tdm-reservation":1},{"location":"/b","tdm-reservation":9}]', "rule #2"),
         (b"\xff\xfe[]", "not UTF-8"),
         (b"[" * 100_000 + b"]" * 100_000, "not JSON"),
     ],
 )
 def test_invalid_files(body: bytes, detail: str) -> None:
+    # No JSON array: no machine-readable representation, so the origin "does not implement
+    # this protocol" ("TDM File on the Origin Server"): unset, and the note says why.
     f = TdmrepFile.parse(body, FILE_URL)
     assert f.state == "invalid"
     assert detail in f.detail
@@ -315,7 +309,171 @@ def test_invalid_files(body: bytes, detail: str) -> None:
     assert s.verdict is None
     assert s.location == d.LOC_TDMREP_FILE
     assert s.source == FILE_URL
+    assert s.evidence == f.detail
     assert "invalid" in s.note
+    assert "does not implement this protocol" in s.note
+
+
+def rule_signal(body: bytes, path: str, policy: Policy = POLICY) -> Signal:
+    f = TdmrepFile.parse(body, FILE_URL)
+    assert f.state == "ok"
+    (s,) = f.signals(ORIGIN + path, policy)
+    return s
+
+
+@pytest.mark.parametrize(
+    ("spelling", "verdict"),
+    [
+        ("1", Verdict.RESERVE),
+        ("1.0", Verdict.RESERVE),
+        ("1e0", Verdict.RESERVE),
+        ("1E+0", Verdict.RESERVE),
+        ("10e-1", Verdict.RESERVE),
+        ("1.000", Verdict.RESERVE),
+        ("0", Verdict.ALLOW),
+        ("0.0", Verdict.ALLOW),
+        ("-0", Verdict.ALLOW),
+        ("-0.0", Verdict.ALLOW),
+        ("0e7", Verdict.ALLOW),
+    ],
+)
+def test_reservation_is_a_json_number_however_spelled(spelling: str, verdict: Verdict) -> None:
+    # RFC 8259 §6: one number type, so 1.0 and 1e0 are the integer 1; the evidence keeps
+    # the spelling of the file.
+    rule = '{"location":"/","tdm-reservation":' + spelling + "}"
+    s = rule_signal(f"[{rule}]".encode(), "/a/b.html")
+    assert s.verdict is verdict
+    assert s.evidence == rule
+    assert s.scope == "/"
+    if spelling not in ("0", "1"):
+        assert f"{spelling} is the JSON number" in s.note
+
+
+def test_spelled_numbers_elsewhere_in_the_rule_kept_in_evidence() -> None:
+    body = b'[ {"location": "/", "tdm-reservation": 1.0, "x": [2E3, -0, {"y": 1.50}], "z": "\u00e9"} ]'
+    s = rule_signal(body, "/")
+    assert s.verdict is Verdict.RESERVE
+    assert s.evidence == '{"location":"/","tdm-reservation":1.0,"x":[2E3,-0,{"y":1.50}],"z":"\u00e9"}'
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["2", "2.0", "-1", "1.5", "1.00000000000000001", "1e400", "NaN", "true", "false", "null", '"yes"', "[1]"],
+)
+def test_other_values_are_a_protocol_error_of_that_rule(value: str) -> None:
+    # "Other values are considered protocol errors ... MUST consider that tdm-reservation
+    # is unset" (section "tdm-reservation"): JSON true is no integer, though True == 1.
+    bad = '{"location":"/b/","tdm-reservation":' + value + "}"
+    body = f'[{bad},{{"location":"/a/","tdm-reservation":1}}]'.encode()
+    s = rule_signal(body, "/b/x")
+    assert s.verdict is None
+    assert s.evidence == bad
+    assert s.scope == "/b/"
+    assert f"tdm-reservation {value} is not 0 or 1: protocol error, value unset" in s.note
+    assert "rule #1" in s.note
+    # The other rules stand.
+    assert rule_signal(body, "/a/x").verdict is Verdict.RESERVE
+    assert decide(ORIGIN + "/a/x", [rule_signal(body, "/a/x")], POLICY).blocked
+
+
+def test_one_bad_rule_does_not_void_the_file() -> None:
+    body = b'[{"location":"/","tdm-reservation":1},{"location":"/x","tdm-reservation":2}]'
+    f = TdmrepFile.parse(body, FILE_URL)
+    assert f.state == "ok"
+    assert "rule #2: tdm-reservation 2 is not 0 or 1" in f.detail
+    for path in ("/a/b.html", "/x"):
+        dec = evaluate(ORIGIN + path, POLICY, tdmrep_file=f)
+        assert dec.verdict is Verdict.RESERVE
+        assert dec.decided_by is not None
+        assert dec.decided_by.evidence == '{"location":"/","tdm-reservation":1}'
+    # The first match decides; the later protocol error is flagged.
+    (s,) = f.signals(ORIGIN + "/x", POLICY)
+    assert "flag: later rule #2 (/x) also matches but tdm-reservation 2 is not 0 or 1" in s.note
+
+
+def test_protocol_error_first_is_unset_not_the_later_rule() -> None:
+    # "The most specific match is the first in sequence": its value is unset, later ones unused.
+    body = b'[{"location":"/x/","tdm-reservation":"yes"},{"location":"/","tdm-reservation":1}]'
+    s = rule_signal(body, "/x/y")
+    assert s.verdict is None
+    assert "flag: later rule #2 (/) also matches with tdm-reservation 1" in s.note
+    assert rule_signal(body, "/z").verdict is Verdict.RESERVE
+
+
+@pytest.mark.parametrize(
+    ("item", "error", "scope"),
+    [
+        ("1", "not an object", None),
+        ('"junk"', "not an object", None),
+        ('{"tdm-reservation":1}', "no location string", None),
+        ('{"location":1,"tdm-reservation":1}', "no location string", None),
+        ('{"location":"/","tdm-policy":"https://e.com/p"}', "no tdm-reservation", "/"),
+    ],
+)
+def test_malformed_rule_is_unknown(item: str, error: str, scope: str | None) -> None:
+    # The spec does not say how to read a rule that is no object or lacks a mandatory
+    # property: it cannot be read, so unknown (resolved and recorded by the policy).
+    body = (
+        f'[{{"location":"/a/","tdm-reservation":1}},{item},{{"location":"/","tdm-reservation":0}}]'.encode()
+    )
+    f = TdmrepFile.parse(body, FILE_URL)
+    assert f"rule #2: {error}" in f.detail
+    s = rule_signal(body, "/b")
+    assert s.verdict is Verdict.UNKNOWN
+    assert s.evidence == item
+    assert s.scope == scope
+    assert f"malformed rule ({error})" in s.note
+    assert "rule #2" in s.note
+    dec = decide(ORIGIN + "/b", [s], POLICY)
+    assert dec.verdict is Verdict.UNKNOWN
+    assert not dec.blocked  # the default policy lets an unknown TDMRep value through, recorded
+    strict = Policy(user_agents=("examplebot",), unknown_as={d.TDMREP: Verdict.RESERVE})
+    assert decide(ORIGIN + "/b", [rule_signal(body, "/b", strict)], strict).blocked
+    # A rule before it still decides the URLs it matches.
+    assert rule_signal(body, "/a/x").verdict is Verdict.RESERVE
+
+
+def test_unreadable_location_may_match_any_url() -> None:
+    body = b'[{"location":"/a/","tdm-reservation":0},{"tdm-reservation":1},{"location":"/b/","tdm-reservation":0}]'
+    assert rule_signal(body, "/a/x").verdict is Verdict.ALLOW
+    for path in ("/b/x", "/c", "/"):
+        s = rule_signal(body, path)
+        assert s.verdict is Verdict.UNKNOWN
+        assert "value unknown for every URL it may match" in s.note
+
+
+def test_malformed_rule_and_purpose_not_spoken_to() -> None:
+    pol = Policy(user_agents=("examplebot",), purpose=d.SEARCH)
+    s = rule_signal(b"[1]", "/", pol)
+    assert s.verdict is None
+    assert "TDMRep does not speak to search" in s.note
+
+
+def test_header_supersedes_an_unknown_file_value() -> None:
+    sigs = tdm_signals(ORIGIN + "/page", '[{"location":"/"}]', [("tdm-reservation", "0")])
+    dec = decide(ORIGIN + "/page", sigs, POLICY)
+    assert dec.verdict is Verdict.ALLOW
+    file_sig = next(s for s in dec.signals if s.location == d.LOC_TDMREP_FILE)
+    assert file_sig.verdict is Verdict.UNKNOWN
+    assert file_sig.superseded
+
+
+_MIXED = [
+    b'[{"location":"/a/","tdm-reservation":1},"junk",{"location":"/b/","tdm-reservation":0}]',
+    b'[{"location":"/a/","tdm-reservation":2},{"location":"/*.jpg$","tdm-reservation":1e0}]',
+    b'[{"location":"/","tdm-reservation":1},{"location":"/x","tdm-reservation":true}]',
+    b'[{"location":"/a/"},{"location":"/","tdm-reservation":0.0}]',
+]
+
+
+@pytest.mark.parametrize("body", _MIXED)
+@pytest.mark.parametrize("path", ["/", "/a/", "/a/x.jpg", "/b/y", "/x", "/c/d.jpg", "/c/d.jpg?q"])
+def test_site_eval_agrees_on_files_with_bad_rules(body: bytes, path: str) -> None:
+    f = TdmrepFile.parse(body, FILE_URL)
+    url = ORIGIN + path
+    _, fast = SiteEval(POLICY, tdmrep_file=f).evaluate(url)
+    slow = evaluate(url, POLICY, tdmrep_file=f)
+    assert (fast.verdict, fast.blocked, fast.decided_by) == (slow.verdict, slow.blocked, slow.decided_by)
 
 
 def test_lenient_file_values() -> None:
@@ -384,7 +542,7 @@ _JSON = st.recursive(
 _RULE = st.fixed_dictionaries(
     {
         "location": st.sampled_from(["/", "/a/", "*.jpg", "/a$", "/%7E", "/é", ""]),
-        "tdm-reservation": st.sampled_from([0, 1]),
+        "tdm-reservation": st.sampled_from([0, 1, 0.0, 1.0]),
     }
 )
 
