@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import IO, Any, Literal
 from urllib.parse import urlsplit
 
-from .evaluate import is_html, is_image, scan_head
+from .evaluate import is_html, is_image, scan_head, wide_charset
 from .htmlhead import Head
 from .policy import Policy
 from .sitefiles import KINDS, MAX_REDIRECTS, PATHS, SIZE_LIMIT, Kind, SiteFile, from_fetch, origin_of
@@ -581,9 +581,9 @@ def _read_html_head(
 
     The middleware hands :func:`~noai_guard.evaluate.scan_head` the whole body;
     the scan cuts at the body start (and ``read_head`` stops there), so a
-    prefix in which the head ended before the prefix's end gives the same
-    metas.  Otherwise the prefix grows (x4) until the payload or the budget
-    runs out.
+    prefix in which the head ended (``complete``, the prefix read as the start
+    of a longer document) gives the same metas.  Otherwise the prefix grows
+    (x4) until the payload or the budget runs out.
     """
     budget, strict = policy.html_budget, policy.html_strict
     size = budget if strict else min(budget, 32 * 1024)
@@ -591,8 +591,8 @@ def _read_html_head(
         body = pr.read_until(size, None if strict else _HEAD_END, _FIRST_READ)
         if not body or is_image(url, ctype) or not is_html(ctype, body):
             return body, None
-        head = scan_head(body, policy)
-        if pr.eof or len(body) >= budget or head.bytes_read < len(body) or strict:
+        head = scan_head(body, policy, eof=pr.eof, encoding=wide_charset(ctype))
+        if pr.eof or len(body) >= budget or head.complete or strict:
             return body, head
         size = min(budget, size * 4)
 

@@ -10,6 +10,8 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from w3lib.encoding import http_content_type_encoding
+
 from . import aipref, directives, tdmrep
 from .decision import Decision, Headers, Signal
 from .htmlhead import Head, read_head
@@ -31,13 +33,37 @@ def is_image(url: str, content_type: str | None) -> bool:
     return path.endswith(_IMAGE_EXTS)
 
 
+# MIME Sniffing §7.1 "identifying a resource with an unknown MIME type": the HTML
+# patterns, each followed by a tag-terminating byte (space or ">").
+_HTML_TAGS = tuple(
+    b"<" + t
+    for t in (
+        *(b"!doctype html", b"html", b"head", b"script", b"iframe", b"h1", b"div", b"font", b"table"),
+        *(b"a", b"style", b"title", b"b", b"body", b"br", b"p"),
+    )
+)
+_TAG_END = b" \t\n\f\r>"
+# Starts taken as HTML whatever follows.
+_HTML_PREFIXES = (b"<!doctype html", b"<html", b"<head", b"<meta", b"<!--")
+
+
 def is_html(content_type: str | None, body: bytes) -> bool:
     """HTML by Content-Type, or by a sniff of the first bytes when it is missing."""
     if content_type:
         ct = content_type.strip().lower()
         return "html" in ct
-    start = body[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    return start.startswith((b"<!doctype html", b"<html", b"<head", b"<meta", b"<!--"))
+    first = body[:1026]
+    if first[:2] in _UTF16_BOMS:  # the sniff reads the decoded text
+        codec = "utf-16-le" if first[:2] == b"\xff\xfe" else "utf-16-be"
+        first = first[2:].decode(codec, "replace").encode("ascii", "replace")
+    start = first[:512].lstrip(b"\xef\xbb\xbf \t\r\n\f").lower()
+    if start.startswith(_HTML_PREFIXES):
+        return True
+    return any(
+        start.startswith(t) and start[len(t) : len(t) + 1] in _TAG_END
+        for t in _HTML_TAGS
+        if len(start) > len(t)
+    )
 
 
 def header_value(headers: Headers, name: str) -> str | None:
@@ -56,6 +82,7 @@ _RAW_OPENERS = (
     (b"<title", b"</title"),
     (b"<textarea", b"</textarea"),
     (b"<template", b"</template"),
+    (b"<noframes", b"</noframes"),  # raw text in the head (WHATWG "in head": noframes)
     (b"<!--", b"-->"),
 )
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
@@ -94,7 +121,8 @@ def _lowered_head(body: bytes, budget: int, tokens: _Tokens | None = None) -> by
         low = body[:cut].lower()
         if tokens is not None and _has_token(low, tokens):
             return None
-        if not _open_raw(low):
+        end = _raw_end(low)
+        if end >= 0 and _ends_outside_tags(low[end:]):
             return low
         start = cut + 5
     return None
@@ -125,16 +153,23 @@ _RAW_ODD = {o: c for o, c in _RAW_OPENERS if c[:1] != b"<"}
 
 
 def _open_raw(low: bytes) -> bool:
-    """Is a raw-text element or comment still open at the end of ``low``?
+    """Is a raw-text element or comment still open at the end of ``low``?"""
+    return _raw_end(low) < 0
 
-    That is ``low.rfind(opener) > low.rfind(closer)`` for some pair.  One regex
-    pass lists every occurrence of the openers and of the closers that start
-    with ``<``; the index of the last occurrence of each orders them as their
-    positions do.  An opener that does not occur cannot be open.
+
+def _raw_end(low: bytes) -> int:
+    """-1 if a raw-text element or comment is open at the end of ``low``, else where the last one ends.
+
+    Open means ``low.rfind(opener) > low.rfind(closer)`` for some pair.  One
+    regex pass lists every occurrence of the openers and of the closers that
+    start with ``<``; the index of the last occurrence of each orders them as
+    their positions do.  An opener that does not occur cannot be open.  When
+    none is open, the last token listed is a closer or a closed comment's
+    opener, and the text after its end is outside them all (0: none occurs).
     """
     found = _RAW_RE.findall(low)
     if not found:
-        return False
+        return 0
     last = dict(zip(found, range(len(found)), strict=True))
     for o, i in last.items():
         c = _RAW_CLOSER.get(o)
@@ -145,13 +180,38 @@ def _open_raw(low: bytes) -> bool:
             # The last opener is closed iff a closer starts after it (none can start
             # at the opener's own position: they differ in their first two bytes).
             if low.find(odd, low.rfind(o)) < 0:
-                return True
+                return -1
         elif last.get(c, -1) < i:
-            return True
-    return False
+            return -1
+    tok = found[-1]
+    odd = _RAW_ODD.get(tok)
+    if odd is not None:  # a comment, closed (checked above)
+        return low.find(odd, low.rfind(tok)) + len(odd)
+    return low.rfind(tok) + len(tok)
 
 
-def scan_head(body: bytes, policy: Policy) -> Head:
+# A quoted attribute value; paired left to right.
+_QUOTED = re.compile(rb'"[^"]*"|\'[^\']*\'')
+
+
+def _ends_outside_tags(tail: bytes) -> bool:
+    """Does ``tail`` (a head prefix after its last raw-text element or comment) end outside a tag?
+
+    A ``<body`` inside an attribute value (``content="the <body> tag"``,
+    ``href="/a?<body"``) is not the body start.  After the end of a raw-text
+    element or comment the tokenizer is in the data state, and a head holds
+    only tags and whitespace there, so the quotes of the tail pair up as
+    attribute values: the prefix ends in the data state when, quoted values
+    taken out, no quote is left open and its last character is a tag's ``>``.
+    Quotes outside values (in an attribute name or an unquoted value, both
+    parse errors), or a raw-text end tag written inside a value, can pair them
+    wrongly; a quote left over sends the page to the full reader.
+    """
+    rest = _QUOTED.sub(b"", tail) if b'"' in tail or b"'" in tail else tail
+    return b'"' not in rest and b"'" not in rest and rest.rstrip().endswith(b">")
+
+
+def scan_head(body: bytes, policy: Policy, *, eof: bool = True, encoding: str | None = None) -> Head:
     """The HTML head's metas, skipping the parse when no meta can carry a directive.
 
     A head in which none of the directive words (``policy.directives``), no
@@ -159,12 +219,40 @@ def scan_head(body: bytes, policy: Policy) -> Head:
     reserves anything, whatever its markup, so lxml is not needed.  Anything
     unusual (strict mode, UTF-16, NUL bytes, a head past the budget) takes the
     full reader.
+
+    ``eof=False`` says ``body`` is only the start of the document (cut at a
+    limit, or a truncated download): a head still open at its end is then
+    incomplete, not ended by the end of the file.  ``encoding`` is the
+    transport-layer charset, used when it is UTF-16 (see :func:`wide_charset`).
     """
-    if not policy.html_strict and body[:2] not in _UTF16_BOMS:
-        low = _lowered_head(body, policy.html_budget, _head_tokens(policy))
+    budget = policy.html_budget
+    if not eof and len(body) <= budget:
+        # The readers take bytes past the budget as "the page goes on".
+        budget = max(len(body) - 1, 0)
+    if encoding is not None and not body.startswith(_UTF16_BOMS):
+        # WHATWG "encoding sniffing": a BOM, then the transport-layer charset.
+        return read_head(body, budget=budget, strict=policy.html_strict, encoding=encoding)
+    if not policy.html_strict and not body.startswith(_UTF16_BOMS):
+        low = _lowered_head(body, budget, _head_tokens(policy))
         if low is not None:  # no token and no NUL in it (checked by _lowered_head)
             return Head((), True, len(low))
-    return read_head(body, budget=policy.html_budget, strict=policy.html_strict)
+    return read_head(body, budget=budget, strict=policy.html_strict)
+
+
+_WIDE = {"utf-16": "utf-16-le", "utf-16-le": "utf-16-le", "utf-16-be": "utf-16-be"}
+
+
+def wide_charset(content_type: str | None) -> str | None:
+    """The codec of a Content-Type's UTF-16 charset, else ``None``.
+
+    The head scan reads ASCII-compatible pages the same whatever their
+    charset; a UTF-16 page without a BOM is only readable with its label
+    (WHATWG Encoding: the label "utf-16" means UTF-16LE).
+    """
+    if not content_type or "16" not in content_type:
+        return None
+    enc = http_content_type_encoding(content_type)
+    return _WIDE.get(enc) if enc else None
 
 
 class _Tokens:
@@ -392,7 +480,7 @@ def response_signals(
         out += tdmrep.header_signals(headers, url, policy)
         out += aipref.header_signals(headers, url, policy)
     if head is None and body and not image and is_html(content_type, body):
-        head = scan_head(body, policy)
+        head = scan_head(body, policy, encoding=wide_charset(content_type))
     # A complete head without metas yields no meta signal (both readers only look at
     # head.metas, plus an "unknown" for an incomplete head): skip them, the common case.
     if head is not None and (head.metas or not head.complete):

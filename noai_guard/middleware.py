@@ -42,7 +42,15 @@ from w3lib.url import safe_url_string
 from . import auditlog, directives
 from . import decision as d
 from .decision import Decision, Signal, Verdict
-from .evaluate import SIGNAL_HEADER_NAMES, SiteEval, is_html, is_image, response_signals, scan_head
+from .evaluate import (
+    SIGNAL_HEADER_NAMES,
+    SiteEval,
+    is_html,
+    is_image,
+    response_signals,
+    scan_head,
+    wide_charset,
+)
 from .htmlhead import Head, embedded_images
 from .policy import DecisionMemo, decide
 from .settings import DEFAULTS, SettingsError, get_bool, get_float, get_int, policy_from_settings
@@ -228,42 +236,91 @@ _brotli: Any = _optional("brotli", "brotlicffi")
 _zstd: Any = _optional("compression.zstd", "backports.zstd", "zstandard")
 
 
-def _decode_one(body: bytes, encoding: str, limit: int) -> bytes:
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _decode_one(body: bytes, encoding: str, limit: int) -> tuple[bytes, bool]:
+    """``body`` with one coding undone, at most ``limit`` bytes, and whether the stream ended.
+
+    A stream that stops before its end (a truncated download) decodes to what
+    it holds, with ``False``: the caller must not take the end of the output
+    for the end of the document.  gzip and zstd streams of several members /
+    frames (RFC 1952 §2.2) are decoded in full, as Scrapy's own decoder does.
+    """
     if encoding in ("gzip", "x-gzip"):
-        return zlib.decompressobj(wbits=16 + zlib.MAX_WBITS).decompress(body, limit)
+        out = b""
+        while True:
+            d = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+            out += d.decompress(body, limit - len(out))
+            body = d.unused_data
+            if not d.eof or len(out) >= limit or not body.startswith(_GZIP_MAGIC):
+                return out, d.eof  # trailing bytes that start no member are padding
     if encoding == "deflate":
+        d = zlib.decompressobj()
         try:
-            return zlib.decompressobj().decompress(body, limit)
+            out = d.decompress(body, limit)
         except zlib.error:  # raw deflate, as some servers send it
-            return zlib.decompressobj(wbits=-zlib.MAX_WBITS).decompress(body, limit)
+            d = zlib.decompressobj(wbits=-zlib.MAX_WBITS)
+            out = d.decompress(body, limit)
+        return out, d.eof
     if encoding == "br" and _brotli is not None:
-        return bytes(_brotli.Decompressor().process(body, output_buffer_limit=limit))
+        b = _brotli.Decompressor()
+        out = bytes(b.process(body, output_buffer_limit=limit))
+        return out, bool(b.is_finished())
     if encoding == "zstd" and _zstd is not None:
         if hasattr(_zstd, "ZstdDecompressor") and hasattr(_zstd, "ZstdFile"):  # compression.zstd API
-            return bytes(_zstd.ZstdDecompressor().decompress(body, max_length=limit))
-        return bytes(_zstd.ZstdDecompressor().decompressobj().decompress(body)[:limit])
+            out = b""
+            while True:
+                z = _zstd.ZstdDecompressor()
+                out += bytes(z.decompress(body, max_length=limit - len(out)))
+                body = z.unused_data
+                if not z.eof or len(out) >= limit or not body:
+                    return out, bool(z.eof)
+        zo = _zstd.ZstdDecompressor().decompressobj()
+        out = bytes(zo.decompress(body))
+        return out[:limit], bool(getattr(zo, "eof", True))
     raise _UndecodableError(encoding)
 
 
-def decode_body(body: bytes, content_encoding: str | None, limit: int) -> bytes:
-    """The first ``limit`` bytes of ``body`` with its Content-Encoding undone.
+def decode_prefix(body: bytes, content_encoding: str | None, limit: int) -> tuple[bytes, bool]:
+    """The first ``limit`` bytes of ``body`` with its Content-Encoding undone, and whether that is all of it.
 
+    ``False`` when the document goes on past ``limit`` or a coding's stream was
+    cut short: the end of the bytes returned is then not the end of the page.
     The response middleware sees responses before ``HttpCompressionMiddleware``
     (590) decodes them, so it decodes what it reads itself, never more than
     ``limit`` bytes.  Raises ``ValueError`` for an unknown or corrupt encoding.
     """
     if not content_encoding:
-        return body if len(body) <= limit else body[:limit]
+        return (body, True) if len(body) <= limit else (body[:limit], False)
     codings = [c.strip().lower() for c in content_encoding.split(",") if c.strip()]
+    whole = True
     try:
         for coding in reversed(codings):  # RFC 9110 §8.4: listed in the order applied
             if coding != "identity":
-                body = _decode_one(body, coding, limit)
+                # One byte over the limit tells a document of exactly ``limit`` bytes from a longer one.
+                body, ended = _decode_one(body, coding, limit + 1)
+                whole = whole and ended
     except (zlib.error, OSError, _UndecodableError) as exc:
         raise ValueError(f"cannot decode Content-Encoding {content_encoding!r}: {exc}") from exc
     except Exception as exc:  # brotli.error and zstd errors have no common base
         raise ValueError(f"cannot decode Content-Encoding {content_encoding!r}: {exc}") from exc
-    return body if len(body) <= limit else body[:limit]
+    if len(body) > limit:
+        return body[:limit], False
+    return body, whole
+
+
+def decode_body(body: bytes, content_encoding: str | None, limit: int) -> bytes:
+    """The first ``limit`` bytes of ``body`` with its Content-Encoding undone (see :func:`decode_prefix`)."""
+    return decode_prefix(body, content_encoding, limit)[0]
+
+
+def _joined_header(response: Response, name: bytes) -> str | None:
+    """All field lines of a header, comma-joined (RFC 9110 §5.3), decoded; None if absent."""
+    values = response.headers.getlist(name)
+    if not values:
+        return None
+    return ", ".join(v.decode("latin-1") if isinstance(v, bytes) else str(v) for v in values)
 
 
 # -- state ---------------------------------------------------------------------
@@ -902,13 +959,17 @@ class _Guard:
         decoded: bytes | None = None
         if not image and response.body:
             encoding = _first_header(response, b"Content-Encoding")
+            if encoding is not None:  # every field line (RFC 9110 §5.3), not only the last
+                encoding = _joined_header(response, b"Content-Encoding")
+            whole = True
             try:
-                decoded = decode_body(response.body, encoding, self.policy.html_budget)
+                # One byte past the budget: the head readers take it as "the page goes on".
+                decoded, whole = decode_prefix(response.body, encoding, self.policy.html_budget + 1)
             except ValueError as exc:
                 if content_type is None or "html" in content_type.lower():
                     extra.append(self._undecodable(url, str(exc)))
             if decoded is not None and is_html(content_type, decoded):
-                head = scan_head(decoded, self.policy)
+                head = scan_head(decoded, self.policy, eof=whole, encoding=wide_charset(content_type))
         if headers or (head is not None and (head.metas or not head.complete)):
             sigs = response_signals(url, self.policy, headers=headers, content_type=content_type, head=head)
             sigs += extra
@@ -968,7 +1029,7 @@ class _Guard:
         if not (as_image.blocked and as_image.verdict is Verdict.RESERVE and as_image.decided_by is not None):
             return
         try:
-            body = decode_body(response.body, _first_header(response, b"Content-Encoding"), self.body_limit)
+            body = decode_body(response.body, _joined_header(response, b"Content-Encoding"), self.body_limit)
         except ValueError:
             return
         ref = _ImageRef(url, as_image.decided_by)
@@ -1052,4 +1113,5 @@ __all__ = [
     "NoAIGuardMiddleware",
     "NoAIGuardResponseMiddleware",
     "decode_body",
+    "decode_prefix",
 ]

@@ -92,7 +92,8 @@ def _slow_decision(guard: mw._Guard, request: Request, response: Response) -> De
     sigs = directives.header_signals(pairs, url, policy)
     sigs += tdmrep.header_signals(pairs, url, policy)
     sigs += aipref.header_signals(pairs, url, policy)
-    body = mw.decode_body(response.body, mw._first_header(response, b"Content-Encoding"), policy.html_budget)
+    # The whole body: the head readers stop at the budget themselves (and say whether the head ended).
+    body = mw.decode_body(response.body, mw._first_header(response, b"Content-Encoding"), 1 << 30)
     if body and is_html(ctype, body):
         head = scan_head(body, policy)
         sigs += directives.meta_signals(head, url, policy)  # called even for an empty head

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from crawlutil import CrawlResult, Route, Site, closed_port, image, page, redirect, text
+from crawlutil import CrawlResult, Route, Site, closed_port, html, image, page, redirect, text
 
 Crawl = Callable[..., CrawlResult]
 MakeSite = Callable[..., Site]
@@ -649,3 +649,55 @@ def test_unknowns_of_a_switched_off_source_are_not_counted(crawl: Crawl, make_si
     r = crawl([site.url("/x")])
     assert r.stat("noai_guard/unknown_count/robots-txt") == 1
     assert r.decision_for(site.url("/x"))["action"] == "skipped"
+
+
+def test_bodies_read_as_scrapy_reads_them(crawl: Crawl, make_site: MakeSite) -> None:
+    """Headers sent as several field lines, UTF-16 pages, heads past the budget, gzip members."""
+    import gzip
+
+    import brotli  # type: ignore[import-untyped]
+
+    noai = html('<meta name="robots" content="noai">').encode()
+    long_head = html(
+        "".join(f'<meta name="x{i}" content="{"y" * 60}">' for i in range(40))
+        + '<meta name="robots" content="noai">'
+    )
+    site = make_site(
+        {
+            # Content-Encoding in two field lines (RFC 9110 §5.3): br(gzip(page)).
+            "/two-lines": Route(
+                body=brotli.compress(gzip.compress(noai)),
+                headers=[("Content-Encoding", "gzip"), ("Content-Encoding", "br")],
+                content_type="text/html",
+            ),
+            # UTF-16LE without a BOM, labelled by the Content-Type only.
+            "/utf16": Route(
+                body=html('<meta name="robots" content="noai">').encode("utf-16-le"),
+                content_type="text/html; charset=utf-16le",
+            ),
+            # Two gzip members.
+            "/members": Route(
+                body=gzip.compress(noai[:40]) + gzip.compress(noai[40:]),
+                headers=[("Content-Encoding", "gzip")],
+                content_type="text/html",
+            ),
+            # The noai meta lies past the head budget: unknown, blocked by this policy.
+            "/long-head": Route(body=long_head, content_type="text/html"),
+            "/ok": page(),
+        }
+    )
+    urls = [site.url(p) for p in ("/two-lines", "/utf16", "/members", "/long-head", "/ok")]
+    r = crawl(
+        urls, settings={"NOAI_GUARD_HEAD_BUDGET": 2048, "NOAI_GUARD_UNKNOWN": {"meta-robots": "reserve"}}
+    )
+    for path in ("/two-lines", "/utf16", "/members"):
+        assert_dropped(
+            r,
+            site.url(path),
+            "meta-robots",
+            verdict="reserve",
+            evidence='<meta name="robots" content="noai">',
+        )
+    rec = assert_dropped(r, site.url("/long-head"), "meta-robots", verdict="unknown")
+    assert "2048" in rec["evidence"], rec
+    assert_allowed(r, site.url("/ok"))

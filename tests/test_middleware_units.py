@@ -143,6 +143,26 @@ def test_decode_body_is_bounded(encoding: str | None, body: bytes) -> None:
     assert decode_body(body, encoding, 100) == HTML[:100]
 
 
+def test_decode_prefix_says_whether_it_is_the_whole_page() -> None:
+    from noai_guard.middleware import decode_prefix
+
+    gz = gzip.compress(HTML)
+    assert decode_prefix(gz, "gzip", 1 << 20) == (HTML, True)
+    assert decode_prefix(HTML, None, 1 << 20) == (HTML, True)
+    # Cut at the limit: the page goes on.
+    assert decode_prefix(gz, "gzip", 100) == (HTML[:100], False)
+    assert decode_prefix(HTML, None, 100) == (HTML[:100], False)
+    assert decode_prefix(HTML, None, len(HTML)) == (HTML, True)
+    # A truncated stream decodes to what it holds, not taken for the whole page.
+    for coding, data in (("gzip", gz), ("deflate", zlib.compress(HTML)), ("br", brotli.compress(HTML))):
+        out, whole = decode_prefix(data[: len(data) // 2], coding, 1 << 20)
+        assert not whole and HTML.startswith(out), coding
+    # Several gzip members (RFC 1952 §2.2) are one stream; trailing padding is not a member.
+    two = gzip.compress(HTML[:50]) + gzip.compress(HTML[50:]) + b"\x00" * 8
+    assert decode_prefix(two, "gzip", 1 << 20) == (HTML, True)
+    assert decode_prefix(two, "gzip", 60) == (HTML[:60], False)
+
+
 def test_decode_body_refuses_unknown_or_corrupt() -> None:
     with pytest.raises(ValueError, match="compress"):
         decode_body(b"abc", "compress", 100)

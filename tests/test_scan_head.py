@@ -36,7 +36,66 @@ PAGES = [
     b'<html><head><meta name="robots" content="index, follow"></head><body>noai in text</body>',
     b'<html><head><meta name="description" content="plain"></head><body><meta name="robots" content="noai">',
     b'<html><head><style>a{}</style><meta name="GPTBot" content="noai"></head><body>x',
+    # A literal "<body" inside an attribute value or <noframes> does not end the head.
+    (
+        b'<html><head><meta name="description" content="Learn the <body> tag">'
+        b'<meta name="robots" content="noai"></head><body>x'
+    ),
+    b'<html><head><link href="/a?<body"><meta name="robots" content="noai"></head><body>x',
+    b'<html><head><meta content="<i></i><body>"><meta name="robots" content="noai"></head>\n<body>x',
+    b"<html><head><meta content='</i><body>'><meta name=robots content=noai></head><body>x",
+    b'<html><head><noframes><body>x</noframes><meta name="tdm-reservation" content="1"></head><body>x',
+    b"<html><head><title>Joe's</title><meta content=\"Joe's\"><meta name=robots content=noai></head><body>x",
 ]
+
+ATTRIBUTE_BODIES = PAGES[-6:]
+
+
+@pytest.mark.parametrize("body", ATTRIBUTE_BODIES)
+def test_body_in_an_attribute_or_noframes_is_not_the_head_end(body: bytes) -> None:
+    assert verdicts("scan", body) and verdicts("scan", body)[0][1].value == "reserve"
+
+
+def test_a_cut_document_is_not_taken_for_a_whole_one() -> None:
+    """eof=False: the end of the bytes is not the end of the page (a cut or truncated download)."""
+    body = b"<html><head>" + b'<meta name="x" content="y">' * 40
+    assert scan_head(body, POLICY).complete is True  # EOF ends the head
+    assert scan_head(body, POLICY, eof=False).complete is False
+    whole = body + b"</head><body>x"
+    assert scan_head(whole, POLICY, eof=False).complete is True  # the head ended within the bytes
+
+
+def test_utf16_page_labelled_by_its_content_type() -> None:
+    from noai_guard.evaluate import wide_charset
+
+    page = '<html><head><meta name="robots" content="noai"></head><body>x</body></html>'
+    for label, codec in (("utf-16le", "utf-16-le"), ("UTF-16BE", "utf-16-be"), ("utf-16", "utf-16-le")):
+        ctype = f"text/html; charset={label}"
+        assert wide_charset(ctype) == codec
+        head = scan_head(page.encode(codec), POLICY, encoding=wide_charset(ctype))
+        assert [m.content for m in head.metas] == ["noai"], label
+    assert wide_charset("text/html; charset=utf-8") is None
+    assert wide_charset("text/html") is None
+    assert wide_charset(None) is None
+
+
+@pytest.mark.parametrize(
+    ("start", "want"),
+    [
+        (b"<title>t</title><meta name=robots content=noai>", True),
+        (b"<script src=a.js></script>", True),
+        (b"<style>a{}</style>", True),
+        (b"<p>x", True),
+        (b"\xff\xfe" + "<html><head>".encode("utf-16-le"), True),
+        (b"<pre>x", False),
+        (b'{"a": 1}', False),
+        (b"<a", False),
+    ],
+)
+def test_html_sniff_without_content_type(start: bytes, want: bool) -> None:
+    from noai_guard.evaluate import is_html
+
+    assert is_html(None, start) is want
 
 
 @pytest.mark.parametrize("body", PAGES)
