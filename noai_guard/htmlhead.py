@@ -17,8 +17,11 @@ RCDATA, ``<script>``/``<style>`` raw text, ``<![CDATA[`` a bogus comment.  The
 reader still ignores any ``<meta>`` reported inside those elements, inside
 ``<template>`` (inert) and inside SVG/MathML, so older libxml2 builds that
 parse title content as markup cannot leak metas.  libxml2 opens an implied
-``<body>`` for a leading ``<noscript>`` and none for an unknown element in the
-head; the reader decides the head's end itself.
+``<body>`` for a ``<noscript>`` before any head content or after a ``<head/>``
+(WHATWG ignores the ``/``), and none for an unknown element in the head; the
+reader decides the head's end itself.  Where libxml2's implied ``<body>`` may
+hold head content, the reader finds the first tag that ends the head by parsing
+the bytes before each candidate with a sentinel (see :class:`_HeadEnd`).
 
 The first chunk runs to the end of the first literal ``<body ...>``.  Most
 pages' heads end there, so :func:`read_head` first parses that chunk in one
@@ -78,6 +81,13 @@ _FIRST_CHUNK = 4096
 _MAX_CHUNK = 32 * 1024
 _HINT_SPAN = 64 * 1024  # how far to look for a literal <body> to size the first chunk
 _BODY_TAG_RE = re.compile(r"<body[\s/>]", re.IGNORECASE)
+_NOSCRIPT_RE = re.compile(rb"<noscript", re.IGNORECASE)
+# Tags that end the head ("in head": <body>, </head>, and </body>, </html>, </br> as
+# "anything else"; "after head" takes head elements after a </head> still).
+_HEAD_CLOSE_RE = re.compile(rb"<(?:body|/head|/body|/html|/br)[\t\n\f\r />]", re.IGNORECASE)
+_MAX_PROBES = 16  # candidates parsed for; past that the head is taken to go on
+# Start tags that leave WHATWG "in head noscript" as it is (processed "in head", or ignored).
+_IN_HEAD_NOSCRIPT = frozenset({"basefont", "bgsound", "link", "meta", "noframes", "style", "noscript"})
 # Appended to the first chunk by the fast path.  The attribute name has no letters, so a
 # plain search finds it in a page whatever its case.
 _SENTINEL_ATTR = "_0-0-0"
@@ -150,20 +160,128 @@ _SET_RAW = Meta.__dict__["raw"].__set__
 _SET_IN_BODY = Meta.__dict__["in_body"].__set__
 
 
+class _HeadEnd:
+    """Where the head ends, looked for as bytes arrive: for a ``<noscript>`` at the first
+    tag ``_HEAD_CLOSE_RE`` matches ("in head" only), for head elements at the first but a
+    ``</head>`` ("after head" still takes them).
+
+    A candidate is a tag when the sentinel parsed in its place is an element: the bytes
+    before it end in the data state, not in a comment, raw text or an attribute.  WHATWG
+    ignores ``</head>``, ``</body>``, ``</html>`` in a head ``<noscript>`` ("in head
+    noscript"), and these and ``<body>`` in a ``<template>`` ("in template").
+    """
+
+    __slots__ = ("close", "done", "end", "pos", "probes", "root", "seen")
+
+    def __init__(self) -> None:
+        self.seen = 0  # bytes looked at
+        self.pos = 0  # candidates before this offset are not tags
+        self.probes = _MAX_PROBES
+        self.done = False
+        self.root: etree._Element | None = None  # libxml2's tree before the first tag
+        self.close: int | None = None  # start events after libxml2's <body> before the first tag
+        self.end: int | None = None  # the same before the first tag but a </head>
+
+    def find(self, data: bytes) -> None:
+        """Look on in ``data`` (the bytes read so far); give up after ``_MAX_PROBES`` candidates."""
+        if self.done or len(data) == self.seen:
+            return
+        self.seen = len(data)
+        if _SENTINEL_ATTR_BYTES in data:
+            self.done = True  # the page could fake the sentinel
+            return
+        for m in _HEAD_CLOSE_RE.finditer(data, self.pos):
+            self.pos = m.start() + 1
+            name = m.group()[1:-1].lower()
+            if name == b"/head" and self.close is not None:
+                continue  # "after head" ignores it
+            if not self.probes:
+                self.done = True
+                return
+            self.probes -= 1
+            parser = etree.HTMLPullParser(
+                events=("start",), encoding="utf-8", no_network=True, remove_comments=True, remove_pis=True
+            )
+            parser.feed(data[: m.start()] + _SENTINEL)
+            try:
+                root = parser.close()
+            except etree.LxmlError:
+                continue
+            started = [el for _, el in parser.read_events() if isinstance(el, etree._Element)]
+            if not started or started[-1].get(_SENTINEL_ATTR) is None:
+                continue  # not in the data state
+            enclosing = list(started[-1].iterancestors())
+            if any(a.tag == "template" for a in enclosing):
+                continue
+            noscript = next((a for a in reversed(enclosing) if a.tag == "noscript"), None)
+            ignored = name in (b"/head", b"/body", b"/html")
+            if noscript is not None and ignored and _in_head_noscript(noscript):
+                continue
+            body = next((i for i, el in enumerate(started) if el.tag == "body"), None)
+            after_body = 0 if body is None else len(started) - body - 2  # the sentinel not counted
+            if self.close is None:
+                self.root, self.close = root, after_body
+            if name != b"/head":
+                self.end, self.done = after_body, True
+                return
+        self.pos = max(self.pos, len(data) - 6)  # a tag cut at the end is matched again
+
+
+def _in_head_noscript(noscript: etree._Element) -> bool:
+    """Whether WHATWG is still "in head noscript" at the end of ``noscript``'s contents:
+    any start tag but these, or text, pops the ``<noscript>`` (libxml2 keeps nesting)."""
+    for el in noscript.iter():
+        if el.get(_SENTINEL_ATTR) is not None:
+            continue
+        if el is not noscript and (el.tag not in _IN_HEAD_NOSCRIPT or (el.tail or "").strip(_HTML_WS)):
+            return False
+        if el.tag not in ("style", "noframes") and (el.text or "").strip(_HTML_WS):
+            return False
+    return True
+
+
+def _inert(el: etree._Element) -> bool:
+    """Whether text in ``el`` is raw text, RCDATA, ``<template>`` contents or foreign."""
+    return el.tag in _OPAQUE or any(a.tag in _OPAQUE for a in el.iterancestors())
+
+
+def _text_between(last: etree._Element, el: etree._Element) -> bool:
+    """Whether document text other than whitespace lies between the start tags of ``last``
+    and of ``el``, the next element."""
+    pieces = [(last.text, last)]
+    parent = el.getparent()
+    node = last
+    # Unless el is its first child, last has no children: then its tail and its ancestors'.
+    while node is not parent and (up := node.getparent()) is not None:
+        pieces.append((node.tail, up))
+        node = up
+    return any(t and t.strip(_HTML_WS) and not _inert(where) for t, where in pieces)
+
+
 class _HeadScan:
     """Applies the WHATWG head/body rules to libxml2's start events and collects metas."""
 
-    def __init__(self, strict: bool) -> None:
+    def __init__(self, strict: bool, defer: bool = False) -> None:
         self.strict = strict
+        self.defer = defer  # leave a <body> that may hold head content to the push reader
         self.metas: list[Meta] = []
         self.head_seen = False
         self.in_body = False
+        self.head: etree._Element | None = None  # libxml2's <head>
         self.pending: etree._Element | None = None  # a <body> libxml2 implied before any head content
+        # A <body> libxml2 implied for a <noscript> that WHATWG keeps in the head, the last
+        # start event and how many start events came after that <body>.
+        self.head_body: etree._Element | None = None
+        self.last: etree._Element | None = None
+        self.count = 0
+        self.head_end: _HeadEnd | None = None
         self.fed: list[bytes] = []
+        self.joined = (0, b"")  # b"".join(self.fed) for so many chunks
 
     def _start_body(self) -> bool:
         self.in_body = True
         self.pending = None
+        self.head_body = None
         return not self.strict  # stop reading unless strict
 
     def event(self, el: etree._Element) -> bool:
@@ -175,21 +293,25 @@ class _HeadScan:
             if self.pending is not None:
                 # libxml2 implies <body> before a leading <noscript>; HTML5 (scripting
                 # disabled) puts it in the head, unless text came first.
-                if tag == "noscript" and not (self.pending.text or "").strip(_HTML_WS):
+                if tag == "noscript":
+                    self.head_body = self.last = self.pending
                     self.pending = None
-                    self.head_seen = True
+                    if self._held(el, tag):
+                        return True
                 elif self._start_body():
+                    return True
+            elif self.head_body is not None:
+                if self._held(el, tag):
                     return True
             elif tag == "html":
                 return False
             elif tag == "head":
                 self.head_seen = True
+                self.head = el
                 return False
             elif tag == "body":
-                if not self.head_seen and not _BODY_TAG_RE.search(
-                    b"".join(self.fed).decode("utf-8", "replace")
-                ):
-                    self.pending = el
+                head = self.head
+                if (head is None or not len(head)) and self._body_holds_head(el):
                     return False
                 if self._start_body():
                     return True
@@ -207,6 +329,79 @@ class _HeadScan:
             if m is not None:
                 self.metas.append(m)
         return False
+
+    def _body_holds_head(self, body: etree._Element) -> bool:
+        """Whether libxml2's ``<body>``, opened while its head holds nothing, may hold head content.
+
+        WHATWG (scripting disabled) keeps a ``<noscript>`` in the head in "before head"
+        and "in head" (which a ``<head/>`` does not leave: the ``/`` is ignored), where
+        libxml2 implies a ``<body>`` for it.  That ``<body>`` is not a ``<body>`` tag when
+        the tree before the first tag that ends the head holds it, starting with the
+        ``<noscript>``.
+        """
+        data = self._data()
+        if _NOSCRIPT_RE.search(data) is not None:
+            if self.defer:
+                self.head_body = body
+                return True
+            # The tree before that tag, or of all that was read while no tag has ended the head.
+            root = self._head_end().root
+            if root is None:
+                root = etree.fromstring(data, _html_parser())
+            first = root.find("body") if root is not None else None
+            if (
+                first is not None
+                and len(first)
+                and first[0].tag == "noscript"
+                and not (first.text or "").strip(_HTML_WS)
+            ):
+                self.head_body = self.last = body
+                return True
+        if not self.head_seen and not _BODY_TAG_RE.search(data.decode("utf-8", "replace")):
+            self.pending = body  # implied before anything else: the next start event decides
+            return True
+        return False
+
+    def _held(self, el: etree._Element, tag: str) -> bool:
+        """:meth:`event` for an element after ``head_body`` opened: True when reading can stop.
+
+        An element is head content when no text came since the last start tag and it
+        starts before the tag that ends the head: fewer start events came since libxml2's
+        ``<body>`` than libxml2 gives for the bytes before that tag.
+        """
+        last, self.last = cast("etree._Element", self.last), el
+        k = self.count
+        self.count += 1
+        if _text_between(last, el):
+            return self._start_body()  # "in head", "in head noscript", "after head": anything else
+        parent = el.getparent()
+        if tag in ("html", "head"):
+            return False  # ignored by WHATWG here (after a </html> libxml2 starts a new root)
+        if tag == "noscript" and (parent is None or parent.tag != "noscript"):
+            limit = self._head_end().close  # "in head" only, so not after </head>
+        elif tag in _HEAD_TAGS or tag == "noscript":
+            limit = self._head_end().end  # "after head" still puts these in the head
+        else:
+            return self._start_body()
+        if limit is not None and k >= limit:
+            return self._start_body()
+        self.head_seen = True
+        return False
+
+    def _head_end(self) -> _HeadEnd:
+        end = self.head_end
+        if end is None:
+            end = self.head_end = _HeadEnd()
+        if not end.done:
+            end.find(self._data())
+        return end
+
+    def _data(self) -> bytes:
+        n, data = self.joined
+        if n != len(self.fed):
+            data = b"".join(self.fed)
+            self.joined = (len(self.fed), data)
+        return data
 
 
 def _decoder(body: bytes, encoding: str | None) -> tuple[codecs.IncrementalDecoder, int]:
@@ -338,7 +533,7 @@ def _read_head_fast(body: bytes, end: int, encoding: str | None) -> Head | None:
     root = etree.fromstring(data + _SENTINEL, _html_parser())
     if root is None:
         return None  # no element at all: the sentinel was swallowed
-    scan = _HeadScan(False)
+    scan = _HeadScan(False, defer=True)
     scan.fed.append(data)
     metas = scan.metas
     head_tags = _HEAD_TAGS
@@ -352,6 +547,8 @@ def _read_head_fast(body: bytes, end: int, encoding: str | None) -> Head | None:
                     metas.append(meta)
         elif scan.event(el):
             break
+        elif scan.head_body is not None:
+            return None  # libxml2's <body> may hold head content: left to the push reader
     else:
         return None
     if el.get(_SENTINEL_ATTR) is not None:

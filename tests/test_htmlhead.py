@@ -104,6 +104,14 @@ def test_meta_after_duplicate_head_end_counts() -> None:
         b"<body><noscript>" + ROBOTS + b"</noscript>",
         b"hello<noscript>" + ROBOTS + b"</noscript>",
         b"<frameset>" + ROBOTS,
+        # A <noscript> after a <body> tag, after </head>, or after text in a head <noscript>
+        # (WHATWG "in head noscript": text pops it and the head) is body content.
+        b"<html><body><noscript>" + ROBOTS + b"</noscript><p>",
+        b"<html><head/><body><noscript>" + ROBOTS + b"</noscript><p>",
+        b"<html></head><noscript>" + ROBOTS + b"</noscript><body><p>",
+        b"<noscript></noscript></head><noscript>" + ROBOTS + b"</noscript><body><p>",
+        b"<noscript>Enable JavaScript</noscript>" + ROBOTS + b"<body><p>",
+        b"<noscript><style>s</style><p>JS!</p></noscript>" + ROBOTS + b"<body><p>",
     ],
 )
 def test_meta_in_body_ignored_unless_strict(html: bytes) -> None:
@@ -132,6 +140,90 @@ def test_meta_in_head(html: bytes) -> None:
     head = read_head(html + b"<div>body</div>")
     assert [(m.name, m.in_body) for m in head.metas] == [("robots", False)]
     assert head.complete
+
+
+# WHATWG "before head" / "in head" (scripting disabled) keep a <noscript> in the head, and
+# "in head noscript" keeps head elements in it; libxml2 implies a <body> for that <noscript>
+# when no head content came before (or after a <head/>, whose "/" WHATWG ignores).  A
+# literal <body> later on must not make the reader take that implied <body> for it.
+NOSCRIPT_HEADS = {
+    "meta after, later <body>": (
+        b'<!doctype html><html lang="en"><noscript><style>.js{display:none}</style></noscript>'
+        + ROBOTS
+        + b'<title>T</title><body class="x"><p>x</p>'
+    ),
+    "meta in it, later <body>": (
+        b"<!doctype html><html><noscript>"
+        + ROBOTS
+        + b"</noscript><title>T</title><body><p>x</p></body></html>"
+    ),
+    "tdm-reservation in it": b'<!doctype html><noscript><meta name="tdm-reservation" content="1"></noscript><body>x',
+    "<head/>": b"<!doctype html><html><head/><noscript>" + ROBOTS + b"</noscript><body>x",
+    "<head/>, meta after": b"<!doctype html><html><head/><noscript><link rel=x></noscript>"
+    + ROBOTS
+    + b"<body>x",
+    "<head/>, title first": b"<html><head/><title>T</title><noscript>" + ROBOTS + b"</noscript><body><p>x",
+    "xml prolog": b'<?xml version="1.0" encoding="utf-8"?><noscript>' + ROBOTS + b"</noscript><body>x",
+    "xml prolog, meta after": (
+        b"<?xml version='1.0' encoding='utf-8'?>\n<html><noscript><style>s</style></noscript>\n"
+        + ROBOTS
+        + b"\n<body><p>x"
+    ),
+    "xhtml doctype": (
+        b'<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" '
+        b'"http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">'
+        b'<html xmlns="http://www.w3.org/1999/xhtml"><noscript>' + ROBOTS + b"</noscript><body>x"
+    ),
+    "xhtml doctype, meta after": (
+        b'<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0//EN" "x"><html><noscript><link rel=x/></noscript>'
+        + ROBOTS
+        + b"<body><p>x"
+    ),
+    "<body> in a comment first": b"<!-- <body> --><noscript>" + ROBOTS + b"</noscript><body><p>x",
+    "<body> in an attribute first": (
+        b"<html data-x='<body>'><noscript>" + ROBOTS + b"</noscript></head><body><p>x"
+    ),
+    "second noscript": b"<noscript>\n<link rel=x></noscript>\n<noscript>" + ROBOTS + b"</noscript><body><p>",
+    "after </head>, head elements stay": b"<noscript></noscript></head>" + ROBOTS + b"<body><p>",
+    "</head> in the noscript is ignored": b"<noscript></head>" + ROBOTS + b"</noscript><body><p>",
+}
+
+
+@pytest.mark.parametrize("html", list(NOSCRIPT_HEADS.values()), ids=list(NOSCRIPT_HEADS))
+def test_noscript_that_opens_the_head(html: bytes) -> None:
+    want = "tdm-reservation" if b"tdm-reservation" in html else "robots"
+    for strict in (False, True):
+        head = read_head(html + b"<div>" + b"<p>body</p>" * 20_000, strict=strict)
+        assert [(m.name, m.in_body) for m in head.metas] == [(want, False)], strict
+        assert head.complete
+        assert head.bytes_read < 64 * 1024 or strict
+
+
+def test_meta_after_body_tag_after_a_head_noscript() -> None:
+    html = b"<noscript><style>s</style></noscript>" + ROBOTS + b'<body><meta name="late" content="1"><p>x'
+    head = read_head(html)
+    assert [(m.name, m.in_body) for m in head.metas] == [("robots", False)]
+    assert head.complete
+    strict = read_head(html, strict=True)
+    assert [(m.name, m.in_body) for m in strict.metas] == [("robots", False), ("late", True)]
+    # The same with no other start tag after the <body> tag, and with <head/>.
+    for page in (html[: -len(b"<p>x")] + b"text", b"<head/>" + html):
+        assert [(m.name, m.in_body) for m in read_head(page, strict=True).metas] == [
+            ("robots", False),
+            ("late", True),
+        ]
+
+
+def test_noscript_head_beyond_the_first_chunk() -> None:
+    # The first chunk is 4 KB here (no literal <body> within the hint span): the head's
+    # end is looked for again in every chunk, a literal <body> in a comment is no tag.
+    links = b'<link rel="preload" href="/assets/a-long-file-name.js">' * 1500
+    html = b"<noscript><style>s</style></noscript><!-- <body> -->" + links + ROBOTS + b"<body><p>x"
+    assert len(html) > 64 * 1024
+    head = read_head(html + b'<meta name="late" content="1">' + b"<p>x</p>" * 10_000)
+    assert names(head) == ["robots"]
+    assert head.complete
+    assert head.bytes_read < len(html) + 64 * 1024
 
 
 def test_read_stops_at_body() -> None:
