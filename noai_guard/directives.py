@@ -73,13 +73,15 @@ def parse_directives(value: str) -> list[tuple[str | None, str]]:
 
     ``scope`` is the lowercased user-agent scope (``None``: all crawlers) and
     ``directive`` the lowercased rule name without its value
-    (``max-snippet: 20`` gives ``max-snippet``).  Whitespace also separates
-    directives (``noai noimageai``), a common mistake read leniently.  Never raises.
+    (``max-snippet: 20`` gives ``max-snippet``).  Whitespace and semicolons also
+    separate directives (``noai noimageai``, ``noai;noimageai``, and a rule after a
+    ``max-*`` value: ``max-image-preview:large noai``), common mistakes read
+    leniently, so a reservation is not lost to them.  Never raises.
     """
     out: list[tuple[str | None, str]] = []
     scope: str | None = None
     in_date = False  # the previous token was "unavailable_after: <weekday>"
-    for raw in _CTL_RE.sub(" ", value).split(","):
+    for raw in _CTL_RE.sub(" ", value).replace(";", ",").split(","):
         tok = raw.strip()
         if not tok:
             continue
@@ -96,7 +98,8 @@ def parse_directives(value: str) -> list[tuple[str | None, str]]:
             if _is_value_rule(name):
                 out.append((scope, name))
                 in_date = name in _VALUE_RULES and rest.lower() in _WEEKDAYS
-                tok = ""
+                # A max-* value is one word; words after it are rules (a date has spaces).
+                tok = "" if name in _VALUE_RULES else " ".join(rest.split()[1:])
                 break
             if _TIME_RE.search(tok) or not _SCOPE_RE.fullmatch(name):
                 tok = ""  # a stray date fragment or garbage: neither scope nor rule
