@@ -332,6 +332,19 @@ def _cut(body: bytes, limit: int) -> tuple[bytes, bool]:
     return (head[: end + 1] if end >= 0 else b""), True
 
 
+def _utf16(data: bytes) -> str | None:
+    """The UTF-16 codec of ``data`` (by BOM, else by NULs in every other byte of an ASCII text), or None."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"  # the codec reads the BOM
+    head = data[:64]
+    if len(head) >= 8 and b"\x00" in head:
+        if head[1::2].count(0) == len(head[1::2]) and head[0::2].count(0) == 0:
+            return "utf-16-le"
+        if head[0::2].count(0) == len(head[0::2]) and head[1::2].count(0) == 0:
+            return "utf-16-be"
+    return None
+
+
 class RobotsTxt:
     """A parsed robots.txt (or ai.txt), with its fetch state.
 
@@ -402,7 +415,15 @@ class RobotsTxt:
         self = cls(url, OK, status, detail.lstrip("; "), truncated)
         if lenient is None:
             lenient = url_path(url).endswith("/ai.txt")
-        text = data.decode("utf-8", "replace")
+        wide = _utf16(data)
+        if wide is not None:
+            # RFC 9309 §2.3 asks for UTF-8; a UTF-16 file is still the site's rules, read as such.
+            text = data.decode(wide, "replace")
+            self.detail = (
+                self.detail + "; " if self.detail else ""
+            ) + "UTF-16 file read as such (RFC 9309 §2.3: UTF-8)"
+        else:
+            text = data.decode("utf-8", "replace")
         text = text.removeprefix("\ufeff")  # BOM
         cur: _Group | None = None
         in_agents = False  # the last protocol record was a user-agent line

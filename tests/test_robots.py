@@ -878,3 +878,19 @@ def test_scope_names_the_token_that_matched() -> None:
     own = one(r.signals(ORIGIN + "/x", P), d.ROBOTS_TXT)
     assert (own.verdict, own.scope) == (Verdict.RESERVE, "User-agent: examplebot (line 2)")
     none_of(r.signals(ORIGIN + "/x", P), d.ROBOTS_TXT_PROXY)  # GPTBot's group is the own group: not a proxy
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_utf16_file_is_read_not_taken_for_no_rules(codec: str) -> None:
+    # RFC 9309 §2.3 asks for UTF-8; protego reads a UTF-16 file as no rules (allow all).
+    # Its rules are the site's all the same: read them, and say how in the file's detail.
+    body = "User-agent: *\nAllow: /public\nDisallow: /\n".encode(codec)
+    url = "https://example.com/robots.txt"
+    assert Protego.parse(body.decode("latin-1")).can_fetch("https://example.com/x", "testbot")
+    r = RobotsTxt.parse(body, url)
+    assert "UTF-16" in r.detail
+    policy = Policy(user_agents=("testbot",))
+    (sig,) = [s for s in r.signals("https://example.com/x", policy) if s.name == d.ROBOTS_TXT]
+    assert (sig.verdict, sig.evidence, sig.line) == (Verdict.RESERVE, "Disallow: /", 3)
+    (ok,) = [s for s in r.signals("https://example.com/public/a", policy) if s.name == d.ROBOTS_TXT]
+    assert ok.verdict is Verdict.ALLOW
