@@ -16,12 +16,14 @@ lxml 6 (libxml2 2.14) tokenises like HTML5: ``<title>``/``<textarea>`` are
 RCDATA, ``<script>``/``<style>`` raw text, ``<![CDATA[`` a bogus comment.  The
 reader still ignores any ``<meta>`` reported inside those elements, inside
 ``<template>`` (inert) and inside SVG/MathML, so older libxml2 builds that
-parse title content as markup cannot leak metas.  libxml2 opens an implied
-``<body>`` for a ``<noscript>`` before any head content or after a ``<head/>``
-(WHATWG ignores the ``/``), and none for an unknown element in the head; the
-reader decides the head's end itself.  Where libxml2's implied ``<body>`` may
-hold head content, the reader finds the first tag that ends the head by parsing
-the bytes before each candidate with a sentinel (see :class:`_HeadEnd`).
+parse title content as markup cannot leak metas.  Elements inside a head
+``<template>`` do not end the head either.  libxml2 opens an implied ``<body>``
+for a ``<noscript>`` or ``<template>`` before any head content or after a
+``<head/>`` (WHATWG ignores the ``/``), and none for an unknown element in the
+head; the reader decides the head's end itself.  Where libxml2's implied
+``<body>`` may hold head content, the reader finds the first tag that ends the
+head by parsing the bytes before each candidate with a sentinel (see
+:class:`_HeadEnd`).
 
 The first chunk runs to the end of the first literal ``<body ...>``.  Most
 pages' heads end there, so :func:`read_head` first parses that chunk in one
@@ -81,7 +83,8 @@ _FIRST_CHUNK = 4096
 _MAX_CHUNK = 32 * 1024
 _HINT_SPAN = 64 * 1024  # how far to look for a literal <body> to size the first chunk
 _BODY_TAG_RE = re.compile(r"<body[\s/>]", re.IGNORECASE)
-_NOSCRIPT_RE = re.compile(rb"<noscript", re.IGNORECASE)
+# Head elements for which libxml2 implies a <body> when no head content came before.
+_BODY_OPENER_RE = re.compile(rb"<(?:noscript|template)", re.IGNORECASE)
 # Tags that end the head ("in head": <body>, </head>, and </body>, </html>, </br> as
 # "anything else"; "after head" takes head elements after a </head> still).
 _HEAD_CLOSE_RE = re.compile(rb"<(?:body|/head|/body|/html|/br)[\t\n\f\r />]", re.IGNORECASE)
@@ -171,7 +174,7 @@ class _HeadEnd:
     noscript"), and these and ``<body>`` in a ``<template>`` ("in template").
     """
 
-    __slots__ = ("close", "done", "end", "pos", "probes", "root", "seen")
+    __slots__ = ("close", "done", "end", "end_root", "pos", "probes", "root", "seen")
 
     def __init__(self) -> None:
         self.seen = 0  # bytes looked at
@@ -181,6 +184,7 @@ class _HeadEnd:
         self.root: etree._Element | None = None  # libxml2's tree before the first tag
         self.close: int | None = None  # start events after libxml2's <body> before the first tag
         self.end: int | None = None  # the same before the first tag but a </head>
+        self.end_root: etree._Element | None = None  # libxml2's tree before that tag
 
     def find(self, data: bytes) -> None:
         """Look on in ``data`` (the bytes read so far); give up after ``_MAX_PROBES`` candidates."""
@@ -222,7 +226,7 @@ class _HeadEnd:
             if self.close is None:
                 self.root, self.close = root, after_body
             if name != b"/head":
-                self.end, self.done = after_body, True
+                self.end, self.end_root, self.done = after_body, root, True
                 return
         self.pos = max(self.pos, len(data) - 6)  # a tag cut at the end is matched again
 
@@ -238,6 +242,20 @@ def _in_head_noscript(noscript: etree._Element) -> bool:
         if el.tag not in ("style", "noframes") and (el.text or "").strip(_HTML_WS):
             return False
     return True
+
+
+def _in_template(el: etree._Element) -> bool:
+    """Whether ``el`` is ``<template>`` contents (inert: WHATWG "in template")."""
+    return next(el.iterancestors("template"), None) is not None
+
+
+def _lead(root: etree._Element | None) -> str | None:
+    """The tag of the first child of libxml2's ``<body>`` in ``root``, unless text came first."""
+    body = root.find("body") if root is not None else None
+    if body is None or not len(body) or (body.text or "").strip(_HTML_WS):
+        return None
+    tag = body[0].tag
+    return tag if isinstance(tag, str) else None
 
 
 def _inert(el: etree._Element) -> bool:
@@ -269,8 +287,8 @@ class _HeadScan:
         self.in_body = False
         self.head: etree._Element | None = None  # libxml2's <head>
         self.pending: etree._Element | None = None  # a <body> libxml2 implied before any head content
-        # A <body> libxml2 implied for a <noscript> that WHATWG keeps in the head, the last
-        # start event and how many start events came after that <body>.
+        # A <body> libxml2 implied for a <noscript> or <template> that WHATWG keeps in the
+        # head, the last start event and how many start events came after that <body>.
         self.head_body: etree._Element | None = None
         self.last: etree._Element | None = None
         self.count = 0
@@ -291,9 +309,9 @@ class _HeadScan:
             return False
         if not self.in_body:
             if self.pending is not None:
-                # libxml2 implies <body> before a leading <noscript>; HTML5 (scripting
-                # disabled) puts it in the head, unless text came first.
-                if tag == "noscript":
+                # libxml2 implies <body> before a leading <noscript> or <template>; WHATWG
+                # "before head" (scripting disabled) puts it in the head, unless text came first.
+                if tag == "noscript" or tag == "template":
                     self.head_body = self.last = self.pending
                     self.pending = None
                     if self._held(el, tag):
@@ -317,6 +335,8 @@ class _HeadScan:
                     return True
             elif tag in _HEAD_TAGS:
                 self.head_seen = True
+            elif _in_template(el):
+                pass  # "in template": inert contents, the head goes on after </template>
             elif tag == "noscript":
                 parent = el.getparent()
                 in_head = parent is not None and parent.tag in ("head", "noscript") and self.head_seen
@@ -334,27 +354,25 @@ class _HeadScan:
         """Whether libxml2's ``<body>``, opened while its head holds nothing, may hold head content.
 
         WHATWG (scripting disabled) keeps a ``<noscript>`` in the head in "before head"
-        and "in head" (which a ``<head/>`` does not leave: the ``/`` is ignored), where
-        libxml2 implies a ``<body>`` for it.  That ``<body>`` is not a ``<body>`` tag when
-        the tree before the first tag that ends the head holds it, starting with the
-        ``<noscript>``.
+        and "in head" (which a ``<head/>`` does not leave: the ``/`` is ignored), and a
+        ``<template>`` in "after head" too; libxml2 implies a ``<body>`` for either.  That
+        ``<body>`` is not a ``<body>`` tag when the tree before the first tag that ends the
+        head ("in head" for a ``<noscript>``, "after head" for a ``<template>``) holds it,
+        starting with that element.
         """
         data = self._data()
-        if _NOSCRIPT_RE.search(data) is not None:
+        if _BODY_OPENER_RE.search(data) is not None:
             if self.defer:
                 self.head_body = body
                 return True
-            # The tree before that tag, or of all that was read while no tag has ended the head.
-            root = self._head_end().root
-            if root is None:
-                root = etree.fromstring(data, _html_parser())
-            first = root.find("body") if root is not None else None
-            if (
-                first is not None
-                and len(first)
-                and first[0].tag == "noscript"
-                and not (first.text or "").strip(_HTML_WS)
-            ):
+            # The trees before those tags, or of all that was read while no tag has ended the head.
+            end = self._head_end()
+            close_root, end_root = end.root, end.end_root
+            if close_root is None or end_root is None:
+                whole = etree.fromstring(data, _html_parser())
+                close_root = whole if close_root is None else close_root
+                end_root = whole if end_root is None else end_root
+            if _lead(close_root) == "noscript" or _lead(end_root) == "template":
                 self.head_body = self.last = body
                 return True
         if not self.head_seen and not _BODY_TAG_RE.search(data.decode("utf-8", "replace")):
@@ -372,6 +390,8 @@ class _HeadScan:
         last, self.last = cast("etree._Element", self.last), el
         k = self.count
         self.count += 1
+        if _in_template(el):
+            return False  # "in template": inert contents, the head goes on after </template>
         if _text_between(last, el):
             return self._start_body()  # "in head", "in head noscript", "after head": anything else
         parent = el.getparent()

@@ -112,6 +112,13 @@ def test_meta_after_duplicate_head_end_counts() -> None:
         b"<noscript></noscript></head><noscript>" + ROBOTS + b"</noscript><body><p>",
         b"<noscript>Enable JavaScript</noscript>" + ROBOTS + b"<body><p>",
         b"<noscript><style>s</style><p>JS!</p></noscript>" + ROBOTS + b"<body><p>",
+        # A leading <template> is head content, but a <body> tag or text after it ends the
+        # head ("in head": anything else), and "after head" puts a <noscript> in the body.
+        b"<html><template></template><body>" + ROBOTS + b"<p>",
+        b"<html><template></template>text" + ROBOTS + b"<body><p>",
+        b"<template><p>x</p></template>text" + ROBOTS + b"<p>",
+        b"<html><head/><template></template><body>" + ROBOTS + b"<p>",
+        b"<head></head><template></template><noscript>" + ROBOTS + b"</noscript><body><p>",
     ],
 )
 def test_meta_in_body_ignored_unless_strict(html: bytes) -> None:
@@ -195,6 +202,37 @@ def test_noscript_that_opens_the_head(html: bytes) -> None:
     for strict in (False, True):
         head = read_head(html + b"<div>" + b"<p>body</p>" * 20_000, strict=strict)
         assert [(m.name, m.in_body) for m in head.metas] == [(want, False)], strict
+        assert head.complete
+        assert head.bytes_read < 64 * 1024 or strict
+
+
+# WHATWG "before head" takes a <template> start tag as "anything else": it implies the
+# <head> and reprocesses the tag "in head", which keeps the <template> (its contents are
+# inert, "in template") and is the insertion mode again after </template>; "after head"
+# processes a <template> "in head" too.  libxml2 implies a <body> for that <template>.
+TEMPLATE_HEADS = {
+    "<html>": b"<!doctype html><html><template></template>" + ROBOTS + b"<body>x",
+    "no <html>": b"<template></template>" + ROBOTS + b"<body>x",
+    "no literal <body>": b"<template></template>" + ROBOTS + b"<p>x",
+    "<head/>": b"<html><head/><template></template>" + ROBOTS + b"<body>x",
+    "<head></head>": b"<html><head></head><template></template>" + ROBOTS + b"<body>x",
+    "</head> after it": b"<template></template></head>" + ROBOTS + b"<body>x",
+    "with content": b"<html><template><p>x</p><div>y</div></template>" + ROBOTS + b"<body>x",
+    "content, no literal <body>": b"<template><p>x</template>" + ROBOTS + b"<p>x",
+    "then noscript": b"<html><template></template><noscript></noscript>" + ROBOTS + b"<body>x",
+    "inside a head noscript": b"<noscript><template><p>x</p></template></noscript>" + ROBOTS + b"<body>x",
+    "</body> in it": b"<template><p></body></template>" + ROBOTS + b"<body>x",
+    "<body> in a comment": b"<!-- <body> --><template></template>" + ROBOTS + b"<body>x",
+    "<head>, with content": b"<html><head><template><p>x</p></template>" + ROBOTS + b"</head><body>x",
+    "title, with content": b"<title>t</title><template><span>x</span></template>" + ROBOTS + b"<body>x",
+}
+
+
+@pytest.mark.parametrize("html", list(TEMPLATE_HEADS.values()), ids=list(TEMPLATE_HEADS))
+def test_template_that_opens_the_head(html: bytes) -> None:
+    for strict in (False, True):
+        head = read_head(html + b"<div>" + b"<p>body</p>" * 20_000, strict=strict)
+        assert [(m.name, m.in_body) for m in head.metas] == [("robots", False)], strict
         assert head.complete
         assert head.bytes_read < 64 * 1024 or strict
 

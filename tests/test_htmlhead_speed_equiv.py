@@ -6,10 +6,12 @@ the whole page decoded and parsed as text), kept as a private reference.  Every
 page here goes through both, with several budgets, modes and encodings, and the
 results must be equal, ``bytes_read`` and ``Meta.raw`` included.
 
-One intended change since: where libxml2 implies a ``<body>`` for a ``<noscript>``
-that WHATWG keeps in the head (see :func:`_noscript_opens_head`), the reference took
-a literal ``<body`` anywhere in the bytes read for the body's start.  For those pages
-``read_head`` is compared with the push reader (the fast path must agree with it).
+Intended changes since: where libxml2 implies a ``<body>`` for a ``<noscript>`` or
+``<template>`` that WHATWG keeps in the head (see :func:`_head_fix_applies`), the
+reference took a literal ``<body`` anywhere in the bytes read for the body's start;
+and it took an element inside a head ``<template>`` (inert) for the body's start.
+For those pages ``read_head`` is compared with the push reader (the fast path must
+agree with it).
 """
 
 from __future__ import annotations
@@ -320,25 +322,32 @@ def _head_variants(body: bytes) -> list[dict[str, Any]]:
     return variants
 
 
-def _noscript_opens_head(body: bytes, encoding: str | None = None) -> bool:
-    """Whether libxml2's <body> starts with a <noscript> while its head was missing or empty.
+def _head_fix_applies(body: bytes, encoding: str | None = None) -> bool:
+    """Whether libxml2's <body> starts with a <noscript> or <template> while its head was
+    missing or empty, or libxml2's head holds a <template> with other than head elements.
 
-    Only then does the reader resolve an implied <body> by where the head ends, so only
-    then may it differ from the reference.
+    Only then does the reader resolve an implied <body> by where the head ends, or skip
+    elements that the reference took for the body's start, so only then may it differ
+    from the reference.
     """
     dec, bom = htmlhead._decoder(body, encoding)
     try:
         data = dec.decode(body[bom:], final=True).encode("utf-8", "replace")
     except UnicodeError:
         return False  # the readers give up alike
-    if b"noscript" not in data.lower():
+    lowered = data.lower()
+    if b"noscript" not in lowered and b"template" not in lowered:
         return False
     parser = etree.HTMLParser(encoding="utf-8", no_network=True, remove_comments=True, remove_pis=True)
     root = etree.fromstring(data, parser)
     if root is None:
         return False
     head, main = root.find("head"), root.find("body")
-    if main is None or not len(main) or main[0].tag != "noscript":
+    if head is not None and any(
+        el.tag not in _HEAD_TAGS for t in head.iter("template") for el in t.iterdescendants()
+    ):
+        return True
+    if main is None or not len(main) or main[0].tag not in ("noscript", "template"):
         return False
     # libxml2's head when the <body> opened (after a </body> it may open one later).
     return head is None or not len(head) or root.index(head) > root.index(main)
@@ -352,7 +361,7 @@ def _push(
 
 def _expected(body: bytes, **kw: Any) -> Head:
     """The reference's result, or the push reader's for the pages the change is about."""
-    if _noscript_opens_head(body, kw.get("encoding")):
+    if _head_fix_applies(body, kw.get("encoding")):
         return _push(body, **kw)
     return _ref_read_head(body, **kw)
 
@@ -589,9 +598,37 @@ NOSCRIPT: list[bytes] = [
 ]
 
 
+# A <template> that WHATWG keeps in the head and libxml2 puts in an implied <body>, and
+# elements inside a head <template>, which the reference took for the body's start.
+TEMPLATE: list[bytes] = [
+    b"<template></template>" + ROBOTS + b"<body>",
+    b"<html><template><p>x</p></template>" + ROBOTS + b"<title>t</title><body class=x><p>x",
+    b"<template></template>" + ROBOTS + b"<body><meta name=late content=1><p>x",
+    b"<html><head/><template></template>" + ROBOTS + OG + b"<body><img src=a.png>",
+    b"<html><head></head><template></template>" + ROBOTS + b"<noscript>" + ROBOTS + b"</noscript><body>",
+    b"<template></template><noscript>" + ROBOTS + b"</noscript>" + ROBOTS + b"<body>",
+    b"<template></template>text" + ROBOTS + b"<body>",
+    b"<template><p></body></template></head>" + ROBOTS + b"<body>" + ROBOTS,
+    b"<template></template>" + b"<!-- <body> -->" * 20 + ROBOTS + b"<body>" + ROBOTS,
+    b"<template></template>" + ROBOTS + b"<body>" + b"<p>lorem ipsum</p>" * 2000 + ROBOTS,
+    b"<template><p>x</template>" + ROBOTS + b"<p>x",
+    b"<head><template><p>x</p></template>" + ROBOTS + b"</head><body>" + ROBOTS,
+    b"<head><noscript><template><div></div></template></noscript>" + ROBOTS + b"<body>",
+    b"<html><body><template></template>" + ROBOTS + b"<p>",  # a real <body> first: as before
+]
+
+
+@pytest.mark.parametrize("body", TEMPLATE, ids=[str(i) for i in range(len(TEMPLATE))])
+def test_template_head_cases(body: bytes) -> None:
+    assert _head_fix_applies(body)
+    assert_same(body)
+    fast = htmlhead._read_head_fast(body, len(body), None)
+    assert fast is None or fast == _push(body)
+
+
 @pytest.mark.parametrize("body", NOSCRIPT, ids=[str(i) for i in range(len(NOSCRIPT))])
 def test_noscript_head_cases(body: bytes) -> None:
-    assert _noscript_opens_head(body)
+    assert _head_fix_applies(body)
     assert_same(body)
     fast = htmlhead._read_head_fast(body, len(body), None)
     assert fast is None or fast == _push(body)
@@ -599,7 +636,7 @@ def test_noscript_head_cases(body: bytes) -> None:
 
 def test_the_change_is_narrow() -> None:
     """No data page is excluded, and of the other cases only the one the change is about differs."""
-    assert not any(_noscript_opens_head(page) for _, page in DATA_PAGES)
+    assert not any(_head_fix_applies(page) for _, page in DATA_PAGES)
     changed = [
         body
         for body in TRICKY
@@ -741,6 +778,7 @@ _HEAD_PARTS = [
     "<base href='/b/'>",
     "<noscript><meta name=ns content=1></noscript>",
     "<template><meta name=tp content=1></template>",
+    "<template><p>tp</p></template>",
     "<svg><meta name=sv content=1></svg>",
     "<!-- <body> -->",
     "<!--",
