@@ -491,9 +491,47 @@ def read_head(
     returned with ``complete=False``.
     """
     try:
-        return _read_head(bytes(body), max(0, int(budget)), strict, encoding)
+        data, limit = bytes(body), max(0, int(budget))
+        head = _read_head(data, limit, strict, encoding)
+        if _SELF_CLOSED_TITLE.search(data, 0, head.bytes_read) is None:
+            return head
+        # libxml2 honours the "/" of <title/>; WHATWG ignores it ("in head": RCDATA to
+        # </title>), so "<title/>Page</title><meta ...>" puts the meta in the body for one
+        # and in the head for the other.  Both views are read and their metas kept: a
+        # <title/> with no </title> (XHTML) would otherwise hide every later meta, and a
+        # </title> far on (an SVG <title>) would hide the ones in between.
+        other = _read_head(_SELF_CLOSED_TITLE.sub(_unclose, data), limit, strict, encoding)
+        return _union(head, other)
     except Exception:  # noqa: BLE001  # pragma: no cover - the contract is "never raises"
         return Head((), False, 0)
+
+
+# A <title> start tag closed with "/>" (ASCII case-insensitive, attributes allowed).
+_SELF_CLOSED_TITLE = re.compile(rb"<title(?:[\t\n\f\r ][^>]*)?/>", re.IGNORECASE)
+
+
+def _unclose(m: re.Match[bytes]) -> bytes:
+    """The tag with its "/" made a space: the same length, so offsets do not move."""
+    return m.group()[:-2] + b" >"
+
+
+def _union(a: Head, b: Head) -> Head:
+    """``a`` with ``b``'s metas added that it lacks.
+
+    ``b`` (the WHATWG view of a ``<title/>``) only adds metas: with no
+    ``</title>`` at all its title runs to the end, and its head never ends.
+    """
+    metas = list(a.metas)
+    at = {(m.name, m.content, m.in_body): i for i, m in enumerate(metas)}
+    for m in b.metas:
+        if (m.name, m.content, m.in_body) in at:
+            continue
+        i = at.get((m.name, m.content, True))
+        if i is not None and not m.in_body:
+            metas[i] = m  # strict mode: a head meta for WHATWG, libxml2 put it in the body
+        else:
+            metas.append(m)
+    return Head(tuple(metas), a.complete, a.bytes_read)
 
 
 _LOCAL = threading.local()  # one parser per thread: an lxml parser is not for concurrent use

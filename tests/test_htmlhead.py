@@ -520,3 +520,22 @@ def test_images_of_an_xhtml_page_with_an_xml_declaration(encoding: str) -> None:
         "https://example.com/og.jpg",
         "https://example.com/p/a.png",
     ]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # WHATWG ignores the "/" (RCDATA to </title>); libxml2 closes the title at once.
+        b"<html><head><title/>My Page</title><meta name=robots content=noai></head><body>x",
+        b"<html><head><title/>a<body>b</title><meta name=robots content=noai></head><body>x",
+        b"<html><head><TITLE lang=en />x</TITLE><meta name=robots content=noai></head><body>x",
+        # XHTML's empty title with no </title>: the meta libxml2 sees is kept.
+        b"<html><head><title/><meta name=robots content=noai></head><body>x",
+        b"<html><head><title/><meta name=robots content=noai></head><body><svg><title>i</title></svg>",
+    ],
+)
+def test_self_closed_title_hides_no_meta(body: bytes) -> None:
+    for strict in (False, True):
+        head = read_head(body + b"x" * 70_000, strict=strict)
+        assert [(m.name, m.content, m.in_body) for m in head.metas] == [("robots", "noai", False)]
+        assert head.complete
