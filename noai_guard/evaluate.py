@@ -165,7 +165,10 @@ def _raw_end(low: bytes) -> int:
     start with ``<``; the index of the last occurrence of each orders them as
     their positions do.  An opener that does not occur cannot be open.  When
     none is open, the last token listed is a closer or a closed comment's
-    opener, and the text after its end is outside them all (0: none occurs).
+    opener.  The offset returned is where the data state resumes: just after
+    the closer's name (its tag's ``>`` follows) or at the comment's final
+    ``>``, so that a tail that is only that ``>`` ends outside a tag (0: none
+    occurs).
     """
     found = _RAW_RE.findall(low)
     if not found:
@@ -185,8 +188,8 @@ def _raw_end(low: bytes) -> int:
             return -1
     tok = found[-1]
     odd = _RAW_ODD.get(tok)
-    if odd is not None:  # a comment, closed (checked above)
-        return low.find(odd, low.rfind(tok)) + len(odd)
+    if odd is not None:  # a comment, closed (checked above): from its final ">"
+        return low.find(odd, low.rfind(tok)) + len(odd) - 1
     return low.rfind(tok) + len(tok)
 
 

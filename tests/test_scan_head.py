@@ -36,7 +36,10 @@ PAGES = [
     b'<html><head><meta name="robots" content="index, follow"></head><body>noai in text</body>',
     b'<html><head><meta name="description" content="plain"></head><body><meta name="robots" content="noai">',
     b'<html><head><style>a{}</style><meta name="GPTBot" content="noai"></head><body>x',
-    # A literal "<body" inside an attribute value or <noframes> does not end the head.
+]
+
+# A literal "<body" inside an attribute value or <noframes> does not end the head.
+ATTRIBUTE_BODIES = [
     (
         b'<html><head><meta name="description" content="Learn the <body> tag">'
         b'<meta name="robots" content="noai"></head><body>x'
@@ -47,13 +50,13 @@ PAGES = [
     b'<html><head><noframes><body>x</noframes><meta name="tdm-reservation" content="1"></head><body>x',
     b"<html><head><title>Joe's</title><meta content=\"Joe's\"><meta name=robots content=noai></head><body>x",
 ]
-
-ATTRIBUTE_BODIES = PAGES[-6:]
+PAGES += ATTRIBUTE_BODIES
 
 
 @pytest.mark.parametrize("body", ATTRIBUTE_BODIES)
 def test_body_in_an_attribute_or_noframes_is_not_the_head_end(body: bytes) -> None:
-    assert verdicts("scan", body) and verdicts("scan", body)[0][1].value == "reserve"
+    got = verdicts("scan", body)
+    assert got and got[0][1].value == "reserve"
 
 
 def test_a_cut_document_is_not_taken_for_a_whole_one() -> None:
@@ -101,6 +104,14 @@ def test_html_sniff_without_content_type(start: bytes, want: bool) -> None:
 @pytest.mark.parametrize("body", PAGES)
 def test_scan_head_agrees_with_full_reader(body: bytes) -> None:
     assert verdicts("scan", body) == verdicts("read", body)
+
+
+def test_prefix_ends_at_a_body_right_after_a_comment() -> None:
+    from noai_guard.evaluate import _lowered_head
+
+    body = b"<html><head><title>t</title><!-- end -->\n<body>" + b"x" * 1000
+    low = _lowered_head(body, POLICY.html_budget)
+    assert low == body[: body.find(b"<body")].lower()  # not the whole document
 
 
 def test_fast_path_taken_for_plain_head() -> None:
