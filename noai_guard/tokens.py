@@ -1,4 +1,4 @@
-"""Product tokens: the crawler's own, and the packaged proxy list of AI-training tokens."""
+"""Internal: product tokens: the crawler's own, and the packaged proxy list of AI-training tokens."""
 
 from __future__ import annotations
 
@@ -8,18 +8,25 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-# RFC 9309 §2.2.1: a product token is made of [A-Za-z_-]; a user-agent value is
-# reduced to its leading token characters, so "CCBot/2.0" names "CCBot".
-_TOKEN_RE = re.compile(r"[A-Za-z_-]+")
+# A crawler's name (RFC 9309 §2.2.1 product token): the leading run of letters and digits
+# (any script), "_" and "-".  The RFC's token is [A-Za-z_-]+, but cutting a name at the
+# first character outside that set would reduce different names to one: "Bot2000" and
+# "Bot3000" to "Bot", "Wölfchen-Crawler" and "Wölfchen-Spider" to "W".  A name's identity is the
+# whole token as written, so it is cut only where the name itself ends: at a version
+# ("CCBot/2.0" names "CCBot"), whitespace ("Sogou web spider" names "Sogou"), or any
+# other character that is neither a letter, a digit, "_" nor "-".
+_NAME_RE = re.compile(r"[\w-]+")
 
 
 def product_token(value: str) -> str:
-    """Return the leading RFC 9309 product token of a User-Agent value ('' if none).
+    """Return the crawler name a User-Agent value (or a robots.txt user-agent value) starts with ('' if none).
 
     >>> product_token("Scrapy/2.19.0 (+https://scrapy.org)")
     'Scrapy'
+    >>> product_token("CCBot/2.0"), product_token("Bot2000")
+    ('CCBot', 'Bot2000')
     """
-    m = _TOKEN_RE.match(value.strip())
+    m = _NAME_RE.match(value.strip())
     return m.group(0) if m else ""
 
 

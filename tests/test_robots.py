@@ -18,6 +18,7 @@ from noai_guard import decision as d
 from noai_guard.decision import Signal, Verdict
 from noai_guard.policy import Policy, decide
 from noai_guard.robots import RobotsTxt, _RuleList, ai_txt_signals, normalise, url_path
+from noai_guard.urlpath import remove_dot_segments
 
 ORIGIN = "https://example.com"
 ROBOTS_URL = ORIGIN + "/robots.txt"
@@ -443,7 +444,9 @@ def test_content_signal_origin_wide_and_extra_keys() -> None:
         ("User-agent: examplebot\nDisallow: /a%2fb\n", "/a/b", Verdict.ALLOW, None),
         # Layout: whitespace around ':', comments, no colon, empty Disallow, case of keys.
         ("  user-AGENT :  examplebot  # me\n DISALLOW :  /x  # no\n", "/x", Verdict.RESERVE, 2),
-        ("User-agent: examplebot\nDisallow /x\nDisallow: /y\n", "/x", Verdict.ALLOW, None),
+        # No colon: read as Google's parser reads a two-word line (issue 10 item 5).
+        ("User-agent: examplebot\nDisallow /x\nDisallow: /y\n", "/x", Verdict.RESERVE, 2),
+        ("User-agent: examplebot\nDisallow /x y\nDisallow: /y\n", "/x", Verdict.ALLOW, None),
         ("User-agent: examplebot\nDisallow:\n", "/x", Verdict.ALLOW, None),
         ("User-agent: examplebot\n# Disallow: /x\n", "/x", Verdict.ALLOW, None),
         # Rules before any user-agent line belong to no group.
@@ -800,12 +803,17 @@ def _render(groups: list[tuple[list[str], list[tuple[str, str]]]]) -> str:
 def test_agrees_with_protego_on_simple_files(
     groups: list[tuple[list[str], list[tuple[str, str]]]], paths: list[str]
 ) -> None:
-    """Allow/Disallow only, simple paths, no "?", no index.html: Protego is an oracle here."""
+    """Allow/Disallow only, simple paths, no "?", no index.html: Protego is an oracle here.
+
+    Protego matches a path's dot segments as written; we match the path a server resolves
+    them to (RFC 3986 §5.2.4), so Protego is asked about that path.
+    """
     text = _render(groups)
     ours, pro = parse(text), Protego.parse(text)
     for p in paths:
         url = ORIGIN + "/" + p
-        assert ours.can_fetch(url, "examplebot") == pro.can_fetch(url, "examplebot"), (text, url)
+        resolved = ORIGIN + remove_dot_segments("/" + p)
+        assert ours.can_fetch(url, "examplebot") == pro.can_fetch(resolved, "examplebot"), (text, url)
 
 
 @settings(max_examples=200, deadline=None)
