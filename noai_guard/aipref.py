@@ -1,4 +1,4 @@
-"""IETF aipref ``Content-Usage`` and Cloudflare ``Content-Signal`` values (pure parsers).
+"""Internal: IETF aipref ``Content-Usage`` and Cloudflare ``Content-Signal`` values (pure parsers).
 
 * ``Content-Usage`` (draft-ietf-aipref-vocab-07 §6, attach-05 §2): an RFC 9651
   Structured-Field Dictionary of labels -> Token ``y`` / ``n``.  Parsed with
@@ -137,7 +137,12 @@ class ContentSignals:
         return Verdict.ALLOW if v else Verdict.RESERVE
 
 
-_PAIR_RE = re.compile(r"""([A-Za-z][A-Za-z0-9_.-]*)\s*=\s*("?)([^,;\s"]*)\2""")
+# key = value, the value maybe quoted.  A key is the run of key characters from its first
+# letter: a match is only tried at the start of a run (the lookbehind), over the run's
+# leading non-letters.  The same pairs as trying at every letter (where a failed run is
+# retried from each of its letters: quadratic on a long run without "="), as a match never
+# ends just before a key character that follows another one.
+_PAIR_RE = re.compile(r"""(?<![A-Za-z0-9_.-])[0-9_.-]*([A-Za-z][A-Za-z0-9_.-]*)\s*=\s*("?)([^,;\s"]*)\2""")
 
 
 def parse_content_signal(value: str) -> ContentSignals:

@@ -13,10 +13,12 @@ Record types (field ``type``):
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import logging
 import os
+import stat
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -152,12 +154,42 @@ def dumps_line(record: dict[str, Any]) -> bytes:
         return (json.dumps(record, ensure_ascii=True, separators=(",", ":"), default=str) + "\n").encode()
 
 
+def unwritable(path: str | os.PathLike[str]) -> str | None:
+    """Why a trail could not be created or appended to at ``path``, or ``None``.
+
+    Looks only (``stat`` / ``access``), creates nothing: the path must not be a
+    directory, and the nearest existing ancestor must be a directory the
+    process may create entries in.  A device that accepts the open but not the
+    writes (``/dev/full``, a full disk) passes: that is found at the first write.
+    """
+    p = Path(path).absolute()  # not normalised: "file/../x" fails as the open would
+    for node in (p, *p.parents):
+        try:
+            st = node.stat()
+        except (FileNotFoundError, NotADirectoryError):
+            continue  # missing (created by open), or under a file (found further up)
+        except OSError as exc:  # EACCES on a parent, ELOOP, ...
+            return f"{node}: {exc.strerror or exc}"
+        if node == p:
+            if stat.S_ISDIR(st.st_mode):
+                return "it is a directory"
+            return None if os.access(node, os.W_OK) else "permission denied"
+        if not stat.S_ISDIR(st.st_mode):
+            return f"{node} is not a directory"
+        if not os.access(node, os.W_OK | os.X_OK):
+            return f"cannot create files in {node}: permission denied"
+        return None
+    return None  # pragma: no cover - the root directory exists
+
+
 class JsonLinesAuditLog:
     """Append-only JSON-lines trail.
 
     Each record is written and flushed before the caller acts on the decision,
     so it reaches the OS even if the process is killed next; with ``fsync`` it
-    also reaches the disk before a power loss.
+    also reaches the disk before a power loss.  After a failed write the trail
+    is :attr:`broken`: later writes raise the same error without touching the
+    file, so no line is written after a lost one (or torn by a retried flush).
     """
 
     def __init__(self, path: str | os.PathLike[str], *, fsync: bool = False) -> None:
@@ -165,6 +197,7 @@ class JsonLinesAuditLog:
         self.fsync = fsync
         self.records = 0
         self.errors = 0
+        self.broken: OSError | None = None
         self._fh: IO[bytes] | None = None
 
     def open(self) -> None:
@@ -173,6 +206,11 @@ class JsonLinesAuditLog:
             self._fh = open(self.path, "ab")  # noqa: SIM115 - kept open for the run
 
     def write(self, record: dict[str, Any]) -> None:
+        """Append ``record`` and flush it; raises OSError if it could not be written."""
+        if self.broken is not None:
+            self.errors += 1
+            # A new exception each time (re-raising one instance would grow its traceback).
+            raise OSError(self.broken.errno, f"{self.broken.strerror} (an earlier write failed)")
         if self._fh is None:
             self.open()
         assert self._fh is not None
@@ -182,15 +220,22 @@ class JsonLinesAuditLog:
             self._fh.flush()
             if self.fsync:
                 os.fsync(self._fh.fileno())
-        except OSError:
+        except OSError as exc:
             self.errors += 1
+            self.broken = exc
             raise
         self.records += 1
 
     def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+        """Close the file; raises OSError if buffered bytes cannot be flushed (the handle is released)."""
+        fh, self._fh = self._fh, None
+        if fh is not None:
+            if self.broken is not None:
+                # What is left to flush is the record that already failed, reported then.
+                with contextlib.suppress(OSError):
+                    fh.close()
+                return
+            fh.close()
 
     def __enter__(self) -> JsonLinesAuditLog:  # noqa: PYI034 - Self needs Python 3.11
         self.open()
@@ -201,18 +246,23 @@ class JsonLinesAuditLog:
 
 
 class TrailReadError(ValueError):
-    """A trail line that is not a JSON object (reported with file and line)."""
+    """A trail that cannot be read (one line, with file and line): a line that is not
+    a JSON object (with ``strict``), or corrupt gzip data."""
 
 
 def read_audit(path: str | os.PathLike[str], *, strict: bool = False) -> Iterator[dict[str, Any]]:
-    """Yield the records of a trail.
+    """Yield the records of a trail: JSON lines, plain or gzip-compressed (known by content).
 
     A torn last line (a crash mid-write) is skipped with a warning; a bad line
-    elsewhere is skipped and logged too, or raises with ``strict``.
+    elsewhere is skipped and logged too, or raises with ``strict``.  A gzip
+    stream cut before its end is read as far as it goes, with a warning;
+    corrupt gzip data raises :class:`TrailReadError`.
     """
     p = Path(path)
     with open(p, "rb") as fh:
-        lines = iter(fh)
+        gz = fh.read(2) == b"\x1f\x8b"
+        fh.seek(0)
+        lines = _gzip_lines(fh, p) if gz else iter(fh)
         prev: bytes | None = next(lines, None)
         lineno = 0
         while prev is not None:
@@ -236,6 +286,30 @@ def read_audit(path: str | os.PathLike[str], *, strict: bool = False) -> Iterato
                 logger.warning("%(path)s:%(line)d: skipping unreadable line", {"path": p, "line": lineno})
                 continue
             yield obj
+
+
+def _gzip_lines(fh: IO[bytes], p: Path) -> Iterator[bytes]:
+    """The lines of a gzip trail; a cut stream ends them (warned), corrupt data raises."""
+    import gzip
+    import zlib
+
+    it = iter(gzip.GzipFile(fileobj=fh, mode="rb"))
+    n = 0
+    while True:
+        try:
+            line = next(it)
+        except StopIteration:
+            return
+        except EOFError:  # RFC 1952: the stream ends before its end-of-stream marker
+            logger.warning(
+                "%(path)s: the gzip stream is cut after line %(line)d: read as far as it goes",
+                {"path": p, "line": n},
+            )
+            return
+        except (zlib.error, gzip.BadGzipFile) as exc:
+            raise TrailReadError(f"{p}: corrupt gzip data after line {n}: {exc}") from None
+        n += 1
+        yield line
 
 
 def write_all(path: str | os.PathLike[str], records: Iterable[dict[str, Any]]) -> int:

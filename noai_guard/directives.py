@@ -1,4 +1,4 @@
-"""X-Robots-Tag and robots ``<meta>`` directives (``noai``, ``noimageai``, ``noml``) as signals.
+"""Internal: X-Robots-Tag and robots ``<meta>`` directives (``noai``, ``noimageai``, ``noml``) as signals.
 
 Pure code, no I/O.  The grammar is Google's (robots meta tag documentation) in MDN's
 form ``<indexing-rule>, <bot-name>: <indexing-rule>`` (MDN): tokens are split on

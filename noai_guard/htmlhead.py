@@ -1,4 +1,4 @@
-"""Bounded reader for the ``<meta>`` tags of an HTML document's head, and embedded images.
+"""Internal: bounded reader for the ``<meta>`` tags of an HTML document's head, and embedded images.
 
 :func:`read_head` feeds lxml's HTML push parser in growing chunks and stops as
 soon as the body starts (or at a byte budget), so its cost does not grow with
@@ -89,6 +89,10 @@ _BODY_OPENER_RE = re.compile(rb"<(?:noscript|template)", re.IGNORECASE)
 # "anything else"; "after head" takes head elements after a </head> still).
 _HEAD_CLOSE_RE = re.compile(rb"<(?:body|/head|/body|/html|/br)[\t\n\f\r />]", re.IGNORECASE)
 _MAX_PROBES = 16  # candidates parsed for; past that the head is taken to go on
+# Bytes parsed for them in all (each parse is of every byte before its candidate): past
+# that too.  Without it, 16 candidates at the end of a 256 KiB head cost 16 parses of it
+# (4-5 s for one of small tags); no real page needs a probe at all.
+_MAX_PROBE_BYTES = 256 * 1024
 # Start tags that leave WHATWG "in head noscript" as it is (processed "in head", or ignored).
 _IN_HEAD_NOSCRIPT = frozenset({"basefont", "bgsound", "link", "meta", "noframes", "style", "noscript"})
 # Appended to the first chunk by the fast path.  The attribute name has no letters, so a
@@ -174,12 +178,13 @@ class _HeadEnd:
     noscript"), and these and ``<body>`` in a ``<template>`` ("in template").
     """
 
-    __slots__ = ("close", "done", "end", "end_root", "pos", "probes", "root", "seen")
+    __slots__ = ("close", "done", "end", "end_root", "pos", "probe_bytes", "probes", "root", "seen")
 
     def __init__(self) -> None:
         self.seen = 0  # bytes looked at
         self.pos = 0  # candidates before this offset are not tags
         self.probes = _MAX_PROBES
+        self.probe_bytes = _MAX_PROBE_BYTES
         self.done = False
         self.root: etree._Element | None = None  # libxml2's tree before the first tag
         self.close: int | None = None  # start events after libxml2's <body> before the first tag
@@ -187,7 +192,8 @@ class _HeadEnd:
         self.end_root: etree._Element | None = None  # libxml2's tree before that tag
 
     def find(self, data: bytes) -> None:
-        """Look on in ``data`` (the bytes read so far); give up after ``_MAX_PROBES`` candidates."""
+        """Look on in ``data`` (the bytes read so far); give up after ``_MAX_PROBES`` candidates
+        or ``_MAX_PROBE_BYTES`` parsed for them."""
         if self.done or len(data) == self.seen:
             return
         self.seen = len(data)
@@ -199,10 +205,11 @@ class _HeadEnd:
             name = m.group()[1:-1].lower()
             if name == b"/head" and self.close is not None:
                 continue  # "after head" ignores it
-            if not self.probes:
+            if not self.probes or m.start() > self.probe_bytes:
                 self.done = True
                 return
             self.probes -= 1
+            self.probe_bytes -= m.start()
             parser = etree.HTMLPullParser(
                 events=("start",), encoding="utf-8", no_network=True, remove_comments=True, remove_pis=True
             )
@@ -493,26 +500,44 @@ def read_head(
     try:
         data, limit = bytes(body), max(0, int(budget))
         head = _read_head(data, limit, strict, encoding)
-        if _SELF_CLOSED_TITLE.search(data, 0, head.bytes_read) is None:
+        if not _self_closed_title(data, head.bytes_read):
             return head
         # libxml2 honours the "/" of <title/>; WHATWG ignores it ("in head": RCDATA to
         # </title>), so "<title/>Page</title><meta ...>" puts the meta in the body for one
         # and in the head for the other.  Both views are read and their metas kept: a
         # <title/> with no </title> (XHTML) would otherwise hide every later meta, and a
         # </title> far on (an SVG <title>) would hide the ones in between.
-        other = _read_head(_SELF_CLOSED_TITLE.sub(_unclose, data), limit, strict, encoding)
+        other = _read_head(_TITLE_TAG.sub(_unclose, data), limit, strict, encoding)
         return _union(head, other)
     except Exception:  # noqa: BLE001  # pragma: no cover - the contract is "never raises"
         return Head((), False, 0)
 
 
-# A <title> start tag closed with "/>" (ASCII case-insensitive, attributes allowed).
-_SELF_CLOSED_TITLE = re.compile(rb"<title(?:[\t\n\f\r ][^>]*)?/>", re.IGNORECASE)
+# A <title> start tag (ASCII case-insensitive): "<title/>", or "<title", a space and
+# the bytes up to its ">" (or the end).  It is self-closed when it ends with "/>".
+# Each match runs to that ">", so a scan never goes over the same bytes twice: no
+# "<title" in between can be self-closed when this one is not, as its ">" would be
+# the same one, or end a "<title/>" that makes this one self-closed.  (A pattern
+# that only matches self-closed tags, <title(?:\s[^>]*)?/>, retried the bytes up
+# to the next ">" from every "<title" before it: quadratic in a run of "<title ".)
+_TITLE_TAG = re.compile(rb"<title(?:/>|[\t\n\f\r ][^>]*>?)", re.IGNORECASE)
+
+
+def _self_closed_title(data: bytes, end: int) -> bool:
+    """Does a ``<title .../>`` end within ``data[:end]``?"""
+    m = _TITLE_TAG.search(data, 0, end)
+    while m is not None:
+        if data.startswith(b"/>", m.end() - 2):
+            return True
+        m = _TITLE_TAG.search(data, m.end(), end)
+    return False
 
 
 def _unclose(m: re.Match[bytes]) -> bytes:
-    """The tag with its "/" made a space: the same length, so offsets do not move."""
-    return m.group()[:-2] + b" >"
+    """A self-closed ``<title>`` tag with its "/" made a space (the same length, so offsets
+    do not move); any other ``<title`` match as it is."""
+    tag = m.group()
+    return tag[:-2] + b" >" if tag.endswith(b"/>") else tag
 
 
 def _union(a: Head, b: Head) -> Head:

@@ -1,4 +1,4 @@
-"""Per-origin files (robots.txt, /.well-known/tdmrep.json, /ai.txt): where they
+"""Internal: per-origin files (robots.txt, /.well-known/tdmrep.json, /ai.txt): where they
 live and what a fetch outcome means.  Pure: the middleware and the offline audit
 fetch (or find captures), then call :func:`from_fetch` to get a parsed file.
 """
@@ -21,11 +21,22 @@ SiteFile = RobotsTxt | TdmrepFile
 SIZE_LIMIT = 500 * 1024
 # RFC 9309 §2.3.1.2: follow at least five consecutive redirects.
 MAX_REDIRECTS = 5
+# Redirects are followed to these schemes only, as Scrapy's RedirectMiddleware does:
+# a site file sent to file:, data:, ftp: ... is never read (a local file or an inline
+# URL is not the origin's file); it is unavailable, as past the last redirect followed
+# (RFC 9309 §2.3.1.2).
+REDIRECT_SCHEMES = frozenset({"http", "https"})
+# How much of a refused redirect target the detail keeps.
+_TARGET_CHARS = 200
 
 
 def origin_of(url: str) -> str:
     """scheme://host[:port] with the default port dropped; robots.txt scope (RFC 9309 §2.3)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. "http://[aaaa]/": no valid authority; keep it as written
+        scheme, _, rest = url.partition("://")
+        return f"{scheme.lower()}://{rest.split('/', 1)[0].split('?', 1)[0].lower()}"
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
     if ":" in host:  # IPv6 literal
@@ -50,7 +61,22 @@ def status_class(status: int | None) -> str:
     return f"{status // 100}xx"
 
 
-def from_fetch(kind: Kind, url: str, *, status: int | None, body: bytes = b"", detail: str = "") -> SiteFile:
+def redirect_refused(target: str) -> str | None:
+    """Why a site file's redirect to ``target`` is not followed, or ``None`` to follow it.
+
+    Only http(s) targets are followed (:data:`REDIRECT_SCHEMES`); the reason
+    names the target, cut to a bounded length (a ``data:`` URL can be long).
+    """
+    scheme = target.split(":", 1)[0].strip().lower() if ":" in target else ""  # RFC 3986 §3.1
+    if scheme in REDIRECT_SCHEMES:
+        return None
+    shown = target if len(target) <= _TARGET_CHARS else target[:_TARGET_CHARS] + "..."
+    return f"redirect to a non-HTTP(S) URL not followed: {shown}"
+
+
+def from_fetch(
+    kind: Kind, url: str, *, status: int | None, body: bytes = b"", detail: str = "", cut: bool = False
+) -> SiteFile:
     """Turn a fetch outcome into a parsed file.
 
     ``status=None`` is a network error (timeout, DNS, refused) named in
@@ -58,7 +84,18 @@ def from_fetch(kind: Kind, url: str, *, status: int | None, body: bytes = b"", d
     4xx other than 429 "unavailable" (no rules), 5xx, 429 and network errors
     "unreachable" (complete disallow).  For tdmrep.json a failure means the
     origin "does not implement the protocol" (TDMRep), recorded as such.
+
+    ``cut`` says the body ended before its end (Scrapy's ``dataloss`` flag: a
+    reset, a close before Content-Length bytes, a missing last chunk): a 2xx
+    file that was not received whole is unreachable, never parsed as if its
+    lost lines did not exist.
     """
+    if cut and status is not None and 200 <= status < 300:
+        # RFC 9309 §2.3.1.4: the file could not be received (a network error mid-body).
+        detail = f"HTTP {status}, body cut short after {len(body)} bytes (dataloss)"
+        if kind == "tdmrep":
+            return TdmrepFile.unreachable(url, detail)
+        return RobotsTxt.unreachable(url, detail, status)
     detail = detail or (f"HTTP {status}" if status is not None else "network error")
     if kind == "tdmrep":
         if status is not None and 200 <= status < 300:

@@ -51,6 +51,7 @@ from urllib.parse import quote, urlsplit
 from . import decision as d
 from .decision import Headers, Signal, Verdict
 from .policy import SIGNAL_PURPOSES
+from .urlpath import remove_dot_segments
 
 if TYPE_CHECKING:
     from .htmlhead import Head
@@ -106,8 +107,8 @@ def match_location(location: str, path: str) -> bool:
 
 
 @functools.lru_cache(maxsize=1024)
-def _location_pattern(location: str) -> tuple[str, bool, re.Pattern[str] | None]:
-    """A location, prepared once: (normalised prefix, anchored, regex if it has ``*``)."""
+def _location_pattern(location: str) -> tuple[str, bool, tuple[str, ...] | None]:
+    """A location, prepared once: (normalised pattern, anchored, its literal pieces if it has ``*``)."""
     if location[0] not in "/*":
         location = "/" + location  # lenient: "dir/" read as "/dir/"
     pat = _normalise(location)
@@ -116,18 +117,41 @@ def _location_pattern(location: str) -> tuple[str, bool, re.Pattern[str] | None]
         pat = pat[:-1]
     if "*" not in pat:
         return pat, anchored, None
-    regex = ".*".join(re.escape(part) for part in pat.split("*"))
-    return pat, anchored, re.compile(regex + ("$" if anchored else ""), re.DOTALL)
+    return pat, anchored, tuple(pat.split("*"))
+
+
+def _glob_match(parts: tuple[str, ...], anchored: bool, path: str) -> bool:
+    """Does ``path`` start with the glob ``"*".join(parts)`` (the whole path when ``anchored``)?
+
+    RFC 9309 §2.2.3 matching, in time linear in the path: each literal piece is
+    taken at its leftmost place after the previous one (a later place never
+    leaves more room for the rest), and with ``$`` the last piece must end the
+    path without overlapping them.  A regex of ``.*`` between the pieces
+    backtracks exponentially in their number on a path that almost matches.
+    """
+    first = parts[0]
+    if not path.startswith(first):
+        return False
+    pos = len(first)
+    for part in parts[1:-1]:
+        i = path.find(part, pos)
+        if i < 0:
+            return False
+        pos = i + len(part)
+    last = parts[-1]
+    if anchored:
+        return len(path) - len(last) >= pos and path.endswith(last)
+    return path.find(last, pos) >= 0
 
 
 def _match_normalised(location: str, path: str) -> bool:
     """:func:`match_location` for a ``path`` already passed through :func:`_normalise`."""
     if not location:
         return False
-    pat, anchored, regex = _location_pattern(location)
-    if regex is None:
+    pat, anchored, parts = _location_pattern(location)
+    if parts is None:
         return path == pat if anchored else path.startswith(pat)
-    return regex.match(path) is not None
+    return _glob_match(parts, anchored, path)
 
 
 # A URL that urlsplit reads without surprises: ASCII, a scheme, "//", an authority
@@ -137,13 +161,16 @@ _SIMPLE_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#\[\]\t\r\n]*([/?][^#\t
 
 
 def _path_of(url: str) -> str:
-    """The URL's path (``/`` if empty) and ``?query`` if the query is not empty, as urlsplit reads them."""
+    """The URL's path (``/`` if empty) and ``?query`` if the query is not empty, as urlsplit reads them.
+
+    Dot segments removed (RFC 3986 §5.2.4, as robots.txt paths: :func:`remove_dot_segments`).
+    """
     if url.isascii():
         m = _SIMPLE_URL.fullmatch(url)
         if m is not None:
             path, _, query = (m.group(1) or "").partition("?")
             path = path or "/"
-            return f"{path}?{query}" if query else path
+            return remove_dot_segments(f"{path}?{query}" if query else path)
     return _slow_path_of(url)
 
 
@@ -153,7 +180,7 @@ def _slow_path_of(url: str) -> str:
     except ValueError:
         return "/"
     path = parts.path or "/"
-    return f"{path}?{parts.query}" if parts.query else path
+    return remove_dot_segments(f"{path}?{parts.query}" if parts.query else path)
 
 
 def _purpose_verdict(value: int, policy: Policy) -> Verdict | None:
@@ -492,7 +519,11 @@ def header_signals(headers: Headers, url: str, policy: Policy) -> list[Signal]:
     """``tdm-reservation`` (and ``tdm-policy``) response headers; supersede tdmrep.json."""
     res = [(n, v) for n, v in headers if n.strip().lower() == "tdm-reservation"]
     pols = [(n, v) for n, v in headers if n.strip().lower() == "tdm-policy"]
-    evidence = "\n".join(f"{n}: {v}" for n, v in res + pols)
+    # Field names are case-insensitive (RFC 9110 §5.1) and Scrapy re-cases them: the
+    # evidence names them as the spec spells them, so every path quotes the same text.
+    evidence = "\n".join(
+        [f"tdm-reservation: {v}" for _, v in res] + [f"tdm-policy: {v}" for _, v in pols]
+    )
     return _signals(
         [v for _, v in res],
         [v for _, v in pols],

@@ -73,6 +73,16 @@ def test_combine() -> None:
         ("ai-train=yes, ai-train=no", {"ai-train": False}, {}),  # restrictive
         ("ai-train", {}, {}),
         ("", {}, {}),
+        # A key is the run of key characters from its first letter (issue 11, item 10: the
+        # linear parser reads these as the quadratic one did).
+        ("_ai-train=no", {"ai-train": False}, {}),
+        ("1.ai-train=no", {"ai-train": False}, {}),
+        ("x-ai-train=no", {}, {"x-ai-train": "no"}),
+        ("\u00e9ai-train=no", {"ai-train": False}, {}),
+        ('use="x"ai-train=no', {"ai-train": False}, {"use": "x"}),
+        ('use="ai-train=no', {"ai-train": False}, {"use": ""}),
+        ('ai-train="no', {}, {}),
+        ("ai-trainai-train ai-train=no", {"ai-train": False}, {}),
     ],
 )
 def test_parse_content_signal(value: str, prefs: dict[str, bool], extra: dict[str, str]) -> None:

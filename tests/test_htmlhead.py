@@ -8,7 +8,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from noai_guard.htmlhead import Head, Meta, embedded_images, read_head
+from noai_guard.htmlhead import (
+    _TITLE_TAG,
+    Head,
+    Meta,
+    _self_closed_title,
+    _unclose,
+    embedded_images,
+    read_head,
+)
 
 ROBOTS = b'<meta name="robots" content="noai">'
 
@@ -539,3 +547,31 @@ def test_self_closed_title_hides_no_meta(body: bytes) -> None:
         head = read_head(body + b"x" * 70_000, strict=strict)
         assert [(m.name, m.content, m.in_body) for m in head.metas] == [("robots", "noai", False)]
         assert head.complete
+
+
+@pytest.mark.parametrize(
+    ("body", "self_closed"),
+    [
+        (b"<title/>", True),
+        (b"<TITLE\t/>", True),
+        (b"<title a=b />", True),
+        (b"<title a=b/>", True),
+        (b"<title <title/>", True),  # one tag, ended by the "/>"
+        (b"<title/ >", False),
+        (b"<title>", False),
+        (b"<titlex/>", False),
+        (b"<title a=b / >", False),
+        (b"<title a=b", False),
+        (b"<title <title a>", False),
+        (b"<title " * 5000 + b"/>", True),
+        (b"<title " * 5000, False),
+    ],
+)
+def test_self_closed_title_scan(body: bytes, self_closed: bool) -> None:
+    """A <title> start tag closed with "/>": found in one pass (issue 11: the pattern that
+    only matched such tags rescanned up to the next ">" from every "<title" before it)."""
+    assert _self_closed_title(body, len(body)) is self_closed
+    assert _self_closed_title(body, len(body) - 1) is False  # its ">" is past the end
+    unclosed = _TITLE_TAG.sub(_unclose, body)
+    assert len(unclosed) == len(body)
+    assert (unclosed != body) is self_closed

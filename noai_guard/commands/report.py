@@ -1,7 +1,9 @@
-"""`noai-guard report`: turn audit trails into a compliance report bundle.
+"""Internal: `noai-guard report`: turn audit trails into a compliance report bundle.
 
 Exit codes: 0 report written; 2 bad usage, or an input that cannot be read
-(one line on stderr, no traceback).  Heavy imports wait until ``run``.
+(corrupt gzip data included: one line on stderr, no traceback).  A ``.jsonl.gz``
+trail cut mid-stream is read as far as it goes: a warning line on stderr and in
+the report, exit 0.  Heavy imports wait until ``run``.
 """
 
 from __future__ import annotations
@@ -73,6 +75,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from ..report import InputError, build_report
 
+    def warn(message: str) -> None:
+        print(f"noai-guard: warning: {message}", file=sys.stderr)
+
     try:
         files = build_report(
             args.audit,
@@ -81,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
             top=args.top,
             samples=args.samples,
             seed=args.seed,
+            warn=warn,
         )
     except InputError as exc:
         print(f"noai-guard: error: {exc}", file=sys.stderr)

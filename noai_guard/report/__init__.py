@@ -14,7 +14,7 @@ The JSON document follows ``noai-guard-report/1``, whose JSON Schema ships as
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .aggregate import REPORT_SCHEMA, Aggregator
@@ -42,13 +42,15 @@ def aggregate(
     seed: int | str = 0,
     buffer_domains: int = 20000,
     parameters: dict[str, Any] | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> tuple[Aggregator, dict[str, Any]]:
     """Read the trails (files, directories or globs) and return the aggregator and the document.
 
     The caller must ``close()`` the aggregator (it holds a temporary SQLite file).
+    ``warn`` gets one line per trail read only in part (a cut gzip stream).
     """
     files = expand_inputs(list(paths))
-    agg = Aggregator(samples=samples, seed=seed, buffer_domains=buffer_domains)
+    agg = Aggregator(samples=samples, seed=seed, buffer_domains=buffer_domains, warn=warn)
     try:
         for f in files:
             agg.read(f)
@@ -68,6 +70,7 @@ def build_report(
     samples: int = 10,
     seed: int | str = 0,
     buffer_domains: int = 20000,
+    warn: Callable[[str], None] | None = None,
 ) -> list[str]:
     """Aggregate the trails and write the report bundle; return the file names written."""
     unknown = [f for f in formats if f not in FORMATS]
@@ -80,6 +83,7 @@ def build_report(
         seed=seed,
         buffer_domains=buffer_domains,
         parameters={"formats": [f for f in FORMATS if f in formats]},
+        warn=warn,
     )
     try:
         return write_bundle(agg, doc, out_dir, formats)

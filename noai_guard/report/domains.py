@@ -1,4 +1,4 @@
-"""Per-registrable-domain counters in bounded memory.
+"""Internal: per-registrable-domain counters in bounded memory.
 
 Registrable domains ("eTLD+1") come from the Public Suffix List bundled with
 the ``publicsuffixlist`` package, loaded from its packaged file (never
@@ -211,3 +211,35 @@ class DomainTable:
 OTHER_AGENTS_ONLY = "other_agent_rules > 0 AND own_token_rules = 0"
 #: ``order`` for "by volume": evaluated URLs (summaries), then decision records.
 VOLUME = "evaluated"
+
+
+def domains_section(table: DomainTable, top: int) -> dict[str, Any]:
+    """The report's ``domains`` section: totals and the top ``top`` domains by skips, by volume."""
+    return {
+        "total": table.count(),
+        "psl": f"publicsuffixlist {psl_version()} (bundled list, offline)",
+        "buffer_spills": table.spills,
+        "top_by_skips": [_domain_row(r) for r in table.rows(order="blocked", limit=top)],
+        "top_by_volume": [_domain_row(r) for r in table.rows(order=VOLUME, limit=top)],
+        "other_agents_only": {
+            "count": table.count_where(OTHER_AGENTS_ONLY),
+            "top": [
+                _domain_row(r)
+                for r in table.rows(order="other_agent_rules", where=OTHER_AGENTS_ONLY, limit=top)
+            ],
+        },
+        "with_robots_fetch_failures": table.count_where("robots_fetch_failures > 0"),
+    }
+
+
+def _domain_row(r: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"domain": r["domain"]}
+    by_signal: dict[str, int] = {}
+    for k, v in r.items():
+        if k.startswith("sig_"):
+            if v:
+                by_signal[k[4:].replace("_", "-")] = v
+        elif k != "domain":
+            out[k] = v
+    out["by_signal"] = by_signal
+    return out

@@ -1,4 +1,4 @@
-"""Escape-by-default HTML building: every value is escaped unless it is :class:`Markup`.
+"""Internal: escape-by-default HTML building: every value is escaped unless it is :class:`Markup`.
 
 :class:`Markup` marks a fragment this package built itself from escaped
 parts; nothing read from a trail is ever wrapped in it directly.

@@ -1,4 +1,4 @@
-"""Finding and streaming the audit trails a report is built from.
+"""Internal: finding and streaming the audit trails a report is built from.
 
 Arguments may be files, directories (every ``*.jsonl`` / ``*.jsonl.gz`` below
 them) or glob patterns; the expansion is sorted and de-duplicated so the same
@@ -15,7 +15,16 @@ longest line rather than by the size of its parsed form.
 
 Bad lines follow :func:`noai_guard.auditlog.read_audit`: a torn last line (a
 crash mid-write) and any other unreadable line are skipped, but here they are
-also counted per file, because a reviewer needs to know.
+also counted per file, because a reviewer needs to know.  A ``.jsonl.gz``
+whose gzip stream is cut (it ends before its end-of-stream marker) is read as
+far as it goes and marked ``cut``; corrupt gzip data makes the file unreadable
+(:class:`InputError`, one line).
+
+Text that is not valid Unicode, a lone surrogate written as a JSON ``\\udXXX``
+escape (for instance a URL from a feed that held one), cannot be written as
+UTF-8: every string of such a record is given with that character as the
+six-character text ``\\udXXX`` (Python's ``backslashreplace``), the same in
+every output format, and the record is counted (``escaped_records``).
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ import io
 import json
 import os
 import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,18 +64,46 @@ class InputFile:
     bad_lines: int = 0
     torn_lines: int = 0
     foreign_records: int = 0  # JSON objects of another schema, ignored
+    escaped_records: int = 0  # records with text that is not valid Unicode, escaped
+    cut: str | None = None  # why reading stopped before the end (a cut gzip stream)
     by_type: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "path": self.path,
+            "path": clean_text(self.path),
             "sha256": self.sha256,
             "bytes": self.size,
             "records": self.records,
             "bad_lines": self.bad_lines,
             "torn_lines": self.torn_lines,
             "foreign_records": self.foreign_records,
+            "escaped_records": self.escaped_records,
+            "cut": self.cut,
         }
+
+
+def clean_text(s: str) -> str:
+    """``s`` with each lone surrogate (not encodable as UTF-8) as the text ``\\udXXX``."""
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return s.encode("utf-8", "backslashreplace").decode("utf-8")
+    return s
+
+
+def clean(obj: Any) -> Any:
+    """:func:`clean_text` applied to every string (keys too) of a decoded JSON value."""
+    if isinstance(obj, str):
+        return clean_text(obj)
+    if isinstance(obj, dict):
+        return {clean_text(k) if isinstance(k, str) else k: clean(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [clean(v) for v in obj]
+    return obj
+
+
+# A ``\\uD800``-``\\uDFFF`` escape: the only way a trail line can hold a lone surrogate.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def expand_inputs(args: list[str]) -> list[str]:
@@ -146,19 +184,20 @@ def iter_records(inp: InputFile, *, schema_prefix: str = "noai-guard-audit/") ->
 
     Fills ``inp.sha256`` and ``inp.size`` once the file has been read to the
     end (the generator must be exhausted).  Raises :class:`InputError` when
-    the file cannot be opened or decompressed.
+    the file cannot be opened or its gzip data is corrupt; a cut gzip stream
+    is read as far as it goes and noted in ``inp.cut``.
     """
     try:
         gz = _is_gzip(inp.path)
         raw_fh = open(inp.path, "rb", buffering=0)  # noqa: SIM115 - closed below
     except OSError as exc:
-        raise InputError(f"{inp.path}: {exc.strerror or exc}") from None
+        raise InputError(f"{clean_text(inp.path)}: {exc.strerror or exc}") from None
     raw = _HashingReader(raw_fh)
     stream: io.BufferedIOBase
     try:
         buffered = io.BufferedReader(raw, buffer_size=1 << 20)
         stream = gzip.GzipFile(fileobj=buffered, mode="rb") if gz else buffered
-        lines = iter(stream)
+        lines = _lines(stream, inp)
         prev: bytes | None = next(lines, None)
         while prev is not None:
             cur = next(lines, None)
@@ -180,6 +219,14 @@ def iter_records(inp: InputFile, *, schema_prefix: str = "noai-guard-audit/") ->
                 else:
                     inp.bad_lines += 1
                 continue
+            if _SURROGATE_ESCAPE.search(line) is not None:
+                fixed: dict[str, Any] = clean(obj)
+                if fixed != obj:
+                    inp.escaped_records += 1
+                for v in fixed.values():
+                    if isinstance(v, LazyObject):
+                        v.escape = True
+                obj = fixed
             schema = obj.get("schema")
             if not isinstance(schema, str) or not schema.startswith(schema_prefix):
                 inp.foreign_records += 1
@@ -191,12 +238,35 @@ def iter_records(inp: InputFile, *, schema_prefix: str = "noai-guard-audit/") ->
             line = b""  # drop the raw bytes of a long line while its record is processed
             yield obj
         raw.drain()
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise InputError(f"{inp.path}: cannot read: {exc}") from None
+    except zlib.error as exc:
+        raise InputError(f"{clean_text(inp.path)}: corrupt gzip data ({exc}); not a readable trail") from None
+    except gzip.BadGzipFile as exc:
+        raise InputError(f"{clean_text(inp.path)}: corrupt gzip file ({exc}); not a readable trail") from None
+    except (OSError, EOFError) as exc:
+        raise InputError(f"{clean_text(inp.path)}: cannot read: {exc}") from None
     finally:
         raw_fh.close()
     inp.sha256 = raw.hash.hexdigest()
     inp.size = raw.size
+
+
+def _lines(stream: io.BufferedIOBase, inp: InputFile) -> Iterator[bytes]:
+    """The lines of a trail; a gzip stream cut before its end (RFC 1952 §2.2) ends them, noted in ``inp.cut``."""
+    it = iter(stream)
+    got = 0
+    while True:
+        try:
+            line = next(it)
+        except StopIteration:
+            return
+        except EOFError:
+            inp.cut = (
+                f"the gzip stream is cut (it ends before its end-of-stream marker): read as far as it "
+                f"goes, {got:,} decompressed bytes; records after them are missing"
+            )
+            return
+        got += len(line)
+        yield line
 
 
 # --- lazy decoding of long lines -------------------------------------------------
@@ -214,19 +284,20 @@ def _ws(s: str, i: int) -> int:
 class LazyObject:
     """A JSON object inside a long line, decoded one member at a time by :meth:`items`."""
 
-    __slots__ = ("_start", "_text")
+    __slots__ = ("_start", "_text", "escape")
 
     def __init__(self, text: str, start: int) -> None:
         self._text = text
         self._start = start
+        self.escape = False  # set when the line holds a surrogate escape: :func:`clean` each item
 
     def items(self) -> Iterator[tuple[str, Any]]:
         for k, v, _ in _members(self._text, self._start):
-            yield k, v
+            yield (clean_text(k), clean(v)) if self.escape else (k, v)
 
     def materialize(self) -> dict[str, Any]:
         obj: dict[str, Any] = _DECODER.raw_decode(self._text, self._start)[0]
-        return obj
+        return clean(obj) if self.escape else obj
 
 
 def _members(s: str, i: int) -> Iterator[tuple[str, Any, int]]:

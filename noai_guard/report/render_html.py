@@ -1,4 +1,4 @@
-"""The HTML report: one self-contained file a reviewer can open offline and print.
+"""Internal: the HTML report, one self-contained file a reviewer can open offline and print.
 
 No external resources, no scripts: inline CSS, inline SVG charts
 (:mod:`.svg`), and a Content-Security-Policy that forbids everything else, so
@@ -15,8 +15,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..policy import canonical_json
 from . import tables
-from .aggregate import canonical_json
 from .htmlutil import Markup, esc, join, table, tag
 from .svg import column_chart, hbar_chart
 
@@ -198,6 +198,19 @@ def _cover(doc: dict[str, Any]) -> Markup:
             tag("p", f"{more:,} more runs are listed in report.json.", cls="note") if more > 0 else "",
             open_=len(runs) <= 20,
         )
+    )
+
+
+def _cut_warning(doc: dict[str, Any]) -> Markup:
+    """A visible warning when a trail was read only in part (a cut gzip stream)."""
+    cut = [i for i in doc["inputs"] if i.get("cut")]
+    if not cut:
+        return Markup("")
+    items = "".join(f"<li><code>{esc(i['path'])}</code>: {esc(i['cut'])}</li>" for i in cut)
+    return Markup(
+        '<div class="verdict bad" role="alert">Incomplete input: '
+        f"{len(cut):,} trail(s) cut mid-stream; this report covers only the records before the cut."
+        f"<ul>{items}</ul></div>"
     )
 
 
@@ -625,6 +638,7 @@ def _exceptions(doc: dict[str, Any]) -> Markup:
                 ("Non-HTML records", ai["non_html"]),
                 ("Truncated records", ai["truncated"]),
                 ("Damaged records", ai["damaged"]),
+                ("Stretches that could not be read (records in them not judged)", ai.get("unreadable", 0)),
                 ("Origins without a robots.txt capture (not checked)", ai["origins_without_robots"]),
             ]
         ),
@@ -635,6 +649,11 @@ def _exceptions(doc: dict[str, Any]) -> Markup:
                 ("Torn last lines (crash mid-write) skipped", tr["torn_lines"]),
                 ("Records of another schema ignored", tr["foreign_records"]),
                 ("Malformed records", tr["malformed_records"]),
+                ("Trails cut mid-stream (read as far as they go)", ", ".join(tr["cut_files"]) or "none"),
+                (
+                    "Records with text that is not valid Unicode (lone surrogates, shown as \\udXXX)",
+                    tr["escaped_records"],
+                ),
                 ("Unreadable times", doc["time_range"]["unreadable_times"]),
                 ("Decisions under an undeclared policy hash", doc["undeclared_policy_decisions"]),
                 ("Records whose policy_hash does not match their policy", doc["policy_hash_mismatches"]),
@@ -668,7 +687,13 @@ def _integrity(doc: dict[str, Any]) -> Markup:
         table(
             ["Input", "Bytes", "Records", "Unreadable lines", "SHA-256"],
             (
-                (i["path"], i["bytes"], i["records"], i["bad_lines"] + i["torn_lines"], i["sha256"])
+                (
+                    i["path"] + (" (cut mid-stream)" if i.get("cut") else ""),
+                    i["bytes"],
+                    i["records"],
+                    i["bad_lines"] + i["torn_lines"],
+                    i["sha256"],
+                )
                 for i in doc["inputs"]
             ),
             numeric=[1, 2, 3],
@@ -685,6 +710,7 @@ def render_html(doc: dict[str, Any]) -> str:
     body = join(
         [
             _cover(doc),
+            _cut_warning(doc),
             _toc(),
             _policy(doc),
             _summary(doc),

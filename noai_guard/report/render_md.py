@@ -1,4 +1,4 @@
-"""The Markdown report: the same sections as the HTML, as GitHub-flavoured Markdown.
+"""Internal: the Markdown report, the same sections as the HTML, as GitHub-flavoured Markdown.
 
 Values from audit data are escaped for Markdown *and* HTML (Markdown
 renderers pass raw HTML through): ``& < >`` become entities, Markdown
@@ -14,8 +14,8 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from ..policy import canonical_json
 from . import tables
-from .aggregate import canonical_json
 
 # Inline Markdown punctuation.  Line-start markers (# - + 1.) cannot occur: every
 # value is written after other text or inside a table cell.
@@ -73,6 +73,13 @@ def render_markdown(doc: dict[str, Any]) -> str:
     )
     w("# AI opt-out compliance report\n\n")
     w(f"*{md(doc['disclaimer'])}*\n\n")
+    cut = [i for i in doc["inputs"] if i.get("cut")]
+    if cut:
+        w(
+            f"> **Warning: incomplete input.** {len(cut):,} trail(s) cut mid-stream; this report "
+            "covers only the records before the cut.\n"
+        )
+        w("".join(f">\n> - {md(i['path'])}: {md(i['cut'])}\n" for i in cut) + "\n")
     w(
         _kv(
             [
@@ -271,9 +278,15 @@ def render_markdown(doc: dict[str, Any]) -> str:
                 ("Torn last lines", t["torn_lines"]),
                 ("Records of another schema", t["foreign_records"]),
                 ("Malformed records", t["malformed_records"]),
+                ("Trails cut mid-stream (read as far as they go)", ", ".join(t["cut_files"]) or "none"),
+                (
+                    "Records with text that is not valid Unicode (lone surrogates, shown as \\udXXX)",
+                    t["escaped_records"],
+                ),
                 ("Decisions under an undeclared policy hash", doc["undeclared_policy_decisions"]),
                 ("Records whose policy_hash does not match their policy", doc["policy_hash_mismatches"]),
                 ("Audit: truncated / damaged archive records", f"{ai['truncated']:,} / {ai['damaged']:,}"),
+                ("Audit: stretches that could not be read (not judged)", ai.get("unreadable", 0)),
                 ("Audit: origins without a robots.txt capture", ai["origins_without_robots"]),
             ]
         )
@@ -286,7 +299,15 @@ def render_markdown(doc: dict[str, Any]) -> str:
     w(
         _table(
             ["Input", "Bytes", "Records", "SHA-256"],
-            ((i["path"], i["bytes"], i["records"], i["sha256"]) for i in doc["inputs"]),
+            (
+                (
+                    i["path"] + (" (cut mid-stream)" if i.get("cut") else ""),
+                    i["bytes"],
+                    i["records"],
+                    i["sha256"],
+                )
+                for i in doc["inputs"]
+            ),
             numeric=[1, 2],
         )
     )

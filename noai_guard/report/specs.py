@@ -1,4 +1,4 @@
-"""Spec versions, limitations and other fixed text the report cites.
+"""Internal: spec versions, limitations and other fixed text the report cites.
 
 Kept as data so the cover page, the JSON report and the README agree on which
 version of each protocol ``noai_guard`` implements.  When a parser moves to a

@@ -1,4 +1,4 @@
-"""Bounded-memory building blocks for streaming aggregation.
+"""Internal: bounded-memory building blocks for streaming aggregation.
 
 - :class:`BoundedCounter`: exact counts for at most ``max_keys`` distinct keys;
   later keys go to one overflow bucket, so a trail full of made-up names (the

@@ -1,4 +1,4 @@
-"""Inline SVG charts for the HTML report, drawn without any library.
+"""Internal: inline SVG charts for the HTML report, drawn without any library.
 
 Every label comes from audit data and is escaped (``html.escape`` with
 ``quote=True``) before it goes into the markup; the only attributes built

@@ -1,4 +1,4 @@
-"""Tables the HTML and Markdown reports share: headers and rows from the report document.
+"""Internal: tables the HTML and Markdown reports share, headers and rows from the report document.
 
 Each function returns ``(headers, rows)`` with raw values; the renderers do
 their own escaping and formatting (numeric / code column hints in HTML,

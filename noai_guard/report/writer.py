@@ -1,4 +1,4 @@
-"""Writing the report bundle: the chosen formats plus ``manifest.json``.
+"""Internal: writing the report bundle, the chosen formats plus ``manifest.json``.
 
 =============  ==========================================================
 file           content
@@ -14,7 +14,9 @@ manifest.json  SHA-256 and size of every input and output, tool version,
 
 CSV cells that a spreadsheet would read as a formula (starting with ``=``,
 ``+``, ``-``, ``@``, TAB or CR) get a leading ``'``.  Every file is written
-to a temporary name and renamed into place.
+to a temporary name and renamed into place, as UTF-8: text that is not valid
+Unicode (a lone surrogate) is written as the text ``\\udXXX`` in every format
+(see :mod:`.inputs`, which escapes it as trails are read).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import Any
 
 from .aggregate import Aggregator
 from .domains import COUNTERS, SIGNAL_COLUMN_NAMES
+from .inputs import clean
 from .render_html import render_html
 from .render_md import render_markdown
 
@@ -77,7 +80,8 @@ def _csv(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> Iterable[str
 
 def _write(path: Path, chunks: Iterable[str]) -> None:
     tmp = path.with_name("." + path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as fh:
+    # backslashreplace: the same escape as inputs.clean_text, for text from elsewhere (arguments).
+    with open(tmp, "w", encoding="utf-8", errors="backslashreplace", newline="") as fh:
         fh.writelines(chunks)
     os.replace(tmp, path)
 
@@ -107,7 +111,7 @@ def write_bundle(
         elif fmt == "md":
             _write(out / "report.md", [render_markdown(doc)])
         elif fmt == "json":
-            _write(out / "report.json", [json.dumps(doc, indent=2, ensure_ascii=False) + "\n"])
+            _write(out / "report.json", [json.dumps(clean(doc), indent=2, ensure_ascii=False) + "\n"])
         elif fmt == "csv":
             _write(out / "domains.csv", _csv(DOMAIN_COLUMNS, agg.domains.rows(order="blocked")))
             rows = ({"signal": g["signal"], **it} for g in doc["samples"]["by_signal"] for it in g["items"])
@@ -129,7 +133,7 @@ def write_bundle(
     for name in written:
         digest, size = sha256_file(out / name)
         manifest["outputs"].append({"path": name, "sha256": digest, "bytes": size})
-    _write(out / "manifest.json", [json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"])
+    _write(out / "manifest.json", [json.dumps(clean(manifest), indent=2, ensure_ascii=False) + "\n"])
     return [*written, "manifest.json"]
 
 
