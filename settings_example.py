@@ -62,6 +62,11 @@ NOAI_GUARD_IMAGE_PROVENANCE_SIZE = 100000
 # the whole page, as DeviantArt asks).
 NOAI_GUARD_LENIENT_NOIMAGEAI = False
 
+# A whole policy to start from: a dict of Policy.to_dict()'s fields, or the path of
+# a JSON policy file or of an audit trail (replays the policy of its run record).
+# The policy settings here override its fields when not at their default.  None = none.
+NOAI_GUARD_POLICY = None
+
 # AI-training crawler tokens whose robots.txt Disallow (or X-Robots-Tag / meta scoped
 # to them) counts as a site-level opt-out.  None = the packaged list; [] = off.
 NOAI_GUARD_PROXY_TOKENS = None

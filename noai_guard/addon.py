@@ -15,12 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .middleware import (
-    REQUEST_PRIORITY,
-    RESPONSE_PRIORITY,
-    NoAIGuardMiddleware,
-    NoAIGuardResponseMiddleware,
-)
+from .crawl import REQUEST_PRIORITY, RESPONSE_PRIORITY, NoAIGuardMiddleware, NoAIGuardResponseMiddleware
 
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings

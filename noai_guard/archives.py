@@ -1,12 +1,14 @@
-"""Audit inputs: detection by content, streaming readers, and the site-file capture index.
+"""Internal: audit inputs: detection by content, streaming readers, and the site-file capture index.
 
 Inputs are recognised by their first bytes, not their names:
 
 * **WARC** (``WARC/1.x``), uncompressed, gzip per record (as Common Crawl
   writes it: one gzip member per record, ISO 28500 annex D) or gzip as a whole
   file.  Read with FastWARC; only the HTTP headers and the head of an HTML
-  payload are decoded (chunked transfer coding, then gzip / deflate / br
-  content coding), never the whole body.
+  payload are decoded (by :class:`noai_guard.content.PayloadReader`, the
+  crawl's decoder), and, for a page that reserves its images, as much of
+  its body as the engine reads to list them (``engine.MEDIA_SCAN_LIMIT``),
+  from the payload left open while the page is judged (:class:`WarcPage`).
 * **Scrapy feed exports**: JSON lines, JSON (an array; Scrapy writes one item
   per line, which is streamed; anything else is loaded whole), CSV.
 * **Scrapy log files**: ``Crawled (200) <GET url>`` and
@@ -49,7 +51,9 @@ from pathlib import Path
 from typing import IO, Any, Literal
 from urllib.parse import urlsplit
 
-from .evaluate import is_html, is_image, scan_head, wide_charset
+from .content import HEAD_END, PayloadReader, State
+from .engine import read_page
+from .evaluate import SNIFF_BYTES
 from .htmlhead import Head
 from .policy import Policy
 from .sitefiles import KINDS, MAX_REDIRECTS, PATHS, SIZE_LIMIT, Kind, SiteFile, from_fetch, origin_of
@@ -152,158 +156,7 @@ def detect(path: str | os.PathLike[str]) -> InputInfo:
     return InputInfo(p, kind, gz, size)
 
 
-# --- payload decoding ----------------------------------------------------------------------------
-
-
-class _Dechunker:
-    """Incremental decoder of the HTTP/1.1 chunked transfer coding (RFC 9112 §7.1)."""
-
-    def __init__(self) -> None:
-        self.buf = b""
-        self.left = 0  # bytes left in the current chunk (+2 for its CRLF while > 0)
-        self.done = False
-        self.failed = False
-
-    def feed(self, data: bytes) -> bytes:
-        self.buf += data
-        out: list[bytes] = []
-        while not self.done and self.buf:
-            if self.left == 0:
-                nl = self.buf.find(b"\n")
-                if nl < 0:
-                    if len(self.buf) > 1024:
-                        self.failed = True
-                    break
-                line = self.buf[:nl].split(b";", 1)[0].strip()
-                self.buf = self.buf[nl + 1 :]
-                if not line:
-                    continue  # the CRLF after a chunk
-                try:
-                    size = int(line, 16)
-                except ValueError:
-                    self.failed = True
-                    break
-                if size == 0:
-                    self.done = True
-                    break
-                self.left = size
-            take = self.buf[: self.left]
-            out.append(take)
-            self.buf = self.buf[len(take) :]
-            self.left -= len(take)
-        return b"".join(out)
-
-
-def _decompressor(coding: str) -> Callable[[bytes], bytes] | None:
-    """A streaming decoder for one content coding (RFC 9110 §8.4.1), or None if unknown."""
-    coding = coding.strip().lower()
-    if coding in ("gzip", "x-gzip", "deflate"):
-        return zlib.decompressobj(47).decompress  # gzip or zlib wrapper, auto-detected
-    if coding == "br":
-        try:
-            import brotli  # type: ignore[import-not-found, import-untyped, unused-ignore]
-        except ImportError:
-            return None
-        fn: Callable[[bytes], bytes] = brotli.Decompressor().process
-        return fn
-    return None
-
-
-class _Undecodable(Exception):
-    pass
-
-
-class PayloadReader:
-    """Decoded, bounded reads of an HTTP payload stored in a WARC record.
-
-    Transfer coding first (chunked), then the content codings in reverse order
-    (RFC 9110 §8.4).  Some archivers store the payload already de-chunked or
-    decoded while keeping the headers; a coding that fails to decode falls
-    back to the stored bytes, as browsers and Scrapy do.
-    """
-
-    _KEEP_RAW = 8 * 1024 * 1024
-
-    def __init__(
-        self,
-        reader: Any,
-        headers: Iterable[tuple[str, str]] = (),
-        *,
-        codings: tuple[str, str] | None = None,
-    ) -> None:
-        """``codings``: the (Transfer-Encoding, Content-Encoding) values, when already known."""
-        self.reader = reader
-        if codings is None:
-            te = ce = ""
-            for k, v in headers:
-                lk = k.lower()
-                if lk == "transfer-encoding":
-                    te = v.lower()
-                elif lk == "content-encoding":
-                    ce = v.lower()
-        else:
-            te, ce = codings
-        self.chunked: _Dechunker | None = None
-        self.decoders: list[Callable[[bytes], bytes]] = []
-        if te or ce:  # the common case, an unencoded payload, sets up no decoder
-            self.chunked = _Dechunker() if "chunked" in te else None
-            codings_ = [c for c in ce.split(",") if c.strip() and c.strip().lower() != "identity"]
-            decoders = [_decompressor(c) for c in reversed(codings_)]
-            self.decoders = [dc for dc in decoders if dc is not None] if None not in decoders else []
-        self.decoding = self.chunked is not None or bool(self.decoders)
-        self.raw = bytearray()  # stored bytes, kept while decoding (for the fallback)
-        self.out = bytearray()
-        self.eof = False
-
-    def _decode(self, data: bytes) -> bytes:
-        if self.chunked is not None:
-            data = self.chunked.feed(data)
-            if self.chunked.failed:
-                raise _Undecodable
-        try:
-            for dc in self.decoders:
-                data = dc(data) if data else b""
-        except Exception as exc:  # zlib.error, brotli.error: not actually encoded
-            raise _Undecodable from exc
-        return data
-
-    def read_until(self, limit: int, stop: re.Pattern[bytes] | None = None, first: int = 16384) -> bytes:
-        """Decoded bytes up to ``limit`` (the whole payload when shorter); ``stop`` ends early."""
-        step = first
-        out = self.out
-        while len(out) < limit and not self.eof:
-            prev = len(out)
-            data: bytes = self.reader.read(step)
-            step = min(step * 2, 256 * 1024)
-            if not data:
-                self.eof = True
-                break
-            if self.decoding:
-                if len(self.raw) < self._KEEP_RAW:
-                    self.raw += data
-                try:
-                    out += self._decode(data)
-                except _Undecodable:
-                    self.decoding = False
-                    self.out = out = self.raw
-            elif not out:
-                # The first read: when it is enough (the common case), return it as it is.
-                self.out = out = bytearray(data)
-                if len(data) >= limit or (stop is not None and _found(stop, data, 0)):
-                    return data[:limit] if len(data) > limit else data
-                continue
-            else:
-                out += data
-            if stop is not None and _found(stop, out, max(0, prev - 16)):
-                break
-        return bytes(out[:limit])
-
-
-def _found(stop: re.Pattern[bytes], buf: bytes | bytearray, start: int) -> bool:
-    """``stop.search(buf, start)``, tried first as plain lower-case finds for the head end."""
-    if stop is _HEAD_END and (buf.find(b"</head", start) >= 0 or buf.find(b"<body", start) >= 0):
-        return True
-    return stop.search(buf, start) is not None
+# --- payload decoding: noai_guard.content.PayloadReader (the crawl's decoder) ---------------------
 
 
 def _parse_warc_date(value: str | None) -> float:
@@ -363,7 +216,13 @@ class Capture:
 
 @dataclass(slots=True)
 class WarcPage:
-    """A WARC response record to judge: its HTTP headers and the decoded start of its payload."""
+    """A WARC response record to judge: its HTTP headers and the decoded start of its payload.
+
+    ``payload`` is the record's live payload reader, positioned after what
+    :func:`~noai_guard.engine.read_page` read (the engine reads on from it to
+    list a reserving page's images).  It is valid until the iterator advances
+    or :meth:`finish` is called; ``truncated`` is final only after :meth:`finish`.
+    """
 
     url: str
     record_id: str
@@ -375,7 +234,75 @@ class WarcPage:
     content_type: str | None
     body: bytes  # the decoded start of the payload (HTML only), enough for ``head``
     head: Head | None  # the HTML head's metas, read as the middleware reads them
-    truncated: bool  # shorter than its Content-Length, or WARC-Truncated set
+    truncated: bool  # shorter than its Content-Length, or WARC-Truncated set (final after finish())
+    unreadable: str | None = None  # why the head could not be read (undecodable, cut), as in the crawl
+    payload: PayloadReader | None = None  # live until the iterator advances (see finish)
+    error: BaseException | None = None  # the rest of the record could not be read (set by finish)
+    block_length: int = 0  # the WARC Content-Length
+    block_read: int = 0  # bytes of the block the file holds (set by finish)
+    _rec: Any = None  # the open FastWARC record, until finish
+    _live: _LiveReader | None = None
+
+    def finish(self) -> bool:
+        """Read past the rest of the record, closing ``payload``; False when it could not be read.
+
+        The iterator calls it when it advances; a consumer that needs
+        ``truncated`` before then calls it itself.  A record whose rest cannot
+        be read is reported by the iterator as damage and must not be judged.
+        """
+        rec, self._rec = self._rec, None
+        if rec is None:
+            return self.error is None
+        self.payload = None
+        live, self._live = self._live, None
+        if live is not None and live.error is not None:
+            self.error = live.error  # the payload broke while the engine read on
+            return False
+        try:
+            got = rec.reader.tell() + rec.reader.consume()
+        except (OSError, ValueError, EOFError) as exc:
+            self.error = exc
+            return False
+        expected = rec.content_length  # of the payload, after the HTTP headers
+        self.block_read = self.block_length - expected + got
+        if got < expected:
+            self.truncated = True
+        return True
+
+
+class _LiveReader:
+    """A record's payload stream as :class:`PayloadReader` reads it.
+
+    While the head is read (``raising``) a read error propagates, as it always
+    did: the record is damage, not judged.  Once the page is handed out, an
+    error is kept for :meth:`WarcPage.finish` and reads as the end of the
+    payload.  A payload that ends before the record's length (the file is
+    cut) marks ``owner`` cut: its end is not the page's end (as the crawl's
+    ``dataloss``).
+    """
+
+    __slots__ = ("error", "expected", "owner", "raising", "raw")
+
+    def __init__(self, raw: Any, expected: int) -> None:
+        self.raw = raw
+        self.expected = expected
+        self.error: BaseException | None = None
+        self.raising = True
+        self.owner: PayloadReader | None = None
+
+    def read(self, n: int) -> bytes:
+        if self.error is not None:
+            return b""
+        try:
+            data: bytes = self.raw.read(n)
+        except (OSError, ValueError, EOFError) as exc:
+            if self.raising:
+                raise
+            self.error = exc
+            return b""
+        if not data and self.owner is not None and self.raw.tell() < self.expected:
+            self.owner.cut = True
+        return data
 
 
 @dataclass(slots=True)
@@ -393,13 +320,13 @@ class Damage:
     offset: int | None
     error: str
     line: int | None = None
+    unread: bool = True  # records in it may not have been judged (False: read, but nothing to judge)
 
 
 WarcItem = WarcPage | Capture | Skipped | Damage
 
 _DEFAULT_POLICY = Policy()
-_HEAD_END = re.compile(rb"</head|<body", re.IGNORECASE)
-_FIRST_READ = 8 * 1024  # most heads end well within the first 8 KB
+_HEAD_END = HEAD_END  # noai_guard.content.HEAD_END
 
 
 def iter_warc(
@@ -410,82 +337,293 @@ def iter_warc(
 ) -> Iterator[WarcItem]:
     """Stream a WARC file: pages, captures, skipped records and damage reports.
 
-    A corrupt gzip member or record header is reported once as :class:`Damage`
-    with its offset, and reading resumes at the next gzip member (per-record
-    gzip) or ``WARC/1.`` line (uncompressed).  A damaged whole-file gzip
-    cannot be resynchronised: the rest of that file is lost (and said so).
+    Nothing that could not be read is passed over in silence: every stretch
+    that was not read is reported once as :class:`Damage`, with the file
+    offset where it starts and where reading resumed.  Reading resumes at the
+    next gzip member header that holds a record (per-record gzip, ISO 28500
+    annex D) or the next ``WARC/1.0`` / ``WARC/1.1`` line followed by a field
+    (uncompressed, §5.2; damaged bytes before it need not end in a line
+    break), after corrupt bytes, after a record whose ``Content-Length`` runs
+    past the following records, and after bytes FastWARC stopped at.  A
+    record ending short at the end of the file (the file is cut) is judged on
+    what is there and reported too.  Resynchronising reads at most about four
+    times the file, whatever the damage (then the rest is reported unread).
+    A whole-file gzip cannot be resynchronised: a corrupt or cut stream, or a
+    record running past its end, is reported and the rest of it is lost;
+    its offsets are uncompressed offsets.
     """
-    from fastwarc.warc import ArchiveIterator
-
     pol = policy if policy is not None else Policy()
     with open(path, "rb") as fh:
-        start = fh.read(4 * 1024 * 1024)
-        gz = start.startswith(_GZIP_MAGIC)
-        per_record = gz and _gunzip_prefix(start)[1]
-        magic = (_GZIP_MAGIC + b"\x08") if per_record else (None if gz else b"WARC/1.")
+        size = os.fstat(fh.fileno()).st_size
+        layout = _layout(fh, size)
+        if layout == "whole-file":
+            yield from _iter_whole(fh, path, pol, want_head)
+            return
+        from fastwarc.warc import ArchiveIterator
+
+        per_record = layout == "per-record"
         pos = 0
-        resynced = False
+        lost: tuple[int, str] | None = None  # an unread stretch (start, why), reported when it ends
+        budget = 4 * size + _RESYNC_SLACK  # bytes FastWARC may read in all: linear, whatever the damage
         while True:
             fh.seek(pos)
-            current: int | None = None
-            failed_at: int | None = None
+            last: int | None = None  # offset of the last record of this run
+            short: tuple[int, int] | None = None  # its (Content-Length, bytes present) if it ended short
+            error: BaseException | None = None
+            bad_record = False
             try:
                 for rec in ArchiveIterator(fh, parse_http=False):
-                    current = rec.stream_pos
+                    last = rec.stream_pos
+                    declared = rec.content_length  # the WARC Content-Length (parse_http lowers it)
                     try:
                         item = _warc_item(rec, path, pol, want_head)
+                        if type(item) is not WarcPage:
+                            got = declared - rec.content_length + rec.reader.tell() + rec.reader.consume()
                     except (OSError, ValueError, EOFError) as exc:
-                        # This record's HTTP headers or payload coding are damaged.
-                        yield Damage(current if magic else None, f"{type(exc).__name__}: {exc}")
-                        failed_at = current
+                        error, bad_record = exc, True  # its HTTP headers or payload coding are damaged
                         break
-                    resynced = False
-                    yield item
-                else:
-                    return
+                    if lost is not None:
+                        yield Damage(lost[0], f"{lost[1]}; reading resumed at offset {last}")
+                        lost = None
+                    yield item  # a page's payload stays open while the consumer judges it
+                    if type(item) is WarcPage:
+                        if not item.finish():
+                            error, bad_record = item.error, True  # its payload broke after the head
+                            break
+                        got = item.block_read
+                    short = (declared, got) if got < declared else None
             except (OSError, ValueError, EOFError, RuntimeError) as exc:
-                # Reading the record after ``current`` failed: find where it starts.
-                if magic is None:
-                    where = "" if current is None else f" (after the record at uncompressed offset {current})"
-                    yield Damage(None, f"{type(exc).__name__}: {exc}{where}; rest of the gzip stream lost")
-                    return
-                if current is None:
-                    failed_at = pos
-                elif per_record:  # the damage starts where the last good gzip member ends
-                    failed_at = _member_end(fh, current) or current + 1
-                else:
-                    failed_at = _find(fh, magic, current + 1) or current + 1
-                if not (resynced and current is None):  # a false start after a resync: same damage
-                    yield Damage(failed_at, f"{type(exc).__name__}: {exc}")
-            if magic is None or failed_at is None:
+                error = exc  # reading the record after ``last`` failed
+            budget -= max(fh.tell() - pos, 1 << 16)
+            why, start, search = _where_damaged(fh, size, per_record, pos, last, short, error, bad_record)
+            if why is None:
                 return
-            nxt = _find(fh, magic, failed_at + 1)
+            if lost is None:
+                lost = (start, why)
+            # else: a false start after a resynchronisation, part of the stretch already open
+            if budget < 0:  # records claiming lengths past each other, over and over: give up, said so
+                yield Damage(
+                    lost[0], f"{lost[1]}; too much damage to read on (the rest of the file not read)"
+                )
+                return
+            nxt = _next_start(fh, per_record, max(search, pos + 1))
             if nxt is None:
+                yield Damage(
+                    lost[0], f"{lost[1]}; nothing readable after it (the file ends at offset {size})"
+                )
                 return
-            pos, resynced = nxt, True
+            pos = nxt
+
+
+def _where_damaged(
+    fh: IO[bytes],
+    size: int,
+    per_record: bool,
+    pos: int,
+    last: int | None,
+    short: tuple[int, int] | None,
+    error: BaseException | None,
+    bad_record: bool,
+) -> tuple[str | None, int, int]:
+    """Why a FastWARC run from ``pos`` stopped: (the damage, or None at a clean end; its start; where to search on).
+
+    ``last`` is the offset of the run's last record, ``short`` its Content-Length and the
+    bytes the file holds of it when fewer, ``error`` what stopped the run.
+    """
+    what = "" if error is None else f"{type(error).__name__}: {error}"
+    if last is None:
+        if not _has_data(fh, pos, size):  # padding (NULs, line breaks) at the end is no damage
+            return None, pos, pos
+        return (what or "no WARC record where one should start"), pos, pos + 1
+    end = _member_end(fh, last) if per_record else _block_end(fh, last)
+    if end is not None and end > size:
+        end = None  # a length past the end of the file
+    if bad_record:
+        return f"the record at offset {last} could not be read ({what})", last, end or last + 1
+    if short is not None:
+        declared, got = short
+        if end is None and per_record:
+            why = (
+                f"the file ends inside the gzip member of the record at offset {last} "
+                f"(the file is cut; {got} of its {declared} bytes judged)"
+            )
+            return why, last, size
+        why = (
+            f"the record at offset {last} declares Content-Length {declared} but the file holds {got} "
+            "bytes of it (a wrong length swallowing the records after it, or a cut file; judged on "
+            "what is there)"
+        )
+        # Search on after its own gzip member, or after its WARC header (its length is not to be trusted).
+        search = end if per_record and end is not None else _header_end(fh, last)
+        return why, last, search or last + 1
+    if end is None:
+        if per_record:  # the last record's own member does not end cleanly
+            why = f"the gzip member of the record at offset {last} is corrupt or cut ({what or 'no end'})"
+            return why, last, last + 1
+        return (what or f"the record at offset {last} has no readable Content-Length"), last, last + 1
+    if not _has_data(fh, end, size):
+        return None, end, end
+    return (what or "data that is not a WARC record"), end, end
+
+
+# Resynchronisation points.  RFC 1952 §2.3.1: ID1 ID2, CM 8 (deflate), FLG with its reserved bits 0.
+_GZIP_MEMBER = re.compile(rb"\x1f\x8b\x08[\x00-\x1f]")
+# ISO 28500 §5.2: a record starts with its version line, then a named field.  Wherever it is
+# found (damaged bytes before it need not end with a line break); FastWARC then checks the rest.
+_WARC_LINE = re.compile(rb"WARC/1\.[01]\r?\n[A-Za-z0-9_-]{1,200}[ \t]*:")
+_LAYOUT_PROBE = 4 * 1024 * 1024  # compressed bytes of the first member looked at to tell the layout
+_MAX_HEADER = 64 * 1024  # a WARC header longer than this is not parsed when resynchronising
+_RESYNC_SLACK = 64 * 1024 * 1024
+_PADDING = b"\x00\r\n \t"
+
+WarcLayout = Literal["plain", "per-record", "whole-file"]
+
+
+def _layout(fh: IO[bytes], size: int) -> WarcLayout:
+    """Uncompressed, gzip per record (resynchronisable) or one gzip stream for the whole file.
+
+    Per record (ISO 28500 annex D): the first member holds exactly one record
+    and more follows it.  Otherwise the file is read as one stream of members
+    (a whole-file gzip, or whole-file gzips concatenated).
+    """
+    fh.seek(0)
+    if fh.read(2) != _GZIP_MAGIC:
+        return "plain"
+    end, head, total = _scan_member(fh, 0, _LAYOUT_PROBE, keep=64 * 1024)
+    if end == "corrupt":
+        return "per-record"  # damaged from the start: look for the next member
+    if not isinstance(end, int) or not _has_data(fh, end, size):
+        return "whole-file"  # one member (longer than the probe, cut, or the whole file)
+    hdr = _parse_header(head)
+    if hdr is not None and hdr[1] is not None and total - (hdr[0] + hdr[1]) in (0, 2, 4):
+        return "per-record"
+    return "whole-file"
+
+
+def _scan_member(
+    fh: IO[bytes], start: int, limit: int | None = None, keep: int = 0
+) -> tuple[int | Literal["corrupt", "cut", "long"], bytes, int]:
+    """Decompress the gzip member at ``start`` (output discarded, bounded memory).
+
+    Returns where it ends (or why it does not), its first ``keep`` decompressed
+    bytes and its decompressed size.
+    """
+    fh.seek(start)
+    d = zlib.decompressobj(31)
+    pos = start
+    head = b""
+    total = 0
+    try:
+        while not d.eof:
+            if limit is not None and pos - start >= limit:
+                return "long", head, total
+            data = fh.read(1 << 16)
+            if not data:
+                return "cut", head, total
+            pos += len(data)
+            while data and not d.eof:
+                out = d.decompress(data, 1 << 20)
+                total += len(out)
+                if len(head) < keep:
+                    head += out[: keep - len(head)]
+                data = d.unconsumed_tail
+    except zlib.error:
+        return "corrupt", head, total
+    return pos - len(d.unused_data), head, total
 
 
 def _member_end(fh: IO[bytes], start: int) -> int | None:
     """Where the gzip member starting at ``start`` ends (None if it does not end cleanly)."""
-    fh.seek(start)
-    d = zlib.decompressobj(31)
-    pos = start
-    try:
-        while not d.eof:
-            block = fh.read(1 << 16)
-            if not block:
-                return None
-            d.decompress(block)
-            pos += len(block)
-            while d.unconsumed_tail and not d.eof:
-                d.decompress(d.unconsumed_tail)
-    except zlib.error:
+    end = _scan_member(fh, start)[0]
+    return end if isinstance(end, int) else None
+
+
+def _parse_header(data: bytes) -> tuple[int, int | None] | None:
+    """(length of the WARC header block with its blank line, Content-Length) of a record at ``data[0]``."""
+    m = re.search(rb"\r?\n\r?\n", data)
+    if m is None or not data.startswith(b"WARC/1."):
         return None
-    return pos - len(d.unused_data)
+    cl = re.search(rb"(?im)^content-length[ \t]*:[ \t]*(\d{1,18})[ \t]*\r?$", data[: m.start()])
+    return m.end(), int(cl.group(1)) if cl else None
+
+
+def _header_end(fh: IO[bytes], start: int) -> int | None:
+    """Where the WARC header of the uncompressed record at ``start`` ends."""
+    fh.seek(start)
+    hdr = _parse_header(fh.read(_MAX_HEADER))
+    return None if hdr is None else start + hdr[0]
+
+
+def _block_end(fh: IO[bytes], start: int) -> int | None:
+    """Where the uncompressed record at ``start`` ends (its block and the CRLF CRLF after it), by its header."""
+    fh.seek(start)
+    hdr = _parse_header(fh.read(_MAX_HEADER))
+    if hdr is None or hdr[1] is None:
+        return None
+    end = start + hdr[0] + hdr[1]
+    fh.seek(end)
+    tail = fh.read(4)
+    return end + len(tail) - len(tail.lstrip(b"\r\n"))
+
+
+def _has_data(fh: IO[bytes], start: int, size: int) -> bool:
+    """True when anything but padding (NUL, whitespace) lies at or after ``start``."""
+    if start >= size:
+        return False
+    fh.seek(start)
+    step = 4096  # data is usually right there: read little first
+    while block := fh.read(step):
+        if block.strip(_PADDING):
+            return True
+        step = 1 << 20
+    return False
+
+
+def _next_start(fh: IO[bytes], per_record: bool, start: int) -> int | None:
+    """The next place at or after ``start`` where a record may start.
+
+    Per record: a gzip member header whose data decompresses to a ``WARC/1.``
+    line (so stray ``1f 8b 08`` bytes are passed over); uncompressed: a
+    ``WARC/1.x`` line followed by a named field.
+    """
+    if per_record:
+        return _search(fh, _GZIP_MEMBER, start, _gzip_record_at)
+    return _search(fh, _WARC_LINE, start)
+
+
+def _gzip_record_at(fh: IO[bytes], at: int) -> bool:
+    """Does a gzip member holding a WARC record start at ``at``?"""
+    fh.seek(at)
+    try:
+        out = zlib.decompressobj(31).decompress(fh.read(8192), 8)
+    except zlib.error:
+        return False
+    return out.startswith(b"WARC/1.") or (len(out) < 7 and b"WARC/1.".startswith(out))
+
+
+def _search(
+    fh: IO[bytes],
+    pattern: re.Pattern[bytes],
+    start: int,
+    accept: Callable[[IO[bytes], int], bool] | None = None,
+) -> int | None:
+    """Offset of the first match of ``pattern`` at or after ``start`` that ``accept`` takes (1 MiB blocks)."""
+    at = start
+    while True:
+        fh.seek(at)
+        block = fh.read(1 << 20)
+        i = 0
+        while (m := pattern.search(block, i)) is not None:
+            if accept is None or accept(fh, at + m.start()):
+                return at + m.start()
+            i = m.start() + 1
+        if len(block) < 1 << 20:
+            return None  # the end of the file
+        at += len(block) - 256  # overlap: a match across the boundary (matches are shorter)
 
 
 def _find(fh: IO[bytes], needle: bytes | None, start: int) -> int | None:
-    """Offset of the next ``needle`` at or after ``start`` (for resynchronising)."""
+    """Offset of the next ``needle`` at or after ``start`` (for sampling a file's records)."""
     if needle is None:
         return None
     fh.seek(start)
@@ -501,6 +639,123 @@ def _find(fh: IO[bytes], needle: bytes | None, start: int) -> int | None:
             return base - len(tail) + i
         tail = data[-(len(needle) - 1) :]
         base += len(block)
+
+
+class _Gunzip(io.RawIOBase):
+    """The decompressed stream of a whole-file gzip WARC, for FastWARC.
+
+    Concatenated members are read on (RFC 1952 §2.2) and padding after the
+    last is ignored.  Corrupt data, a stream cut before its end or bytes that
+    are not gzip after it end the stream cleanly and are kept in ``error``,
+    with ``out`` the decompressed bytes read by then.
+    """
+
+    def __init__(self, fh: IO[bytes]) -> None:
+        self.fh = fh
+        self.d = zlib.decompressobj(31)
+        self.buf = b""
+        self.out = 0
+        self.error: str | None = None
+        self.done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.out
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        """Only "where am I" (FastWARC asks): the stream does not go back."""
+        target = offset if whence == io.SEEK_SET else self.out + offset if whence == io.SEEK_CUR else -1
+        if target != self.out:
+            raise io.UnsupportedOperation("seek")
+        return self.out
+
+    def readinto(self, b: Any) -> int:
+        data = self._read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+    def _read(self, n: int) -> bytes:
+        while not self.done:
+            if len(self.buf) < 4:
+                more = self.fh.read(1 << 16)
+                if not more and not self.buf:
+                    if not self.d.eof:
+                        self.error = "the gzip stream is cut (it ends before its end-of-stream marker)"
+                    self.done = True
+                    break
+                self.buf += more
+                if more:
+                    continue
+            if self.d.eof:  # a member ended: another member, padding, or damage follows
+                if self.buf.startswith(_GZIP_MAGIC):
+                    self.d = zlib.decompressobj(31)
+                elif not self.buf.strip(_PADDING):
+                    self.buf = b""
+                    continue
+                else:
+                    self.error = "bytes that are not gzip after the end of the gzip stream"
+                    self.done = True
+                    break
+            try:
+                out = self.d.decompress(self.buf, n)
+            except zlib.error as exc:
+                self.error = f"corrupt gzip data ({exc})"
+                self.done = True
+                break
+            self.buf = self.d.unused_data if self.d.eof else self.d.unconsumed_tail
+            if out:
+                self.out += len(out)
+                return out
+        return b""
+
+
+def _iter_whole(fh: IO[bytes], path: str, pol: Policy, want_head: bool) -> Iterator[WarcItem]:
+    """A whole-file gzip WARC: offsets are uncompressed, damage ends the reading (no resynchronisation)."""
+    from fastwarc.warc import ArchiveIterator
+
+    fh.seek(0)
+    stream = _Gunzip(fh)
+    last: int | None = None
+    short: tuple[int, int] | None = None
+    it = iter(ArchiveIterator(stream, parse_http=False))
+    lost = "; records after it, if any, were not read (a whole-file gzip cannot be resynchronised)"
+    while True:
+        try:
+            rec = next(it)
+        except StopIteration:
+            break
+        except (OSError, ValueError, EOFError, RuntimeError) as exc:
+            where = "at the start" if last is None else f"after the record at uncompressed offset {last}"
+            yield Damage(None, f"{type(exc).__name__}: {exc} {where}{lost}")
+            return
+        last = rec.stream_pos
+        declared = rec.content_length
+        try:
+            item = _warc_item(rec, path, pol, want_head)
+            if type(item) is not WarcPage:
+                got = declared - rec.content_length + rec.reader.tell() + rec.reader.consume()
+        except (OSError, ValueError, EOFError) as exc:
+            yield Damage(None, f"the record at uncompressed offset {last} could not be read ({exc}){lost}")
+            return
+        yield item  # a page's payload stays open while the consumer judges it
+        if type(item) is WarcPage:
+            if not item.finish():
+                yield Damage(
+                    None, f"the record at uncompressed offset {last} could not be read ({item.error}){lost}"
+                )
+                return
+            got = item.block_read
+        short = (declared, got) if got < declared else None
+    if stream.error is not None:
+        yield Damage(None, f"{stream.error} at uncompressed byte {stream.out}{lost}")
+    elif short is not None:
+        yield Damage(
+            None,
+            f"the record at uncompressed offset {last} declares Content-Length {short[0]} but the stream "
+            f"holds {short[1]} bytes of it (a wrong length, or a cut file; judged on what is there){lost}",
+        )
 
 
 _RESPONSE_TYPES: tuple[Any, ...] = ()
@@ -523,24 +778,24 @@ def _warc_item(rec: Any, path: str, policy: Policy, want_head: bool) -> WarcItem
     url = (wh.get("warc-target-uri") or "").strip().strip("<>")
     if not url or not rec.is_http:
         return Skipped("non-http", offset)
+    declared = rec.content_length  # the WARC Content-Length (parse_http lowers it)
     rec.parse_http()
     hh = rec.http_headers
     headers = hh.to_tuples()
     status = hh.status_code
-    # One pass over the HTTP headers: the first Content-Type and Location (as
-    # HeaderMap.get), the last Transfer-Encoding and Content-Encoding (as PayloadReader).
+    # One pass over the HTTP headers: the last Content-Type (as Scrapy reads it), the first
+    # Location (as HeaderMap.get), every Transfer-Encoding and Content-Encoding line (RFC 9110 §5.3).
     ctype: str | None = None
     location: str | None = None
     te = ce = ""
     for k, v in headers:
         lk = k.lower()
         if lk == "content-type":
-            if ctype is None:
-                ctype = v
+            ctype = v  # the last line, as Scrapy's Headers.get reads it (the crawl's reading)
         elif lk == "transfer-encoding":
-            te = v.lower()
+            te = f"{te}, {v}" if te else v
         elif lk == "content-encoding":
-            ce = v.lower()
+            ce = f"{ce}, {v}" if ce else v
         elif lk == "location" and location is None:
             location = v
     date = wh.get("warc-date") or ""
@@ -551,7 +806,15 @@ def _warc_item(rec: Any, path: str, policy: Policy, want_head: bool) -> WarcItem
     kind = site_file_kind(url)
     if kind is not None:
         pr = PayloadReader(reader, codings=(te, ce))
-        body = pr.read_until(SIZE_LIMIT) if status is not None and 200 <= status < 300 else b""
+        body = b""
+        detail = ""
+        if status is not None and 200 <= status < 300:
+            body = pr.read_until(SIZE_LIMIT)
+            state, why = pr.state
+            if state is State.UNDECODABLE or state is State.TRUNCATED:
+                # As a fetch whose body does not decode: unreachable (RFC 9309 §2.3.1.4).
+                detail = f"HTTP {status}, body {'not decodable' if state is State.UNDECODABLE else 'cut'}: {why}"
+                status = None
         return Capture(
             kind,
             url,
@@ -564,37 +827,48 @@ def _warc_item(rec: Any, path: str, policy: Policy, want_head: bool) -> WarcItem
             path,
             offset,
             location,
+            detail,
         )
     body = b""
     head = None
-    if want_head and (ctype is None or "html" in ctype.lower() or not ctype.strip()):
-        body, head = _read_html_head(PayloadReader(reader, codings=(te, ce)), url, ctype, policy)
-    got = reader.tell() + reader.consume()
-    truncated = got < expected or bool(wh.get("warc-truncated"))
-    return WarcPage(url, record_id, date, ts, offset, status, headers, ctype, body, head, truncated)
+    unreadable = None
+    payload: PayloadReader | None = None
+    live: _LiveReader | None = None
+    # WARC-Truncated (ISO 28500 §5.13): the payload is not the whole body, as the crawl's dataloss.
+    cut = bool(wh.get("warc-truncated"))
+    if want_head:
+        limit = max(policy.html_budget + 1, SNIFF_BYTES)  # what the crawl decodes
+        live = _LiveReader(reader, expected)
+        payload = PayloadReader(live, codings=(te, ce), limit=limit, cut=cut)
+        live.owner = payload
+        body, head, unreadable = _read_page(payload, url, ctype, policy, headers)
+        live.raising = False
+    # Not consumed here: the page is handed out with its payload open (WarcPage.finish).
+    item = WarcPage(url, record_id, date, ts, offset, status, headers, ctype, body, head, cut, unreadable)
+    item.payload = payload
+    item.block_length = declared
+    item._rec = rec
+    item._live = live
+    return item
 
 
 def _read_html_head(
     pr: PayloadReader, url: str, ctype: str | None, policy: Policy
 ) -> tuple[bytes, Head | None]:
-    """The shortest payload prefix on which the head reader gives what the whole body gives.
+    """The payload prefix and head :func:`noai_guard.engine.read_page` reads."""
+    got = read_page(pr, url, ctype, policy)
+    return got.body, got.head
 
-    The middleware hands :func:`~noai_guard.evaluate.scan_head` the whole body;
-    the scan cuts at the body start (and ``read_head`` stops there), so a
-    prefix in which the head ended (``complete``, the prefix read as the start
-    of a longer document) gives the same metas.  Otherwise the prefix grows
-    (x4) until the payload or the budget runs out.
-    """
-    budget, strict = policy.html_budget, policy.html_strict
-    size = budget if strict else min(budget, 32 * 1024)
-    while True:
-        body = pr.read_until(size, None if strict else _HEAD_END, _FIRST_READ)
-        if not body or is_image(url, ctype) or not is_html(ctype, body):
-            return body, None
-        head = scan_head(body, policy, eof=pr.eof, encoding=wide_charset(ctype))
-        if pr.eof or len(body) >= budget or head.complete or strict:
-            return body, head
-        size = min(budget, size * 4)
+
+def _read_page(
+    pr: PayloadReader,
+    url: str,
+    ctype: str | None,
+    policy: Policy,
+    headers: Iterable[tuple[str, str]] | None = None,
+) -> tuple[bytes, Head | None, str | None]:
+    got = read_page(pr, url, ctype, policy, headers=headers)
+    return got.body, got.head, got.unreadable
 
 
 def scan_captures(path: str) -> Iterator[Capture | Damage]:
@@ -711,7 +985,7 @@ def _iter_jsonl(fh: IO[str], url_field: str) -> Iterator[UrlItem | Damage]:
             continue
         url = _field(obj, url_field)
         if url is None:
-            yield Damage(None, f"line {n}: no {url_field!r} field", n)
+            yield Damage(None, f"line {n}: no {url_field!r} field", n, unread=False)
         else:
             yield UrlItem(url, n)
 
@@ -733,7 +1007,11 @@ def _iter_json(fh: IO[str], info: InputInfo, url_field: str) -> Iterator[UrlItem
             lines_ok = False
             break
         url = _field(obj, url_field)
-        yield UrlItem(url, n) if url is not None else Damage(None, f"line {n}: no {url_field!r} field", n)
+        yield (
+            UrlItem(url, n)
+            if url is not None
+            else Damage(None, f"line {n}: no {url_field!r} field", n, False)
+        )
     if lines_ok:
         return
     # Pretty-printed JSON: load it whole (the one input kind that is not streamed).
@@ -746,7 +1024,9 @@ def _iter_json(fh: IO[str], info: InputInfo, url_field: str) -> Iterator[UrlItem
     items = data if isinstance(data, list) else [data]
     for i, obj in enumerate(items, 1):
         url = _field(obj, url_field)
-        out.append(UrlItem(url, i) if url is not None else Damage(None, f"item {i}: no {url_field!r}", i))
+        out.append(
+            UrlItem(url, i) if url is not None else Damage(None, f"item {i}: no {url_field!r}", i, False)
+        )
     yield from out
 
 
@@ -767,7 +1047,7 @@ def _iter_csv(fh: IO[str], url_field: str) -> Iterator[UrlItem | Damage]:
         if url:
             yield UrlItem(url.strip(), n)
         else:
-            yield Damage(None, f"line {n}: empty {url_field!r}", n)
+            yield Damage(None, f"line {n}: empty {url_field!r}", n, unread=False)
 
 
 def _iter_log(fh: IO[str]) -> Iterator[UrlItem | Damage]:

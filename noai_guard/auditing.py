@@ -1,9 +1,9 @@
-"""The offline audit engine: judge archived records and URL lists after the fact.
+"""Internal: the offline audit: an adapter that judges archived records and URL lists after the fact.
 
-Every record is judged by :mod:`noai_guard.evaluate` (``site_signals`` with the
-origin's site files as captured, ``response_signals`` with the record's own
-headers and HTML head) and :func:`noai_guard.policy.decide`, the same code the
-middleware runs, and written to the trail by :mod:`noai_guard.auditlog`.
+Every record is judged by :class:`noai_guard.engine.Judge` (the origin's site
+files as captured, the record's own headers and HTML head, read by the
+engine's page reader while the record is open), the judge the crawl runs,
+and written to the trail by :mod:`noai_guard.auditlog`.
 
 Site files as of capture time.  Each record uses the nearest capture of its
 origin's robots.txt / tdmrep.json / ai.txt at or before its WARC-Date.  Files
@@ -22,22 +22,33 @@ file nobody looked at, so the audit does not invent a reservation.  Page
 signals are still judged; if none reserves, the decision is ``unknown``,
 not blocked, with the reason "robots.txt not checked", and it is written to
 the trail (action ``allowed``, as the middleware records unknowns).
+
+Image provenance.  A page whose noai / noimageai / noml (meta or
+X-Robots-Tag) reserves the images it embeds makes each image record of the
+inputs ``embedding-page``, with the page as evidence, whichever comes first,
+in whichever input, judged by whichever worker (see :func:`merge_media`).
+What grows: each worker's list of the images its reserving pages embed, and
+on disk one line per allowed record not read as HTML.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import math
 import os
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any, Literal, cast
+from typing import IO, Any, Literal
 
-from . import auditlog
+import orjson
+from w3lib.url import safe_url_string
+
+from . import auditlog, engine
 from . import decision as d
 from .archives import (
     Capture,
@@ -50,14 +61,10 @@ from .archives import (
     iter_urls,
     iter_warc,
 )
-from .decision import Decision, Signal, Verdict
-from .evaluate import response_signals, site_signals
-from .policy import Policy, decide
+from .decision import Decision, Verdict
+from .engine import Judgement, MediaReservation, Page, PageRead, SiteFiles
+from .policy import Policy
 from .sitefiles import KINDS, PATHS, Kind, SiteFile, origin_of
-
-if TYPE_CHECKING:
-    from .robots import RobotsTxt
-    from .tdmrep import TdmrepFile
 
 MODE = "audit"
 RemovalsFormat = Literal["url", "warc-id"]
@@ -83,7 +90,8 @@ class InputStats:
     skipped: dict[str, int] = field(default_factory=dict)  # revisit, request, metadata, ...
     non_html: int = 0  # judged by headers only
     truncated: int = 0
-    damaged: int = 0
+    damaged: int = 0  # damage entries: truncated records, unreadable stretches, bad lines
+    unreadable: int = 0  # stretches that could not be read: records in them were not judged
     damage: list[dict[str, Any]] = field(default_factory=list)
     passes: int = 1
     seconds: float = 0.0
@@ -91,10 +99,20 @@ class InputStats:
     def skip(self, kind: str) -> None:
         self.skipped[kind] = self.skipped.get(kind, 0) + 1
 
-    def add_damage(self, offset: int | None, error: str, line: int | None = None) -> None:
+    def add_damage(
+        self, offset: int | None, error: str, line: int | None = None, *, unread: bool = False
+    ) -> None:
+        """Count and list damage; ``unread``: a stretch not read, whose records were not judged."""
+        if unread:
+            self.unreadable += 1
+            prev = self.damage[-1] if self.damage else None
+            if offset is not None and prev is not None and prev["offset"] == offset and not prev["unread"]:
+                # The truncated record just listed is where the file is cut (or its length wrong): one entry.
+                prev.update(error=error, unread=True)
+                return
         self.damaged += 1
         if len(self.damage) < _MAX_DAMAGE_LISTED:
-            self.damage.append({"offset": offset, "line": line, "error": error})
+            self.damage.append({"offset": offset, "line": line, "error": error, "unread": unread})
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -113,6 +131,15 @@ class FileResult:
     captures: list[Capture]  # captures found in this input (not pre-indexed)
     stale: bool  # a capture of this input arrived after records it applies to
     unchecked: set[str]  # origins judged without a robots.txt capture
+    # Image provenance (see merge_media): what this input's reserving pages embed, and its
+    # records an embedding page may reserve, spilled to ``media_part`` (one JSON line each).
+    media: list[MediaReservation] = field(default_factory=list)
+    media_part: str = ""
+    candidates: int = 0
+    removal_lines: int = 0
+    run_id: str = ""
+    policy: Policy | None = None
+    media_merged: bool = False  # the parent has counted the records flagged by embedding pages
 
 
 @dataclass
@@ -155,26 +182,12 @@ def _missing(kind: Kind, origin: str, index: CaptureIndex, ts: float, dated: boo
     return {"missing": f"no capture of {origin}{PATHS[kind]}{when}{note}"}
 
 
-def _not_checked(url: str, policy: Policy, evidence: str) -> Signal:
-    return Signal(
-        d.ROBOTS_TXT,
-        None,
-        policy.purpose,
-        evidence,
-        origin_of(url) + PATHS["robots"],
-        d.LOC_ROBOTS,
-        note=(
-            "robots.txt not checked: RFC 9309 §2.3.1.4 (unreachable means disallow) applies to a "
-            "failed fetch, not to a file the audit never saw"
-        ),
-    )
-
-
 class Judge:
-    """Judges one record or URL at a time against a capture index."""
+    """Finds each record's site files in a capture index and hands them to the engine's judge."""
 
     def __init__(self, policy: Policy, index: CaptureIndex, fallback: CaptureIndex | None = None) -> None:
         self.policy = policy
+        self.engine = engine.Judge(policy)
         self.index = index
         self.fallback = fallback  # today's files fetched with --fetch
         # origin -> (from, until, files, used): the site files in force for times in [from, until).
@@ -233,43 +246,46 @@ class Judge:
         head: Any = None,
         page: bool = True,
         origin: str | None = None,
+        unreadable: str | None = None,
+        read: PageRead | None = None,
     ) -> tuple[Decision, dict[str, Any]]:
-        policy = self.policy
+        """Judge one record (``page``: its headers and head are known) or one URL, with the engine.
+
+        ``read``: what :func:`noai_guard.engine.read_page` read of the record's
+        payload (the WARC reader reads it while the record is open); else the
+        page is read from ``head`` / ``body``.
+        """
+        if not page:
+            judgement, used = self.judge(url, ts, date, None, origin=origin)
+            return judgement.decision, used
+        if read is None:
+            read = PageRead(body or b"", head, unreadable)
+        page_obj = Page(url, headers=tuple(headers), content_type=content_type, read=read)
+        judgement, used = self.judge(url, ts, date, page_obj, origin=origin)
+        return judgement.decision, used
+
+    def judge(
+        self, url: str, ts: float, date: str | None, page: Page | None, *, origin: str | None = None
+    ) -> tuple[Judgement, dict[str, Any]]:
+        """The engine's judgement of one record (``page``) or one URL (``None``), and the captures used."""
         if origin is None:
             origin = origin_of(url)
         files, used = self.site_files(origin, ts, date is not None)
-        sigs = site_signals(
-            url,
-            policy,
-            robots=cast("RobotsTxt | None", files.get("robots")),
-            tdmrep_file=cast("TdmrepFile | None", files.get("tdmrep")),
-            ai_txt=cast("RobotsTxt | None", files.get("ai-txt")),
-        )
-        if page:
-            sigs += response_signals(
-                url, policy, headers=tuple(headers), body=body, content_type=content_type, head=head
-            )
-        dec = decide(url, sigs, policy)
-        if "robots" not in files and not dec.blocked:
-            what = "no robots.txt capture for origin" if page else "no robots.txt for origin"
-            sig = _not_checked(url, policy, what)
+        missing = used.get("robots", {}).get("missing")
+        if missing is not None:
             how = (
-                "give --robots-from or --fetch"
-                if not page
-                else "add its capture or give --robots-from / --fetch"
+                "add its capture or give --robots-from / --fetch"
+                if page is not None
+                else "give --robots-from or --fetch"
             )
-            reason = f"robots.txt not checked ({used['robots']['missing']}); {how}"
-            if dec.verdict is Verdict.ALLOW:
-                reason = f"{reason}; the {'record' if page else 'URL'}'s own signals do not reserve"
-            dec = dataclasses.replace(
-                dec,
-                verdict=Verdict.UNKNOWN,
-                decided_by=sig,
-                reason=reason,
-                resolution="not checked: unknown, not counted as reserved",
-                signals=(*dec.signals, sig),
-            )
-        return dec, used
+            provenance: dict[str, Any] = {"robots": {"missing": f"{missing}; {how}"}}
+        else:
+            provenance = used
+        site = SiteFiles.from_kinds(origin, files, provenance)
+        before = self.engine.before_fetch(url, site)
+        if page is None:
+            return before, used
+        return self.engine.after_fetch(page, site, before), used
 
 
 # --- one input ---------------------------------------------------------------------------------------
@@ -307,18 +323,85 @@ def judge_input(job: Job, base: CaptureIndex, fallback: CaptureIndex | None = No
     local = CaptureIndex(parent=base)
     judge = Judge(job.policy, local, fallback)
     result = FileResult(job.index, stats, job.trail_part, job.removals_part, {}, {}, [], False, set())
+    result.run_id, result.policy = job.run_id, job.policy
+    # Image provenance is off when the policy leaves embedding-page out (as the crawl's).
+    media = _Candidates(job.trail_part + ".media") if d.EMBEDDING_PAGE in job.policy.sources else None
     counters = _Counters(_shared_counters, job.index)
     with (
         auditlog.JsonLinesAuditLog(job.trail_part) as trail,
-        open(job.removals_part, "w", encoding="utf-8") as removals,
+        open(job.removals_part, "w", encoding="utf-8", errors="backslashreplace") as removals,
     ):
-        if info.kind == "warc":
-            _judge_warc(job, judge, local, result, trail, removals, counters)
-        else:
-            _judge_urls(job, judge, result, trail, removals, counters)
+        try:
+            if info.kind == "warc":
+                _judge_warc(job, judge, local, result, trail, removals, counters, media)
+            else:
+                _judge_urls(job, judge, result, trail, removals, counters, media)
+        finally:
+            if media is not None:
+                media.close()
+                result.media_part, result.candidates = media.path, media.n
     stats.seconds = time.perf_counter() - t0
     counters.set(stats.records, info.size)
     return result
+
+
+class _Candidates:
+    """Judged records not blocked that a page may embed: spilled to disk, one JSON line each.
+
+    What grows: this file, one line per allowed (or unknown) record not read
+    as HTML (an image, or anything an ``<img>`` may point at), never memory.
+    Each line says where its decision record goes in the trail part and the
+    removals part if a page turns out to reserve it (:func:`merge_media`).
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.n = 0
+        self._fh: IO[bytes] | None = None
+
+    def add(
+        self,
+        url: str,
+        origin: str,
+        *,
+        unknown: bool,
+        trail_at: int,
+        removals_at: int,
+        removal_key: str,
+        used: dict[str, Any],
+        where: dict[str, Any],
+    ) -> None:
+        if self._fh is None:
+            self._fh = open(self.path, "wb")  # noqa: SIM115 - closed by close()
+        line = {
+            "key": media_key(url),
+            "url": url,
+            "origin": origin,
+            "unknown": unknown,  # its own record (action allowed) is line trail_at: replaced
+            "trail_at": trail_at,  # else inserted before that line of the trail part
+            "removals_at": removals_at,
+            "removal_key": removal_key,
+            "capture": used,
+            "where": where,
+        }
+        self._fh.write(auditlog.dumps_line(line))
+        self.n += 1
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
+def media_key(url: str) -> str:
+    """The key an embedded image and a record are matched on, as the crawl's: safe URL, no fragment.
+
+    A URL w3lib cannot make safe (a port out of range, a lone surrogate) is
+    matched as it is: such a URL is never a request, so only its very text can match.
+    """
+    with contextlib.suppress(ValueError, UnicodeError):
+        url = safe_url_string(url)
+    return url.split("#", 1)[0]
 
 
 def _count_judged(result: FileResult, origin: str) -> dict[str, int]:
@@ -356,6 +439,8 @@ def _record(
     else:
         stats.allowed += 1
         return
+    if dec.blocked:
+        result.removal_lines += 1
     trail.write(
         auditlog.decision_record(
             dec,
@@ -378,6 +463,7 @@ def _judge_warc(
     trail: auditlog.JsonLinesAuditLog,
     removals: IO[str],
     counters: _Counters,
+    media: _Candidates | None,
 ) -> None:
     stats = result.stats
     policy = job.policy
@@ -390,21 +476,30 @@ def _judge_warc(
         if n % _PROGRESS_EVERY == 0:
             counters.set(n, getattr(item, "offset", None) or 0)
         if type(item) is WarcPage:
+            url = item.url
+            origin = fast_origin(url)
+            # The page as fetched: its head already read, its payload still open (item.payload)
+            # so that the engine can read on to list the images a reserving page embeds.
+            page = Page(
+                url,
+                headers=item.headers,
+                body=item.payload if item.payload is not None else b"",
+                content_type=item.content_type,
+                read=PageRead(item.body, item.head, item.unreadable),
+            )
+            judgement, used = judge.judge(url, item.ts, item.date, page, origin=origin)
+            dec = judgement.decision
+            reserves = None
+            if media is not None and judgement.page and judgement.head is not None:
+                reserves = judge.engine.embedded_media(page, judgement)
+            if not item.finish():
+                n -= 1  # its rest could not be read: reported as damage, not judged
+                continue
             if item.truncated:
                 stats.truncated += 1
                 stats.add_damage(item.offset, "truncated record (judged on what is there)")
-            url = item.url
-            origin = fast_origin(url)
-            dec, used = judge.decide(
-                url,
-                item.ts,
-                item.date,
-                headers=item.headers,
-                body=item.body,
-                content_type=item.content_type,
-                head=item.head,
-                origin=origin,
-            )
+            if reserves is not None and reserves.urls:
+                result.media.append(reserves)
             if item.head is None:
                 stats.non_html += 1
             if track and judged_max.get(origin, -math.inf) < item.ts:
@@ -416,7 +511,20 @@ def _judge_warc(
                 # _record's keyword arguments.
                 _count_judged(result, origin)
                 stats.allowed += 1
+                if media is not None and item.head is None:
+                    media.add(
+                        url,
+                        origin,
+                        unknown=False,
+                        trail_at=trail.records,
+                        removals_at=result.removal_lines,
+                        removal_key=item.record_id if warc_ids else url,
+                        used=used,
+                        where=_warc_where(item),
+                    )
                 continue
+            where = _warc_where(item)
+            before = trail.records
             _record(
                 job,
                 result,
@@ -426,12 +534,19 @@ def _judge_warc(
                 removals,
                 origin,
                 (item.record_id if warc_ids else url),
-                warc_record_id=item.record_id,
-                warc_date=item.date,
-                input_offset=item.offset,
-                http_status=item.status,
-                truncated=item.truncated or None,
+                **where,
             )
+            if media is not None and item.head is None and not dec.blocked and trail.records > before:
+                media.add(
+                    url,
+                    origin,
+                    unknown=True,
+                    trail_at=before,
+                    removals_at=result.removal_lines,
+                    removal_key=item.record_id if warc_ids else url,
+                    used=used,
+                    where=where,
+                )
         elif type(item) is Capture:
             stats.captures += 1
             if job.preindexed or job.final:
@@ -446,9 +561,20 @@ def _judge_warc(
         elif type(item) is Skipped:
             stats.skip(item.kind)
         elif type(item) is Damage:
-            stats.add_damage(item.offset, item.error)
+            stats.add_damage(item.offset, item.error, unread=item.unread)
             broken += 1
     stats.records = n - broken
+
+
+def _warc_where(item: WarcPage) -> dict[str, Any]:
+    """Where a WARC record's decision record says it was found."""
+    return {
+        "warc_record_id": item.record_id,
+        "warc_date": item.date,
+        "input_offset": item.offset,
+        "http_status": item.status,
+        "truncated": item.truncated or None,
+    }
 
 
 def _judge_urls(
@@ -458,6 +584,7 @@ def _judge_urls(
     trail: auditlog.JsonLinesAuditLog,
     removals: IO[str],
     counters: _Counters,
+    media: _Candidates | None,
 ) -> None:
     from .archives import site_file_kind
 
@@ -468,7 +595,7 @@ def _judge_urls(
         if n % _PROGRESS_EVERY == 0:
             counters.set(n, 0)
         if isinstance(item, Damage):
-            stats.add_damage(item.offset, item.error, item.line)
+            stats.add_damage(item.offset, item.error, item.line, unread=item.unread)
             continue
         assert isinstance(item, UrlItem)
         url = item.url
@@ -482,19 +609,22 @@ def _judge_urls(
         dec, used = judge.decide(url, math.inf, None, page=False, origin=origin)
         if "source" not in used["robots"]:
             result.unchecked.add(origin)
-        _record(
-            job,
-            result,
-            dec,
-            used,
-            trail,
-            removals,
-            origin,
-            url,
-            input_line=item.line,
-            http_status=item.status,
-            log_event=item.event,
-        )
+        where = {"input_line": item.line, "http_status": item.status, "log_event": item.event}
+        before = trail.records
+        _record(job, result, dec, used, trail, removals, origin, url, **where)
+        # A URL with an image's extension (no Content-Type here) may be embedded by a page of a WARC input.
+        if media is not None and not dec.blocked and engine.is_media(url, None):
+            written = trail.records > before
+            media.add(
+                url,
+                origin,
+                unknown=written,
+                trail_at=trail.records - 1 if written else trail.records,
+                removals_at=result.removal_lines,
+                removal_key=url,
+                used=used,
+                where=where,
+            )
     stats.records = n
 
 
@@ -595,6 +725,147 @@ class Progress:
         self.render(final=True)
 
 
+# --- image provenance across inputs -----------------------------------------------------------------
+#
+# A page that reserves its images (noai / noimageai / noml, engine.Judge.embedded_media) may come
+# before or after the image's record, in the same input or another one, judged by another worker
+# process.  Each worker lists what its reserving pages embed (FileResult.media: grows with the
+# images of reserving pages) and spills its records that a page may reserve to disk
+# (_Candidates: grows with the allowed image records, on disk only).  The parent matches them
+# here, once every input is judged: a match is flagged with signal ``embedding-page`` (the page as
+# evidence, engine.Judge.by_embedding_page, as the crawl decides an image it met on such a page),
+# in the trail part and the removal list where the record's own decision would have been.
+
+
+def reserved_media(results: list[FileResult]) -> dict[str, MediaReservation]:
+    """Every image URL a reserving page embeds (:func:`media_key`) -> the first such page in input order."""
+    reserved: dict[str, MediaReservation] = {}
+    for r in results:
+        for m in r.media:
+            for u in m.urls:
+                reserved.setdefault(media_key(u), m)
+    return reserved
+
+
+def _media_hits(
+    r: FileResult, reserved: dict[str, MediaReservation]
+) -> Iterator[tuple[dict[str, Any], MediaReservation]]:
+    """This input's spilled records that a page reserves, in record order."""
+    if not r.candidates or not r.media_part or not reserved:
+        return
+    with open(r.media_part, "rb") as fh:
+        for line in fh:
+            try:
+                c = orjson.loads(line)
+            except orjson.JSONDecodeError:  # a lone surrogate, escaped by dumps_line's fallback
+                c = json.loads(line)
+            m = reserved.get(c["key"])
+            if m is not None:
+                yield c, m
+
+
+def merge_media(
+    results: list[FileResult], reserved: dict[str, MediaReservation] | None = None
+) -> dict[str, Any]:
+    """Count the records embedding pages reserve, in each result's stats and origins (once per result).
+
+    Each moves from allowed (or unknown) to reserved.  Returns what moved:
+    ``{"totals": {name: delta}, "origins": {origin: {name: delta}}}``.
+    """
+    if reserved is None:
+        reserved = reserved_media(results)
+    totals = {"reserved": 0, "allowed": 0, "unknown": 0}
+    origins: dict[str, dict[str, int]] = {}
+    for r in results:
+        if r.media_merged:
+            continue
+        r.media_merged = True
+        st = r.stats
+        for c, _m in _media_hits(r, reserved):
+            counts = r.origins.setdefault(c["origin"], {"judged": 0, "reserved": 0, "unknown": 0})
+            moved = origins.setdefault(c["origin"], {"reserved": 0, "unknown": 0})
+            st.reserved += 1
+            counts["reserved"] += 1
+            moved["reserved"] += 1
+            totals["reserved"] += 1
+            if c["unknown"]:
+                st.unknown -= 1
+                counts["unknown"] -= 1
+                moved["unknown"] -= 1
+                totals["unknown"] -= 1
+            else:
+                st.allowed -= 1
+                totals["allowed"] -= 1
+    return {"totals": totals, "origins": origins}
+
+
+def _patch_summary(summary_rec: dict[str, Any], results: list[FileResult], moved: dict[str, Any]) -> None:
+    """Bring a summary record made before :func:`merge_media` up to date (in place)."""
+    totals = summary_rec.get("totals")
+    if isinstance(totals, dict):
+        for k, v in moved["totals"].items():
+            totals[k] = totals.get(k, 0) + v
+    inputs = summary_rec.get("inputs")
+    if isinstance(inputs, list) and len(inputs) == len(results):
+        for i, r in enumerate(results):
+            inputs[i] = r.stats.to_dict()
+    origins = summary_rec.get("origins")
+    if isinstance(origins, dict):
+        for o, delta in moved["origins"].items():
+            cur = origins.setdefault(o, {"judged": 0, "reserved": 0, "unknown": 0})
+            for k, v in delta.items():
+                cur[k] = cur.get(k, 0) + v
+
+
+def _copy_lines(src: IO[bytes], dst: IO[bytes], upto: int, done: int) -> int:
+    """Copy lines of ``src`` until ``upto`` lines are copied in all; returns the new count."""
+    while done < upto:
+        line = src.readline()
+        if not line:
+            break
+        dst.write(line)
+        done += 1
+    return done
+
+
+def _merge_part(
+    r: FileResult,
+    reserved: dict[str, MediaReservation],
+    judges: dict[str, engine.Judge],
+    trail: IO[bytes],
+    removals: IO[bytes] | None,
+) -> None:
+    """Copy one input's trail and removals parts, each flagged record where its decision would be."""
+    with open(r.trail_part, "rb") as tsrc, open(r.removals_part, "rb") as rsrc:
+        tline = rline = 0
+        for c, m in _media_hits(r, reserved):
+            policy = r.policy if r.policy is not None else Policy()
+            judge = judges.get(policy.hash)
+            if judge is None:
+                judge = judges[policy.hash] = engine.Judge(policy)
+            dec = judge.by_embedding_page(c["url"], m).decision
+            rec = auditlog.decision_record(
+                dec,
+                action=auditlog.FLAGGED,
+                phase=auditlog.AFTER_THE_FACT,
+                run_id=r.run_id,
+                mode=MODE,
+                capture=c["capture"],
+                input_file=r.stats.path,
+                **c["where"],
+            )
+            tline = _copy_lines(tsrc, trail, c["trail_at"], tline)
+            if c["unknown"] and tsrc.readline():  # its own record (unknown, allowed): replaced
+                tline += 1
+            trail.write(auditlog.dumps_line(rec))
+            if removals is not None:
+                rline = _copy_lines(rsrc, removals, c["removals_at"], rline)
+                removals.write((c["removal_key"] + "\n").encode("utf-8", "backslashreplace"))
+        _copy(tsrc, trail)
+        if removals is not None:
+            _copy(rsrc, removals)
+
+
 def merge_outputs(
     results: list[FileResult],
     out: str,
@@ -602,23 +873,26 @@ def merge_outputs(
     run_rec: dict[str, Any],
     summary_rec: dict[str, Any],
 ) -> None:
-    """Write the trail (run record, each input's part in input order, summary) and the removal list."""
+    """Write the trail (run record, each input's part in input order, summary) and the removal list.
+
+    Records that pages of the inputs reserve as embedded images are flagged
+    here (see :func:`merge_media`); a ``summary_rec`` made before that is
+    brought up to date in place (its totals, inputs and origins).
+    """
+    reserved = reserved_media(results)
+    if reserved and not all(r.media_merged for r in results):
+        _patch_summary(summary_rec, results, merge_media(results, reserved))
+    judges: dict[str, engine.Judge] = {}
     with contextlib.suppress(FileNotFoundError):
         os.remove(out)
     with auditlog.JsonLinesAuditLog(out) as log:
         log.write(run_rec)
         log.close()
-        with open(out, "ab") as fh:
+        with open(out, "ab") as fh, open(removals, "wb") if removals else contextlib.nullcontext() as rm:
             for r in results:
-                with open(r.trail_part, "rb") as part:
-                    _copy(part, fh)
+                _merge_part(r, reserved, judges, fh, rm)
         log.open()
         log.write(summary_rec)
-    if removals:
-        with open(removals, "wb") as fh:
-            for r in results:
-                with open(r.removals_part, "rb") as part:
-                    _copy(part, fh)
 
 
 def _copy(src: IO[bytes], dst: IO[bytes]) -> None:

@@ -13,12 +13,18 @@ from typing import TYPE_CHECKING
 from w3lib.encoding import http_content_type_encoding
 
 from . import aipref, directives, tdmrep
-from .decision import Decision, Headers, Signal
+from . import decision as d
+from .content import State, kept_by_scrapy, parse_codings
+from .decision import Decision, Headers, Signal, Verdict
 from .htmlhead import Head, read_head
-from .policy import DecisionMemo, Policy, decide
+from .policy import DecisionMemo, Policy
 from .robots import ai_txt_path_rules, ai_txt_signals, matches_every_path, url_path
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from scrapy.http import Response
+
     from .robots import RobotsTxt
     from .tdmrep import TdmrepFile
 
@@ -26,7 +32,11 @@ _IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif", ".bmp", ".tif"
 
 
 def is_image(url: str, content_type: str | None) -> bool:
-    """An image response: by Content-Type, else by the path's extension."""
+    """An image response: by Content-Type, else by the path's extension.
+
+    Says how directives bind (``noimageai``), never whether the head is read:
+    see :func:`reads_as_html`.
+    """
     if content_type:
         return content_type.strip().lower().startswith("image/")
     path = url.split("?", 1)[0].split("#", 1)[0].lower()
@@ -63,6 +73,109 @@ def is_html(content_type: str | None, body: bytes) -> bool:
         start.startswith(t) and start[len(t) : len(t) + 1] in _TAG_END
         for t in _HTML_TAGS
         if len(start) > len(t)
+    )
+
+
+# scrapy.responsetypes.ResponseTypes.from_body sniffs the first 5000 bytes.
+SNIFF_BYTES = 5000
+# MIME Sniffing §7.1: a resource of one of these types (or of none) is sniffed.
+_SNIFFED_TYPES = frozenset({"unknown/unknown", "application/unknown", "*/*"})
+
+
+def scrapy_response_class(
+    headers: Iterable[tuple[str | bytes, str | bytes]], url: str, body: bytes
+) -> type[Response]:
+    """The Response class Scrapy builds for a response (``responsetypes.from_args``).
+
+    The call the download handler makes, and ``HttpCompressionMiddleware``
+    again with the decoded body: by Content-Type, Content-Disposition, the
+    URL's extension, then a sniff of the body.  ``headers`` are the response's
+    field lines; ``body`` is decoded, so ``Content-Encoding`` is left out when
+    Scrapy undoes every coding it names (as HttpCompressionMiddleware does).
+    """
+    from scrapy.http import Headers as ScrapyHeaders
+    from scrapy.responsetypes import responsetypes
+
+    h = ScrapyHeaders()
+    codings: list[str | bytes] = []
+    for k, v in headers:
+        if (k.lower() if isinstance(k, str) else k.decode("latin-1").lower()) == "content-encoding":
+            codings.append(v)
+        else:
+            h.appendlist(k, v)
+    kept = kept_by_scrapy(parse_codings(codings))
+    if kept:
+        h[b"Content-Encoding"] = [c.encode("latin-1") for c in kept]
+    cls: type[Response] = responsetypes.from_args(headers=h, url=url, body=body[:SNIFF_BYTES])
+    return cls
+
+
+def reads_as_html(
+    content_type: str | None,
+    body: bytes,
+    *,
+    url: str,
+    headers: Iterable[tuple[str | bytes, str | bytes]] | None = None,
+    response_class: type[Response] | None = None,
+) -> bool:
+    """Is the HTML head read?  Whatever Scrapy hands the spider as HTML, and whatever sniffs as HTML.
+
+    - the Content-Type says HTML, or there is none and the body sniffs as HTML
+      (:func:`is_html`);
+    - Scrapy's response class is an ``HtmlResponse`` (``response_class`` when
+      known, the one the crawl built; else :func:`scrapy_response_class` of
+      ``headers``): ``unknown/unknown``, ``*/*``, no Content-Type on
+      ``/photo.jpg``... with ``<html>`` in the body;
+    - it is a plain ``TextResponse`` (a text type, or a text body of an unknown
+      type) and the body sniffs as HTML (MIME Sniffing §7.1): the spider's
+      selectors parse it as HTML.
+
+    An image type or extension alone never skips the head.
+    """
+    if is_html(content_type, body):
+        return True
+    if response_class is None:
+        if headers is None:
+            headers = [] if content_type is None else [("Content-Type", content_type)]
+        response_class = scrapy_response_class(headers, url, body)
+    from scrapy.http import HtmlResponse, TextResponse
+
+    if issubclass(response_class, HtmlResponse):
+        return True
+    return response_class is TextResponse and is_html(None, body)
+
+
+def may_be_html(content_type: str | None) -> bool:
+    """A body of this Content-Type is read for its head once decoded (MIME Sniffing §7.1)."""
+    if content_type is None:
+        return True
+    ct = content_type.split(";", 1)[0].strip().lower()
+    return not ct or "html" in ct or ct in _SNIFFED_TYPES
+
+
+def head_unreadable(state: State, detail: str, content_type: str | None, head: Head | None) -> str | None:
+    """Why the HTML head could not be read, when it matters; else ``None``.
+
+    ``state``/``detail`` say how the body decoded (:class:`~noai_guard.content.Decoded`),
+    ``head`` is what was read of it (``None``: it was not read as HTML).  A body
+    cut short or undecodable after its head ended lost nothing the head says;
+    one that does not decode and may be HTML is unknown.
+    """
+    if head is not None:
+        return detail if state in (State.UNDECODABLE, State.TRUNCATED) and not head.complete else None
+    return detail if state is State.UNDECODABLE and may_be_html(content_type) else None
+
+
+def undecodable_signal(url: str, policy: Policy, detail: str) -> Signal:
+    """``unknown``: the HTML head could not be read (a body that does not decode, a cut download)."""
+    return Signal(
+        name=d.META_ROBOTS,
+        verdict=Verdict.UNKNOWN,
+        purpose=policy.purpose,
+        evidence="",
+        source=url,
+        location=d.LOC_META,
+        note=f"the HTML head could not be read: {detail}",
     )
 
 
@@ -228,6 +341,8 @@ def scan_head(body: bytes, policy: Policy, *, eof: bool = True, encoding: str | 
     incomplete, not ended by the end of the file.  ``encoding`` is the
     transport-layer charset, used when it is UTF-16 (see :func:`wide_charset`).
     """
+    if not eof and not body:
+        return Head((), False, 0)  # nothing of a page that goes on was read: its head is not known
     budget = policy.html_budget
     if not eof and len(body) <= budget:
         # The readers take bytes past the budget as "the page goes on".
@@ -339,26 +454,50 @@ def site_signals(
 
 # A URL whose path the parsers all read as written: ASCII, scheme "://" authority,
 # then a path of characters neither robots.txt nor TDMRep normalisation changes (no
-# "%", no "#", no space or controls, none of the characters quote() would escape)
-# and not ending in an empty query (the two readers differ on a bare "?").
-_PLAIN_PATH = r"[A-Za-z0-9!$&'()*+,/:;=?@~._-]*(?<!\?)"
-_URL_HEAD = r"[A-Za-z][A-Za-z0-9+.-]*://[A-Za-z0-9!$&'()*+,:;=@~._-]*"
+# "%", no "#", no space or controls, none of the characters quote() would escape, no
+# "*" or "$", which robots.txt matching reads as %2A / %24, RFC 9309 §2.2.3) and not
+# ending in an empty query (the two readers differ on a bare "?").
+_PLAIN_PATH = r"[A-Za-z0-9!&'()+,/:;=?@~._-]*(?<!\?)"
+# ... and without dot segments ("." or ".." between slashes, before the query), which
+# every matcher removes first (noai_guard.urlpath.remove_dot_segments): "/./private/x"
+# is read as "/private/x", not as written.  Checked at the path's first "/".
+_DOT_SEGMENT = r"[^?]*/\.\.?(?:[/?]|\Z)"
+# The authority is followed by the path's "/": checked first, so that the lookaheads after
+# it run once, not at every shorter authority the regex backtracks to when the URL is not
+# plain (a 60 KB authority and a "?" took seconds with a "*foo" rule's ".*foo" in them).
+_URL_HEAD = r"[A-Za-z][A-Za-z0-9+.-]*://[A-Za-z0-9!$&'()*+,:;=@~._-]*(?=/)"
 
 
 # Above these, SiteEval evaluates every URL in full (see SiteEval._compile).
 _MAX_ALTERNATIVES = 256
 _MAX_COMPLEX = 16
+# Longer URLs are evaluated in full: the screen's regex costs each "*" alternative a pass
+# over the path, and a long URL gains nothing from it.
+_MAX_SCREENED = 4096
+# Characters of the literal after a "*" that the screen looks for (see _glob_regex).
+_GLOB_TAIL = 8
 
 
 def _glob_regex(parts: tuple[str, ...] | list[str], end: bool) -> str | None:
-    """A regex for a path pattern (literal parts joined by ``*``), or None if it could backtrack badly.
+    """A regex matching every path that a path pattern (literal parts joined by ``*``)
+    matches, or None to leave the pattern to its own (linear) matcher.
 
-    With at most one ``*`` the regex runs in linear time; a longer glob is left
-    to its own matcher (robots.txt's and TDMRep's are linear).
+    A longer glob than ``A*B`` gets None: nested ``.*`` backtrack exponentially.
+    In ``A.*B`` the regex engine tries ``B`` at each offset the ``.*`` gives
+    back, up to ``len(B)`` steps each (``/*aaaa…ab`` on ``/aaaa…``: quadratic),
+    so only the first ``_GLOB_TAIL`` characters of ``B`` (its last ones with
+    ``$``) are looked for: at most ``_GLOB_TAIL`` steps per character of the
+    path.  Such a regex matches more paths than the pattern does, which the
+    screen allows (those URLs are evaluated in full), never fewer.
     """
     if len(parts) > 2:
         return None
-    return ".*".join(re.escape(p) for p in parts) + (r"\Z" if end else "")
+    anchor = r"\Z" if end else ""
+    if len(parts) == 1:
+        return re.escape(parts[0]) + anchor
+    head, tail = parts
+    tail = tail[-_GLOB_TAIL:] if end else tail[:_GLOB_TAIL]
+    return f"{re.escape(head)}.*{re.escape(tail)}{anchor}"
 
 
 class SiteEval:
@@ -425,14 +564,18 @@ class SiteEval:
             # regex tries its alternatives one by one, and compiling it takes long.
             self._complex = []
             return None
-        return re.compile(f"{_URL_HEAD}(?!(?:{'|'.join(sorted(alts))}))(/{_PLAIN_PATH})")
+        return re.compile(f"{_URL_HEAD}(?!(?:{'|'.join(sorted(alts))}))(?!{_DOT_SEGMENT})(/{_PLAIN_PATH})")
 
     def same_files(self, robots: object, tdmrep_file: object, ai_txt: object) -> bool:
         return robots is self.robots and tdmrep_file is self.tdmrep_file and ai_txt is self.ai_txt
 
     def evaluate(self, url: str) -> tuple[list[Signal], Decision]:
         """``site_signals(url, ...)`` and ``decide(url, those signals, policy)``."""
-        m = self._default_re.fullmatch(url) if self._default_re is not None else None
+        m = (
+            self._default_re.fullmatch(url)
+            if self._default_re is not None and len(url) <= _MAX_SCREENED
+            else None
+        )
         # A plain URL's path is read as written by every parser: the complex patterns see it so.
         default = m is not None and not (self._complex and any(f(url[m.start(1) :]) for f in self._complex))
         if default and self._default is not None:
@@ -472,8 +615,13 @@ def response_signals(
     body: bytes | None = None,
     content_type: str | None = None,
     head: Head | None = None,
+    undecodable: str | None = None,
 ) -> list[Signal]:
-    """Signals known after the fetch: response headers and the HTML head's metas."""
+    """Signals known after the fetch: response headers and the HTML head's metas.
+
+    ``body`` is the decoded body (:mod:`noai_guard.content`); ``undecodable``
+    says why its head could not be read (see :func:`head_unreadable`): an ``unknown``.
+    """
     if content_type is None:
         content_type = header_value(headers, "Content-Type")
     image = is_image(url, content_type)
@@ -482,13 +630,15 @@ def response_signals(
         out += directives.header_signals(headers, url, policy, is_image=image)
         out += tdmrep.header_signals(headers, url, policy)
         out += aipref.header_signals(headers, url, policy)
-    if head is None and body and not image and is_html(content_type, body):
-        head = scan_head(body, policy, encoding=wide_charset(content_type))
+    if head is None and body and reads_as_html(content_type, body, url=url, headers=headers):
+        head = scan_head(body, policy, eof=undecodable is None, encoding=wide_charset(content_type))
     # A complete head without metas yields no meta signal (both readers only look at
     # head.metas, plus an "unknown" for an incomplete head): skip them, the common case.
     if head is not None and (head.metas or not head.complete):
         out += directives.meta_signals(head, url, policy, is_image=image)
         out += tdmrep.meta_signals(head, url, policy)
+    if undecodable is not None:
+        out.append(undecodable_signal(url, policy, undecodable))
     return out
 
 
@@ -502,15 +652,23 @@ def evaluate(
     headers: Headers = (),
     body: bytes | None = None,
     content_type: str | None = None,
-    extra: list[Signal] | None = None,
 ) -> Decision:
-    """Decide ``url`` for ``policy.purpose`` from whatever inputs are given.
+    """Decide ``url`` for ``policy.purpose`` from whatever inputs are given: the reference path.
 
-    An input left as ``None`` was not checked and yields no signal; callers
-    that want "absent" (a 404) pass ``RobotsTxt.unavailable(...)``.
+    A thin front to :class:`noai_guard.engine.Judge`: the site files are read in
+    full (:func:`site_signals`, no :class:`SiteEval` shortcut: this is what the
+    shortcut is tested against), then the page, ``headers`` and the decoded
+    ``body``, is judged after the fetch as the crawl judges it.  A site file
+    left as ``None`` yields no signal (not even "not checked"); callers that
+    want "absent" (a 404) pass ``RobotsTxt.unavailable(...)``.
     """
-    sigs = site_signals(url, policy, robots=robots, tdmrep_file=tdmrep_file, ai_txt=ai_txt)
-    sigs += response_signals(url, policy, headers=headers, body=body, content_type=content_type)
-    if extra:
-        sigs += extra
-    return decide(url, sigs, policy)
+    from .engine import Judge, Page
+
+    judge = Judge(policy, cache_size=0, memo_size=1)
+    before = judge.from_site_signals(
+        url, site_signals(url, policy, robots=robots, tdmrep_file=tdmrep_file, ai_txt=ai_txt)
+    )
+    if not headers and not body:
+        return before.decision
+    page = Page(url, headers=tuple(headers), body=body or b"", content_type=content_type)
+    return judge.after_fetch(page, None, before).decision

@@ -1,4 +1,4 @@
-"""``audit --fetch``: today's robots.txt, tdmrep.json and ai.txt, fetched through Scrapy.
+"""Internal: ``audit --fetch``: today's robots.txt, tdmrep.json and ai.txt, fetched through Scrapy.
 
 For origins with no capture, the audit fetches each origin's three site files
 with a small Scrapy spider run in a subprocess (a fresh Twisted reactor,

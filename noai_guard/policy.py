@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+import reprlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from typing import Any
 
@@ -44,7 +45,8 @@ SIGNAL_PURPOSES: dict[str, tuple[str, ...]] = {
 }
 
 # When several signals reserve, the first in this order is named as deciding:
-# rules that bind the crawler's own token first, proxies and legacy last.
+# rules that bind the crawler's own token first, proxies and legacy last; within one
+# kind, see _BINDING.
 _PRECEDENCE: tuple[str, ...] = (
     d.ROBOTS_TXT,
     d.X_ROBOTS_TAG,
@@ -80,6 +82,9 @@ class Policy:
     sources: frozenset[str] = frozenset(d.SIGNALS)
     unknown_as: dict[str, Verdict] = field(default_factory=lambda: dict(DEFAULT_UNKNOWN_AS))
     unknown_default: Verdict = Verdict.ALLOW  # for signals not in unknown_as
+    # A source the run never saw (an audit without the origin's robots.txt capture): not a
+    # failed fetch, so RFC 9309 §2.3.1.4 does not apply; unknown, not counted as reserved.
+    not_checked_as: Verdict = Verdict.ALLOW
     html_strict: bool = False  # also read <meta> in <body>
     html_budget: int = 256 * 1024  # bytes of HTML read to find the head's end
 
@@ -89,7 +94,7 @@ class Policy:
         unknown = set(self.sources) - set(d.SIGNALS)
         if unknown:
             raise ValueError(f"unknown signal name(s): {', '.join(sorted(unknown))}")
-        for v in (*self.unknown_as.values(), self.unknown_default):
+        for v in (*self.unknown_as.values(), self.unknown_default, self.not_checked_as):
             if v is Verdict.UNKNOWN:
                 raise ValueError("unknown can only resolve to allow or reserve")
 
@@ -98,6 +103,10 @@ class Policy:
 
     def resolve_unknown(self, signal: str) -> Verdict:
         return self.unknown_as.get(signal, self.unknown_default)
+
+    def resolve(self, s: Signal) -> Verdict:
+        """How an ``unknown`` signal is resolved: not checked, or by its name."""
+        return self.not_checked_as if not s.checked else self.unknown_as.get(s.name, self.unknown_default)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -110,15 +119,27 @@ class Policy:
             "sources": sorted(self.sources),
             "unknown_as": {k: v.value for k, v in sorted(self.unknown_as.items())},
             "unknown_default": self.unknown_default.value,
+            "not_checked_as": self.not_checked_as.value,
             "html_strict": self.html_strict,
             "html_budget": self.html_budget,
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Policy:
+        """The policy a mapping describes: :meth:`to_dict`'s form, a JSON policy file, a run record's.
+
+        Every key is optional (the default applies); an unknown key or a bad
+        value raises :class:`PolicyError` naming the field, the value and what
+        is allowed.  ``Policy.from_dict(p.to_dict()) == p`` for every policy
+        whose names are as the builder leaves them (directive names lower-case,
+        no white space around a name).
+        """
+        return policy_from_mapping(data)
+
     @cached_property
     def hash(self) -> str:
         """SHA-256 of the canonical JSON form: names the policy in every record."""
-        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        return policy_hash(self.to_dict())
 
     @cached_property
     def own_tokens_lower(self) -> frozenset[str]:
@@ -130,6 +151,177 @@ class Policy:
 
     def is_own(self, token: str) -> bool:
         return token.lower() in self.own_tokens_lower
+
+
+class PolicyError(ValueError):
+    """A policy field with a bad value: names the field, the value and what is allowed.
+
+    ``field`` is the top-level key of :meth:`Policy.to_dict` at fault (``policy``
+    for the mapping itself), ``sub`` the entry within it (``['noai']``), so that
+    an adapter can name the field its own way (a Scrapy setting, a command-line
+    flag, a policy file) with :meth:`message`.
+    """
+
+    def __init__(
+        self, field_name: str, value: object, expected: str, allowed: str = "", *, sub: str = ""
+    ) -> None:
+        self.field = field_name
+        self.sub = sub
+        self.value = value
+        self.expected = expected
+        self.allowed = allowed
+        super().__init__(self.message())
+
+    def message(self, label: str | None = None) -> str:
+        """One line: ``LABEL: VALUE is not EXPECTED; allowed: ALLOWED`` (label: the field's name)."""
+        text = f"{label or self.field}{self.sub}: {_short_repr(self.value)} is not {self.expected}"
+        return text + (f"; allowed: {self.allowed}" if self.allowed else "")
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 120
+_REPR.maxlist = _REPR.maxdict = _REPR.maxset = _REPR.maxtuple = 8
+
+
+def _short_repr(value: object) -> str:
+    return _REPR.repr(value)
+
+
+def canonical_json(policy: Mapping[str, Any]) -> str:
+    """The canonical JSON text of a policy dict (:meth:`Policy.to_dict`): what the hash hashes."""
+    return json.dumps(policy, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def policy_hash(policy: Mapping[str, Any]) -> str:
+    """SHA-256 of a policy's canonical JSON form: the one policy hash (records, reports)."""
+    return hashlib.sha256(canonical_json(policy).encode()).hexdigest()
+
+
+_VERDICTS = "allow, reserve"
+_BOOLS = "true, false"
+
+
+def _verdict_field(name: str, value: object, sub: str = "") -> Verdict:
+    if isinstance(value, Verdict) and value is not Verdict.UNKNOWN:
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("allow", "reserve"):
+        return Verdict(value.strip().lower())
+    raise PolicyError(name, value, "a resolution of unknown", _VERDICTS, sub=sub)
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _bool_field(name: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in (*_TRUE, *_FALSE):
+        return value.strip().lower() in _TRUE
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise PolicyError(name, value, "a boolean", _BOOLS)
+
+
+def _names_field(name: str, value: object, sub: str = "") -> tuple[str, ...]:
+    """A list of names, or one string of names separated by commas or white space."""
+    if isinstance(value, str):
+        value = value.replace(",", " ").split()
+    if not isinstance(value, (list, tuple, set, frozenset)) or not all(isinstance(v, str) for v in value):
+        raise PolicyError(
+            name, value, "a list of names", "a list of strings, or one comma-separated string", sub=sub
+        )
+    return tuple(v.strip() for v in value if v.strip())
+
+
+def _choices(name: str, values: Iterable[object], allowed: Iterable[str], what: str, sub: str = "") -> None:
+    allowed = tuple(allowed)
+    for v in values:
+        if not isinstance(v, str) or v not in allowed:
+            raise PolicyError(name, v, what, ", ".join(allowed), sub=sub)
+
+
+def _mapping_field(name: str, value: object, what: str) -> Mapping[Any, Any]:
+    if not isinstance(value, Mapping):
+        raise PolicyError(name, value, what)
+    return value
+
+
+# Every field of a policy, as to_dict() names them.
+_FIELDS = tuple(f.name for f in fields(Policy))
+#: The fewest bytes of HTML read for the head (NOAI_GUARD_HEAD_BUDGET's minimum).
+MIN_HTML_BUDGET = 1024
+
+
+def policy_from_mapping(data: Mapping[str, Any]) -> Policy:
+    """Build and validate a :class:`Policy` from a mapping of :meth:`Policy.to_dict`'s keys.
+
+    The one builder: Scrapy settings (:func:`noai_guard.settings.policy_from_settings`),
+    the commands' ``--policy`` and flags, and a run record's policy all go
+    through it.  A key left out takes the default; ``unknown_as`` replaces the
+    default mapping (give ``robots-txt`` to keep RFC 9309 §2.3.1.4's reserve).
+    Values may be given as JSON has them (lists, strings) or as the policy
+    holds them (tuples, sets, :class:`Verdict`).  A bad value raises
+    :class:`PolicyError`.
+    """
+    if not isinstance(data, Mapping):
+        raise PolicyError("policy", data, "a JSON object of policy fields")
+    for key in data:
+        if key not in _FIELDS:
+            raise PolicyError("policy", key, "a policy field", ", ".join(_FIELDS))
+    kw: dict[str, Any] = {}
+    if "purpose" in data:
+        _choices("purpose", [data["purpose"]], d.PURPOSES, "a purpose")
+        kw["purpose"] = data["purpose"]
+    if "user_agents" in data:
+        uas = _names_field("user_agents", data["user_agents"])
+        if not uas:
+            raise PolicyError(
+                "user_agents", data["user_agents"], "a list of product tokens", "one or more tokens"
+            )
+        kw["user_agents"] = uas
+    if "proxy_tokens" in data:
+        kw["proxy_tokens"] = _names_field("proxy_tokens", data["proxy_tokens"])
+    if "directives" in data:
+        raw = _mapping_field(
+            "directives", data["directives"], "an object of directive name -> list of purposes"
+        )
+        dirs: dict[str, tuple[str, ...]] = {}
+        for k, v in raw.items():
+            if not isinstance(k, str) or not k.strip() or any(c in k for c in " \t,:"):
+                raise PolicyError("directives", k, "a directive name", "a word such as noai")
+            purposes = _names_field("directives", v, sub=f"[{k!r}]")
+            _choices("directives", purposes, d.PURPOSES, "a purpose", sub=f"[{k!r}]")
+            # Directives are matched lower-cased (directives.parse_directives).
+            dirs[k.strip().lower()] = purposes
+        kw["directives"] = dirs
+    for name in ("lenient_noimageai", "honour_legacy", "html_strict"):
+        if name in data:
+            kw[name] = _bool_field(name, data[name])
+    if "sources" in data:
+        sources = _names_field("sources", data["sources"])
+        _choices("sources", sources, d.SIGNALS, "a signal name")
+        kw["sources"] = frozenset(sources)
+    if "unknown_as" in data:
+        raw = _mapping_field("unknown_as", data["unknown_as"], "an object of signal name -> allow or reserve")
+        _choices("unknown_as", list(raw), d.SIGNALS, "a signal name")
+        kw["unknown_as"] = {k: _verdict_field("unknown_as", v, f"[{k!r}]") for k, v in raw.items()}
+    for name in ("unknown_default", "not_checked_as"):
+        if name in data:
+            kw[name] = _verdict_field(name, data[name])
+    if "html_budget" in data:
+        budget = data["html_budget"]
+        if isinstance(budget, str) and budget.strip().isdigit():
+            budget = int(budget)
+        if isinstance(budget, bool) or not isinstance(budget, int) or budget < MIN_HTML_BUDGET:
+            raise PolicyError(
+                "html_budget",
+                data["html_budget"],
+                f"an integer of at least {MIN_HTML_BUDGET}",
+                "a number of bytes",
+            )
+        kw["html_budget"] = budget
+    return Policy(**kw)
 
 
 def _layer_tdmrep(signals: list[Signal]) -> list[Signal]:
@@ -174,8 +366,14 @@ def _discount(s: Signal, policy: Policy) -> Signal:
     return s
 
 
-def _rank(s: Signal) -> int:
-    return _RANK.get(s.name, 99)
+# Within one signal kind: a rule for the crawler's own token, then one for all agents
+# (robots meta, an unscoped header, the site's signal), then one for another agent (a
+# proxy token, counted by policy).  own_token True / None / False.
+_BINDING = {True: 0, None: 1, False: 2}
+
+
+def _rank(s: Signal) -> tuple[int, int]:
+    return _RANK.get(s.name, 99), _BINDING.get(s.own_token, 1)
 
 
 def decide(url: str, signals: Iterable[Signal], policy: Policy) -> Decision:
@@ -234,13 +432,22 @@ def decide(url: str, signals: Iterable[Signal], policy: Policy) -> Decision:
         reason = f"{top.name} reserves {policy.purpose} ({how}): {top.evidence}"
         return Decision(url, policy.purpose, Verdict.RESERVE, True, top, reason, tuple(sigs), None, phash)
     if unknowns:
-        blocking = [s for s in unknowns if policy.resolve_unknown(s.name) is Verdict.RESERVE]
+        blocking = [s for s in unknowns if policy.resolve(s) is Verdict.RESERVE]
         top = min(blocking, key=_rank) if blocking else min(unknowns, key=_rank)
-        res = policy.resolve_unknown(top.name)
-        resolution = f"unknown {top.name} resolved to {res.value} by policy"
-        if top.name == d.ROBOTS_TXT and res is Verdict.RESERVE:
-            resolution += " (RFC 9309 §2.3.1.4: unreachable robots.txt means complete disallow)"
-        reason = f"{top.name} could not be read or states no preference: {top.evidence or top.note}"
+        res = policy.resolve(top)
+        if not top.checked:
+            # A source the run never saw (not_checked_as), not one that failed.
+            resolution = (
+                "not checked: unknown, not counted as reserved"
+                if res is Verdict.ALLOW
+                else "not checked: unknown, resolved to reserve by policy"
+            )
+            reason = f"{top.location} not checked ({top.evidence})"
+        else:
+            resolution = f"unknown {top.name} resolved to {res.value} by policy"
+            if top.name == d.ROBOTS_TXT and res is Verdict.RESERVE:
+                resolution += " (RFC 9309 §2.3.1.4: unreachable robots.txt means complete disallow)"
+            reason = f"{top.name} could not be read or states no preference: {top.evidence or top.note}"
         return Decision(
             url, policy.purpose, Verdict.UNKNOWN, bool(blocking), top, reason, tuple(sigs), resolution, phash
         )

@@ -1,4 +1,4 @@
-"""Default values of the ``NOAI_GUARD_*`` Scrapy settings, and the one place
+"""Internal: default values of the ``NOAI_GUARD_*`` Scrapy settings, and the one place
 that turns settings into a :class:`~noai_guard.policy.Policy`.
 
 Order as in Scrapy's ``default_settings.py``: the enabling flag first, then
@@ -10,13 +10,16 @@ meaning.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import decision as d
-from .decision import Verdict
-from .policy import DEFAULT_UNKNOWN_AS, Policy
-from .tokens import default_proxy_tokens, product_token
+from .policy import DEFAULT_UNKNOWN_AS, Policy, PolicyError, policy_from_mapping
+from .policyfile import PolicyFileError, load_policy_file
+from .tokens import product_token
 
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
@@ -33,9 +36,11 @@ NOAI_GUARD_AUDIT_ALLOWED = False
 # crash or SIGKILL of the crawler.
 NOAI_GUARD_AUDIT_FSYNC = False
 
-# Where the audit trail goes: a path (or file:// URI) with %(name)s (spider
-# name) and %(time)s placeholders, as in FEEDS.  Never empty: the trail cannot
-# be switched off.
+# Where the audit trail goes: a local path (or file:// URI) with %(name)s
+# (spider name) and %(time)s placeholders, as in FEEDS.  Never empty: the trail
+# cannot be switched off.  Checked when the crawl starts: a path that cannot be
+# written (a directory, a path under a regular file) stops the crawl before any
+# request; a write that fails later closes the spider (noai_guard_audit_failed).
 NOAI_GUARD_AUDIT_URI = "noai-guard-audit/%(name)s-%(time)s.jsonl"
 
 # How many origins (scheme, host, port) the site-file cache keeps (LRU).
@@ -64,6 +69,13 @@ NOAI_GUARD_IMAGE_PROVENANCE_SIZE = 100000
 # noimageai reserves a page's images but not its text (default: the whole page,
 # as DeviantArt asks).
 NOAI_GUARD_LENIENT_NOIMAGEAI = False
+
+# A whole policy: a dict of Policy.to_dict()'s fields, or the path of a JSON
+# policy file or of an audit trail (its run record's policy is replayed, as
+# ``noai-guard audit --policy`` does).  The policy settings below that are set
+# to something other than their default override its fields; the fields it
+# leaves out come from them.  None = every field from the settings.
+NOAI_GUARD_POLICY: dict[str, Any] | str | None = None
 
 # Product tokens of AI-training crawlers whose robots.txt Disallow counts as a
 # site-level opt-out.  None = the packaged list; [] switches them off.
@@ -144,13 +156,6 @@ def get_bool(settings: BaseSettings, name: str) -> bool:
         raise SettingsError(f"{name} must be a boolean, got {settings.get(name)!r}") from None
 
 
-def _verdict(name: str, value: Any) -> Verdict:
-    text = str(value).strip().lower()
-    if text not in (Verdict.ALLOW.value, Verdict.RESERVE.value):
-        raise SettingsError(f"{name}: unknown can become 'allow' or 'reserve', got {value!r}")
-    return Verdict(text)
-
-
 def own_tokens(settings: BaseSettings) -> tuple[str, ...]:
     """NOAI_GUARD_USER_AGENTS, else the product token of ROBOTSTXT_USER_AGENT, else of USER_AGENT."""
     tokens = _getlist(settings, "NOAI_GUARD_USER_AGENTS")
@@ -166,50 +171,105 @@ def own_tokens(settings: BaseSettings) -> tuple[str, ...]:
     return tuple(tokens)
 
 
+# The setting of each policy field (``directives`` and ``not_checked_as`` have
+# none of their own: NOAI_GUARD_POLICY carries them).
+FIELD_SETTINGS: dict[str, str] = {
+    "NOAI_GUARD_PURPOSE": "purpose",
+    "NOAI_GUARD_USER_AGENTS": "user_agents",
+    "NOAI_GUARD_PROXY_TOKENS": "proxy_tokens",
+    "NOAI_GUARD_LENIENT_NOIMAGEAI": "lenient_noimageai",
+    "NOAI_GUARD_HONOUR_LEGACY": "honour_legacy",
+    "NOAI_GUARD_SOURCES": "sources",
+    "NOAI_GUARD_UNKNOWN": "unknown_as",
+    "NOAI_GUARD_UNKNOWN_DEFAULT": "unknown_default",
+    "NOAI_GUARD_HTML_STRICT": "html_strict",
+    "NOAI_GUARD_HEAD_BUDGET": "html_budget",
+}
+
+
+def _plain(value: Any) -> Any:
+    """A dict setting as a dict (``-s`` and ``custom_settings`` may hand a BaseSettings)."""
+    return value.copy_to_dict() if hasattr(value, "copy_to_dict") else value
+
+
+def _json_object(name: str, value: Any, what: str) -> Mapping[str, Any]:
+    """A dict setting given as a dict or as JSON text (``-s NAME='{...}'``)."""
+    value = _plain(value)
+    if isinstance(value, str) and not value.strip():
+        return {}  # -s NAME= : nothing given
+    if isinstance(value, str) and value.strip().startswith("{"):
+        with contextlib.suppress(ValueError):  # not JSON: reported below, with the text
+            value = json.loads(value)
+    if not isinstance(value, Mapping):
+        raise SettingsError(PolicyError(name, value, what).message())
+    return value
+
+
+def _base_policy(raw: Any) -> dict[str, Any]:
+    """NOAI_GUARD_POLICY (a dict, JSON text, or the path of a policy file or trail): its fields, validated."""
+    name = "NOAI_GUARD_POLICY"
+    raw = _plain(raw)
+    label = name
+    if isinstance(raw, (str, os.PathLike)) and not str(raw).strip().startswith("{"):
+        try:
+            source = load_policy_file(raw)
+        except PolicyFileError as exc:
+            raise SettingsError(f"{name}: {exc}") from None
+        data: Mapping[str, Any] = source.data
+        label = f"{name} ({source.label})"
+    else:
+        data = _json_object(name, raw, "a dict of policy fields, or the path of a policy file or trail")
+    try:
+        full = policy_from_mapping(data).to_dict()
+    except PolicyError as exc:
+        raise SettingsError(
+            exc.message(label if exc.field == "policy" else f"{label}[{exc.field!r}]")
+        ) from None
+    # Only the fields it gives: the others come from the settings and their defaults.
+    return {k: v for k, v in full.items() if k in data}
+
+
 def policy_from_settings(settings: BaseSettings) -> Policy:
     """Build and validate the :class:`Policy` the settings describe.
 
-    Raises :class:`SettingsError` naming the setting at fault, so a bad value
-    stops the crawl at start-up rather than deciding anything.
+    A mapping of :meth:`Policy.to_dict`'s fields is built from the settings
+    (over NOAI_GUARD_POLICY when set) and handed to the one builder,
+    :func:`~noai_guard.policy.policy_from_mapping`.  A bad value raises
+    :class:`SettingsError` naming the setting, the value and what is allowed
+    (``NOAI_GUARD_SOURCES: 'robots' is not a signal name; allowed: robots-txt,
+    ...``), so a bad value stops the crawl at start-up rather than deciding
+    anything.
     """
-    proxy = _getlist(settings, "NOAI_GUARD_PROXY_TOKENS")
-    sources = _getlist(settings, "NOAI_GUARD_SOURCES")
-    unknown_raw = _get(settings, "NOAI_GUARD_UNKNOWN")
-    if hasattr(unknown_raw, "copy_to_dict"):  # a Scrapy BaseSettings from -s or a dict setting
-        unknown_raw = unknown_raw.copy_to_dict()
-    if isinstance(unknown_raw, str):
-        import json
-
-        try:
-            unknown_raw = json.loads(unknown_raw) if unknown_raw.strip() else {}
-        except ValueError:
-            raise SettingsError(f"NOAI_GUARD_UNKNOWN must be a dict, got {unknown_raw!r}") from None
-    if not isinstance(unknown_raw, Mapping):
-        raise SettingsError(f"NOAI_GUARD_UNKNOWN must be a dict, got {unknown_raw!r}")
-    unknown_as = dict(DEFAULT_UNKNOWN_AS)
-    for signal, value in unknown_raw.items():
-        if signal not in d.SIGNALS:
-            raise SettingsError(f"NOAI_GUARD_UNKNOWN: unknown signal name {signal!r}")
-        unknown_as[signal] = _verdict(f"NOAI_GUARD_UNKNOWN[{signal!r}]", value)
+    raw_base = settings.get("NOAI_GUARD_POLICY")
+    data = {} if raw_base is None else _base_policy(raw_base)
+    labels: dict[str, str] = {}
+    for name, fld in FIELD_SETTINGS.items():
+        value = settings.get(name)
+        if fld in data and (value is None or _plain(value) == DEFAULTS[name]):
+            # NOAI_GUARD_POLICY's value stands: a setting left at its default (as a copy of
+            # settings_example.py leaves them) does not override it.
+            continue
+        if fld == "user_agents":
+            value = list(own_tokens(settings))  # the setting, else ROBOTSTXT_USER_AGENT / USER_AGENT
+        elif fld == "unknown_as":
+            # Merged over the base: NOAI_GUARD_POLICY's, else RFC 9309 §2.3.1.4's robots-txt reserve.
+            base = data.get("unknown_as", {k: v.value for k, v in DEFAULT_UNKNOWN_AS.items()})
+            given = (
+                {}
+                if value is None
+                else _json_object(name, value, "a dict of signal name -> allow or reserve")
+            )
+            value = {**base, **given}
+        elif value is None:
+            value = DEFAULTS[name]
+            if value is None:  # NOAI_GUARD_PROXY_TOKENS, NOAI_GUARD_SOURCES: the policy's default
+                continue
+        data[fld] = _plain(value)
+        labels[fld] = name
     try:
-        return Policy(
-            purpose=str(_get(settings, "NOAI_GUARD_PURPOSE")),
-            user_agents=own_tokens(settings),
-            proxy_tokens=default_proxy_tokens() if proxy is None else tuple(proxy),
-            lenient_noimageai=get_bool(settings, "NOAI_GUARD_LENIENT_NOIMAGEAI"),
-            honour_legacy=get_bool(settings, "NOAI_GUARD_HONOUR_LEGACY"),
-            sources=frozenset(d.SIGNALS) if sources is None else frozenset(sources),
-            unknown_as=unknown_as,
-            unknown_default=_verdict(
-                "NOAI_GUARD_UNKNOWN_DEFAULT", _get(settings, "NOAI_GUARD_UNKNOWN_DEFAULT")
-            ),
-            html_strict=get_bool(settings, "NOAI_GUARD_HTML_STRICT"),
-            html_budget=get_int(settings, "NOAI_GUARD_HEAD_BUDGET", minimum=1024),
-        )
-    except ValueError as exc:
-        if isinstance(exc, SettingsError):
-            raise
-        raise SettingsError(f"NOAI_GUARD_*: {exc}") from exc
+        return policy_from_mapping(data)
+    except PolicyError as exc:
+        raise SettingsError(exc.message(labels.get(exc.field, "NOAI_GUARD_POLICY"))) from None
 
 
-__all__ = ["DEFAULTS", "SettingsError", "own_tokens", "policy_from_settings"]
+__all__ = ["DEFAULTS", "FIELD_SETTINGS", "SettingsError", "own_tokens", "policy_from_settings"]

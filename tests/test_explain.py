@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -98,7 +100,7 @@ def test_unknown_exits_3(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> 
     [
         (["ftp://x/y"], "not an http(s) URL"),
         ([URL, "--robots", "/nonexistent/robots.txt"], "cannot read"),
-        ([URL, "--purpose", "training"], "invalid choice"),
+        ([URL, "--purpose", "training"], "--purpose: 'training' is not a purpose; allowed: ai-train, "),
     ],
 )
 def test_bad_usage_exits_2_with_one_line(args: list[str], msg: str) -> None:
@@ -130,3 +132,100 @@ def test_binary_garbage_inputs_do_not_crash(capsys: pytest.CaptureFixture[str], 
     )
     assert rc in (0, 1, 3)
     assert "verdict:" in out
+
+
+# --- explain judges through the engine: the body as received, as the crawl reads it ---------------
+
+HEAD_NOAI = b'<html><head><meta name="robots" content="noai"></head><body>' + b"x" * 200 + b"</body></html>"
+
+
+def _files(tmp_path: Path, headers: str, body: bytes) -> list[str]:
+    h = tmp_path / "headers.txt"
+    h.write_text(headers)
+    b = tmp_path / "body.bin"
+    b.write_bytes(body)
+    return ["--headers", str(h), "--html", str(b)]
+
+
+def _chunked(body: bytes, size: int = 50) -> bytes:
+    parts = [body[i : i + size] for i in range(0, len(body), size)]
+    return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in parts) + b"0\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    ("headers", "body"),
+    [
+        ("Content-Encoding: gzip\n", gzip.compress(HEAD_NOAI)),
+        # A second gzip member holds the meta: every member is read, as the crawl reads them.
+        ("Content-Encoding: gzip\n", gzip.compress(HEAD_NOAI[:20]) + gzip.compress(HEAD_NOAI[20:])),
+        ("Content-Encoding: deflate\n", zlib.compress(HEAD_NOAI)),
+        ("Transfer-Encoding: chunked\n", _chunked(HEAD_NOAI)),
+        ("Transfer-Encoding: chunked\nContent-Encoding: gzip\n", _chunked(gzip.compress(HEAD_NOAI))),
+        # Two Content-Encoding field lines: undone last first (RFC 9110 §8.4).
+        ("Content-Encoding: deflate\nContent-Encoding: gzip\n", gzip.compress(zlib.compress(HEAD_NOAI))),
+    ],
+    ids=["gzip", "gzip-members", "deflate", "chunked", "chunked-gzip", "two-codings"],
+)
+def test_encoded_body_is_decoded_as_the_crawl_decodes_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, headers: str, body: bytes
+) -> None:
+    rc, out, _ = run(capsys, URL, *_files(tmp_path, "Content-Type: text/html\n" + headers, body), "--json")
+    assert rc == 1, out
+    doc = json.loads(out)
+    assert doc["decided_by"]["name"] == "meta-robots"
+    assert doc["decided_by"]["evidence"] == '<meta name="robots" content="noai">'
+
+
+def test_undecodable_body_is_unknown_not_allow(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # Content-Encoding says gzip, the bytes are not: the head cannot be read (never "allow").
+    files = _files(tmp_path, "Content-Type: text/html\nContent-Encoding: gzip\n", HEAD_NOAI)
+    rc, out, _ = run(capsys, URL, *files, "--json")
+    assert rc == 3, out
+    doc = json.loads(out)
+    assert doc["verdict"] == "unknown" and doc["decided_by"]["name"] == "meta-robots"
+    assert "the HTML head could not be read" in doc["decided_by"]["note"]
+    # The policy resolves that unknown like every other one.
+    rc, out, _ = run(capsys, URL, *files, "--unknown", "meta-robots=reserve", "--json")
+    assert rc == 3 and json.loads(out)["blocked"] is True
+    # --decoded: the file is the decoded body; the header is not applied to it again.
+    assert run(capsys, URL, *files, "--decoded")[0] == 1
+
+
+def test_cut_stream_before_the_head_ends_is_unknown(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    pad = "".join(f"<!-- {i * 7919 % 10007} -->" for i in range(2000)).encode()
+    whole = gzip.compress(
+        b"<html><head><title>t</title>" + pad + b'<meta name="robots" content="noai"></head>'
+    )
+    cut = whole[: len(whole) // 2]
+    rc, out, _ = run(capsys, URL, *_files(tmp_path, "Content-Encoding: gzip\n", cut))
+    assert rc == 3, out
+    assert "could not be read" in out
+
+
+def test_head_past_the_budget_is_unknown(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    late = (
+        b"<html><head>" + b"<link rel=x>" * 400 + b'<meta name="robots" content="noai"></head><body>x</body>'
+    )
+    files = _files(tmp_path, "Content-Type: text/html\n", late)
+    assert run(capsys, URL, *files)[0] == 1  # within the default budget
+    rc, out, _ = run(capsys, URL, *files, "--head-budget", "2048")
+    assert rc == 3, out
+    assert "verdict: unknown" in out
+
+
+def test_url_alone_is_judged_before_the_fetch(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from noai_guard.engine import Judge, SiteFiles
+    from noai_guard.policy import Policy
+    from noai_guard.robots import RobotsTxt
+
+    robots = tmp_path / "robots.txt"
+    robots.write_text("User-agent: *\nDisallow: /2026/\n")
+    rc, out, _ = run(capsys, URL, "--robots", str(robots), "--json")
+    assert rc == 1
+    files = SiteFiles(
+        "https://news.example", RobotsTxt.parse(robots.read_bytes(), "https://news.example/robots.txt")
+    )
+    want = Judge(Policy()).before_fetch(URL, files).decision
+    assert json.loads(out) == want.to_dict()

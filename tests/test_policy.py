@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import string
 import subprocess
 import sys
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from scrapy.settings import Settings
 
 from noai_guard import decision as d
 from noai_guard.decision import Signal, Verdict
-from noai_guard.policy import Policy, decide
+from noai_guard.policy import MIN_HTML_BUDGET, Policy, PolicyError, decide
+from noai_guard.settings import policy_from_settings
 
 URL = "https://example.com/a"
 
@@ -131,3 +135,115 @@ def test_pure_core_does_not_import_scrapy() -> None:
         "bad=[m for m in ('scrapy','twisted') if m in sys.modules]; assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --- Policy.from_dict: the one builder (issue 12 item 4) ------------------------------------------
+
+_token = st.text(alphabet=string.ascii_letters + "_-", min_size=1, max_size=12)
+_resolution = st.sampled_from([Verdict.ALLOW, Verdict.RESERVE])
+policies = st.builds(
+    Policy,
+    purpose=st.sampled_from(d.PURPOSES),
+    user_agents=st.lists(_token, min_size=1, max_size=3).map(tuple),
+    proxy_tokens=st.lists(_token, max_size=4).map(tuple),
+    # Directive names are matched lower-cased, so the builder lower-cases them.
+    directives=st.dictionaries(
+        _token.map(str.lower), st.lists(st.sampled_from(d.PURPOSES), max_size=3).map(tuple), max_size=4
+    ),
+    lenient_noimageai=st.booleans(),
+    honour_legacy=st.booleans(),
+    sources=st.frozensets(st.sampled_from(sorted(d.SIGNALS))),
+    unknown_as=st.dictionaries(st.sampled_from(sorted(d.SIGNALS)), _resolution, max_size=5),
+    unknown_default=_resolution,
+    not_checked_as=_resolution,
+    html_strict=st.booleans(),
+    html_budget=st.integers(MIN_HTML_BUDGET, 1 << 26),
+)
+
+
+@settings(deadline=None)
+@given(policies)
+def test_from_dict_of_to_dict_is_the_policy(p: Policy) -> None:
+    assert Policy.from_dict(p.to_dict()) == p
+    # As a run record or a --policy file holds it: through JSON text.
+    again = Policy.from_dict(json.loads(json.dumps(p.to_dict())))
+    assert again == p and again.hash == p.hash
+    # And as NOAI_GUARD_POLICY hands it to a crawl (what `noai-guard check` does).
+    assert policy_from_settings(Settings({"NOAI_GUARD_POLICY": p.to_dict()})) == p
+
+
+def test_from_dict_fills_defaults_and_accepts_json_forms() -> None:
+    assert Policy.from_dict({}) == Policy()
+    p = Policy.from_dict(
+        {
+            "sources": "robots-txt, tdmrep",
+            "user_agents": "a,b",
+            "honour_legacy": "yes",
+            "html_budget": "4096",
+            "directives": {"NoAI": "ai-train"},
+            "not_checked_as": "Reserve",
+        }
+    )
+    assert p.sources == {"robots-txt", "tdmrep"} and p.user_agents == ("a", "b")
+    assert p.honour_legacy and p.html_budget == 4096 and p.not_checked_as is Verdict.RESERVE
+    assert p.directives == {"noai": ("ai-train",)}
+    # unknown_as replaces the default mapping (to keep robots-txt reserve, give it).
+    assert Policy.from_dict({"unknown_as": {}}).unknown_as == {}
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            {"purpose": "ai_train"},
+            "purpose: 'ai_train' is not a purpose; allowed: ai-train, ai-input, search",
+        ),
+        ({"purpose": 3}, "purpose: 3 is not a purpose; allowed: ai-train, "),
+        ({"sources": ["robots", "xrobots"]}, "sources: 'robots' is not a signal name; allowed: robots-txt, "),
+        ({"sources": 7}, "sources: 7 is not a list of names; allowed: a list of strings"),
+        ({"user_agents": []}, "user_agents: [] is not a list of product tokens; allowed: one or more"),
+        ({"proxy_tokens": [1]}, "proxy_tokens: [1] is not a list of names"),
+        ({"directives": ["noai"]}, "directives: ['noai'] is not an object of directive name"),
+        (
+            {"directives": {"noai": ["train"]}},
+            "directives['noai']: 'train' is not a purpose; allowed: ai-train",
+        ),
+        ({"directives": {"no ai": []}}, "directives: 'no ai' is not a directive name"),
+        (
+            {"unknown_as": {"robots": "allow"}},
+            "unknown_as: 'robots' is not a signal name; allowed: robots-txt",
+        ),
+        (
+            {"unknown_as": {"tdmrep": "maybe"}},
+            "unknown_as['tdmrep']: 'maybe' is not a resolution of unknown; allowed: allow, reserve",
+        ),
+        ({"unknown_as": "tdmrep=reserve"}, "unknown_as: 'tdmrep=reserve' is not an object of signal name"),
+        (
+            {"unknown_default": "unknown"},
+            "unknown_default: 'unknown' is not a resolution of unknown; allowed: allow, reserve",
+        ),
+        (
+            {"not_checked_as": None},
+            "not_checked_as: None is not a resolution of unknown; allowed: allow, reserve",
+        ),
+        ({"html_strict": "maybe"}, "html_strict: 'maybe' is not a boolean; allowed: true, false"),
+        ({"lenient_noimageai": 2}, "lenient_noimageai: 2 is not a boolean"),
+        ({"html_budget": 1023}, "html_budget: 1023 is not an integer of at least 1024"),
+        ({"html_budget": True}, "html_budget: True is not an integer of at least 1024"),
+        ({"budget": 1}, "policy: 'budget' is not a policy field; allowed: purpose, user_agents, "),
+        (["purpose"], "policy: ['purpose'] is not a JSON object of policy fields"),
+    ],
+)
+def test_from_dict_names_field_value_and_allowed(data: object, message: str) -> None:
+    with pytest.raises(PolicyError) as exc:
+        Policy.from_dict(data)  # type: ignore[arg-type]
+    text = str(exc.value)
+    assert text.startswith(message), text
+    assert "\n" not in text
+    assert exc.value.message("LABEL").startswith("LABEL")
+
+
+def test_policy_error_value_is_shortened_to_one_line() -> None:
+    with pytest.raises(PolicyError) as exc:
+        Policy.from_dict({"purpose": "x\n" * 10_000})
+    assert len(str(exc.value)) < 300 and "\n" not in str(exc.value)

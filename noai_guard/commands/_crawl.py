@@ -1,4 +1,4 @@
-"""Run one spider in this process with Scrapy's ``CrawlerProcess`` (shared by ``demo`` and ``check``).
+"""Internal: run one spider in this process with Scrapy's ``CrawlerProcess`` (shared by ``demo`` and ``check``).
 
 Imported only when a command runs, so ``noai-guard --help`` does not load Scrapy.
 """

@@ -1,7 +1,11 @@
-"""``noai-guard audit``: find, in crawls already made, what was reserved against AI use.
+"""Internal: ``noai-guard audit``: find, in crawls already made, what was reserved against AI use.
 
 Exit status: 1 when any record was reserved (blocked by the policy), 0 when
-none was, 2 on bad usage or an unreadable input (one line on stderr).
+none was, 2 on bad usage or an unreadable input (one line on stderr), 4 when
+part of an input (or of a ``--robots-from`` WARC) could not be read, so records
+in it were not judged: listed with offsets in the summary and the trail, and
+reported whether or not anything was reserved (4 is not 3, which ``check`` and
+``explain`` use for "unknown").
 """
 
 from __future__ import annotations
@@ -14,9 +18,12 @@ import tempfile
 import time
 from typing import Any
 
+from ._policy import add_policy_args
+
 EXIT_CLEAN = 0
 EXIT_RESERVED = 1
 EXIT_USAGE = 2
+EXIT_INCOMPLETE = 4  # damage: part of an input could not be read, its records not judged
 DEFAULT_OUT = "noai-guard-audit.jsonl"
 
 _EPILOG = f"""\
@@ -29,12 +36,22 @@ site files: each WARC record uses the nearest capture of its origin's robots.txt
 or in --robots-from (WARCs, or a folder laid out as HOST[_PORT]/robots.txt,
 HOST[_PORT]/.well-known/tdmrep.json, HOST[_PORT]/ai.txt). Feeds, logs and URL lists
 carry no captures: they use --robots-from, or --fetch for today's files. Without a
-robots.txt the decision is "unknown" (robots.txt not checked), never "reserved".
+robots.txt the decision is "unknown" (robots.txt not checked), not "reserved"
+(unless --not-checked-as reserve).
+
+policy: --policy FILE (a JSON object of policy fields) or --policy TRAIL (replays the
+policy of a crawl's or an audit's run record, so the decisions carry the same policy_hash),
+then the flags, each overriding one field.
 
 output: the audit trail ({DEFAULT_OUT} unless --out; overwritten) has a run
 record, one record per reserved (action "flagged") or unknown (action "allowed")
 URL with its evidence and the capture used, and a summary record. --removals writes
-one URL (or WARC-Record-ID) per reserved record. Exit 1 if anything was reserved.
+one URL (or WARC-Record-ID) per reserved record.
+
+damage: a corrupt or cut stretch of a WARC is skipped up to the next gzip member or
+WARC/1.x line and reading goes on; what could not be read is listed with its offset.
+exit status: 0 nothing reserved, 1 something reserved, 2 bad usage or unreadable input,
+4 part of an input could not be read (its records were not judged), whatever was reserved.
 """
 
 
@@ -59,19 +76,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         default="url",
         help="one URL per line (default) or one WARC-Record-ID per line",
     )
-    p.add_argument("--purpose", default="ai-train", help="ai-train (default), ai-input or search")
-    p.add_argument(
-        "--user-agent",
-        action="append",
-        default=[],
-        metavar="TOKEN",
-        help="the crawler's own robots.txt product token (repeatable; default noai-guard)",
-    )
-    p.add_argument(
-        "--no-proxy-tokens",
-        action="store_true",
-        help="do not count robots.txt rules for known AI-training crawlers (GPTBot, CCBot...)",
-    )
+    add_policy_args(p, user_agent_help="; matched against robots.txt groups")
     p.add_argument(
         "--robots-from",
         action="append",
@@ -125,18 +130,13 @@ def run(args: argparse.Namespace) -> int:
         load_robots_from,
     )
     from ..auditing import Job, Progress, merge_outputs, run_jobs, stale_inputs
-    from ..policy import Policy
-    from ..tokens import default_proxy_tokens
+    from ._policy import PolicyArgsError, policy_from_args
 
     if args.jobs < 1:
         return _fail("-j must be at least 1")
     try:
-        policy = Policy(
-            purpose=args.purpose,
-            user_agents=tuple(args.user_agent) or Policy().user_agents,
-            proxy_tokens=() if args.no_proxy_tokens else default_proxy_tokens(),
-        )
-    except ValueError as exc:
+        policy = policy_from_args(args)
+    except PolicyArgsError as exc:
         return _fail(str(exc))
     paths = _expand(args.inputs)
     if not paths:
@@ -146,13 +146,13 @@ def run(args: argparse.Namespace) -> int:
         for info in infos:
             check_url_field(info, args.url_field)
         base = CaptureIndex()
-        damaged_from: list[str] = []
+        damaged_from: list[dict[str, Any]] = []  # --robots-from WARC damage: captures may be missing
         for rf in args.robots_from:
             if not os.path.exists(rf):
                 return _fail(f"{rf}: no such file or folder")
             caps, dmg = load_robots_from(rf)
             base.extend(caps)
-            damaged_from += [f"{rf}: offset {x.offset}: {x.error}" for x in dmg]
+            damaged_from += [{"file": rf, "offset": x.offset, "error": x.error} for x in dmg]
         # Capture-only WARCs (Common Crawl's robots.txt WARCs) are indexed before any page is judged.
         preindexed = set()
         for i, info in enumerate(infos):
@@ -228,6 +228,7 @@ def run(args: argparse.Namespace) -> int:
                 progress.stop()
         elapsed = time.perf_counter() - t0
         summary = _summarise(results, base, fallback, elapsed)
+        summary["robots_from_damage"] = damaged_from
         run_rec = auditlog.run_record(
             run_id=run_id,
             mode="audit",
@@ -251,7 +252,10 @@ def run(args: argparse.Namespace) -> int:
             return _fail(f"cannot write output: {exc.strerror or exc}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    _print_summary(summary_rec, out, args.removals, damaged_from)
+    extra = [f"{d['file']}: offset {d['offset']}: {d['error']}" for d in damaged_from]
+    _print_summary(summary_rec, out, args.removals, extra)
+    if summary_rec["totals"]["unreadable"] or damaged_from:
+        return EXIT_INCOMPLETE
     return EXIT_RESERVED if summary_rec["totals"]["reserved"] else EXIT_CLEAN
 
 
@@ -266,6 +270,7 @@ def _summarise(results: list[Any], base: Any, fallback: Any, elapsed: float) -> 
         "non_html",
         "truncated",
         "damaged",
+        "unreadable",
     )
     totals: dict[str, Any] = dict.fromkeys(keys, 0)
     skipped: dict[str, int] = {}
@@ -322,18 +327,23 @@ def _print_summary(rec: dict[str, Any], out: str, removals: str | None, extra: l
         w(f"  robots.txt not checked for {nur:,} origin(s): no capture (give --robots-from or --fetch)\n")
     if t["damaged"] or extra:
         w(f"  damaged or truncated: {t['damaged']:,}\n")
-        shown = 0
-        for inp in rec["inputs"]:
-            for dmg in inp["damage"]:
-                if shown >= 10:
-                    break
-                where = (
-                    f"offset {dmg['offset']}: "
-                    if dmg["offset"] is not None
-                    else (f"line {dmg['line']}: " if dmg["line"] is not None else "")
-                )
-                w(f"    {inp['path']}: {where}{dmg['error']}\n")
-                shown += 1
+        if t["unreadable"] or extra:
+            w(
+                f"  NOT JUDGED: {t['unreadable'] + len(extra):,} stretch(es) of input could not be read; "
+                f"records in them were not judged (exit {EXIT_INCOMPLETE})\n"
+            )
+        # What could not be read first, then truncated records and bad lines.
+        listed = [(inp["path"], d) for inp in rec["inputs"] for d in inp["damage"]]
+        listed.sort(key=lambda x: not x[1].get("unread"))
+        for path, dmg in listed[:10]:
+            where = (
+                f"offset {dmg['offset']}: "
+                if dmg["offset"] is not None
+                else (f"line {dmg['line']}: " if dmg["line"] is not None else "")
+            )
+            w(f"    {path}: {where}{dmg['error']}\n")
+        if len(listed) > 10:
+            w(f"    ... {len(listed) - 10:,} more in the trail's summary record\n")
         for line in extra[:10]:
             w(f"    {line}\n")
     w(f"  trail: {out}" + (f"   removals: {removals}" if removals else "") + "\n")

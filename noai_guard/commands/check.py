@@ -1,4 +1,4 @@
-"""``noai-guard check URL...``: fetch real URLs through Scrapy and noai_guard, print each decision.
+"""Internal: ``noai-guard check URL...``: fetch real URLs through Scrapy and noai_guard, print each decision.
 
 The crawl runs the same add-on as a project would, in audit-only mode
 (``NOAI_GUARD_ENFORCE = False``): every URL is fetched once, with its origin's
@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from ..decision import PURPOSES
+from ._policy import PolicyArgsError, add_policy_args
 
 if TYPE_CHECKING:
     from ..decision import Decision
+    from ..policy import Policy
 
 EXIT_ALLOW, EXIT_RESERVE, EXIT_USAGE, EXIT_UNKNOWN = 0, 1, 2, 3
-DEFAULT_TOKEN = "noai-guard"  # as noai_guard.policy.Policy and ``explain``
 _META_KEY = "noai_guard_check_url"
 
 
@@ -40,16 +40,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "3 something unknown, 2 bad usage.",
     )
     p.add_argument("urls", nargs="+", metavar="URL", help="http(s) URLs to check")
-    p.add_argument(
-        "--user-agent",
-        metavar="TOKEN",
-        action="append",
-        default=[],
-        help=f"the crawler's own product token (repeatable; default: {DEFAULT_TOKEN}); "
-        "the first one is sent in the User-Agent header",
-    )
-    p.add_argument("--purpose", choices=PURPOSES, default="ai-train", help="default: ai-train")
-    p.add_argument("--no-proxy-tokens", action="store_true", help="don't count rules for other AI tokens")
+    add_policy_args(p, user_agent_help="; the first one is sent in the User-Agent header")
     p.add_argument("--json", action="store_true", help="print a JSON array, one object per URL")
     p.add_argument("--audit", metavar="FILE", help="append the audit trail to FILE (default: not kept)")
     p.add_argument("--timeout", type=float, default=30.0, metavar="S", help="download timeout (default 30)")
@@ -130,26 +121,24 @@ def _spider_class() -> type[Any]:
     return CheckSpider
 
 
-def check_settings(args: argparse.Namespace, tokens: list[str], audit: Path) -> dict[str, Any]:
+def check_settings(args: argparse.Namespace, policy: Policy, audit: Path) -> dict[str, Any]:
+    """The crawl's settings: the add-on in audit-only mode, judging with exactly ``policy``."""
     from ._crawl import ADDONS, user_agent
 
-    settings: dict[str, Any] = {
+    return {
         "ADDONS": ADDONS,
         "NOAI_GUARD_ENFORCE": False,  # audit-only: fetch once, record the full decision
         "NOAI_GUARD_AUDIT_ALLOWED": True,
         "NOAI_GUARD_AUDIT_URI": str(audit),
-        "NOAI_GUARD_USER_AGENTS": tokens,
-        "NOAI_GUARD_PURPOSE": args.purpose,
-        "USER_AGENT": user_agent(tokens[0], "check"),
+        # Every field, through the one builder the middleware calls (policy_from_settings).
+        "NOAI_GUARD_POLICY": policy.to_dict(),
+        "USER_AGENT": user_agent(policy.user_agents[0], "check"),
         "ROBOTSTXT_OBEY": False,
         "HTTPERROR_ALLOW_ALL": True,  # a 404 page still has headers to judge
         "DOWNLOAD_TIMEOUT": args.timeout,
         "RETRY_TIMES": 1,
         "LOG_ENABLED": bool(getattr(args, "verbose", False)),  # errors are reported per URL
     }
-    if args.no_proxy_tokens:
-        settings["NOAI_GUARD_PROXY_TOKENS"] = []
-    return settings
 
 
 def format_result(res: Result) -> str:
@@ -188,7 +177,13 @@ def run(args: argparse.Namespace) -> int:
     if not args.timeout > 0:
         print("noai-guard check: error: --timeout must be positive", file=sys.stderr)
         return EXIT_USAGE
-    tokens: list[str] = args.user_agent or [DEFAULT_TOKEN]
+    from ._policy import policy_from_args
+
+    try:
+        policy = policy_from_args(args)
+    except PolicyArgsError as exc:
+        print(f"noai-guard check: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     verbose = bool(getattr(args, "verbose", False))
     results = {u: Result(u) for u in urls}
     with tempfile.TemporaryDirectory(prefix="noai-guard-check-") as tmp:
@@ -199,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             run_spider(
                 _spider_class(),
-                check_settings(args, tokens, audit),
+                check_settings(args, policy, audit),
                 verbose=verbose,
                 # "Gave up retrying" is noise here: the URL's error is printed with its result.
                 mute=() if verbose else ("scrapy.downloadermiddlewares.retry",),

@@ -1,4 +1,4 @@
-"""``noai-guard demo``: crawl a built-in sample site with the add-on and show what it did.
+"""Internal: ``noai-guard demo``: crawl a built-in sample site with the add-on and show what it did.
 
 The sample site (:mod:`noai_guard.sampleserver`) runs on 127.0.0.1 and exercises
 every signal; a small spider follows its links and then requests the images it

@@ -1,4 +1,4 @@
-"""``noai-guard explain``: why is this URL allowed or reserved?  Offline.
+"""Internal: ``noai-guard explain``: why is this URL allowed or reserved?  Offline.
 
 Every input is optional; one not given is treated as absent, as a 404 would
 be (robots.txt missing means no rules, RFC 9309 §2.3.1.3).
@@ -10,9 +10,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..decision import PURPOSES, Decision, Verdict
+from ..decision import Decision, Verdict
+from ._policy import PolicyArgsError, add_policy_args
+
+if TYPE_CHECKING:
+    from ..engine import Judgement
 
 EXIT_ALLOW, EXIT_RESERVE, EXIT_USAGE, EXIT_UNKNOWN = 0, 1, 2, 3
 _EXIT = {Verdict.ALLOW: EXIT_ALLOW, Verdict.RESERVE: EXIT_RESERVE, Verdict.UNKNOWN: EXIT_UNKNOWN}
@@ -32,20 +36,21 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("url", help="the URL to judge (http or https)")
     p.add_argument("--robots", metavar="FILE", help="the origin's robots.txt (absent: no rules)")
     p.add_argument("--headers", metavar="FILE", help="response headers, raw 'Name: value' lines")
-    p.add_argument("--html", metavar="FILE", help="the response body (HTML)")
+    p.add_argument(
+        "--html",
+        metavar="FILE",
+        help="the response body as received (the codings that --headers' Content-Encoding and "
+        "Transfer-Encoding name are undone, as a crawl does)",
+    )
     p.add_argument("--tdmrep", metavar="FILE", help="the origin's /.well-known/tdmrep.json")
     p.add_argument("--ai-txt", metavar="FILE", help="the origin's /ai.txt")
     p.add_argument(
-        "--user-agent",
-        metavar="TOKEN",
-        action="append",
-        default=[],
-        help="the crawler's own product token (repeatable; default: noai-guard)",
+        "--decoded",
+        action="store_true",
+        help="the --html file is the decoded body: ignore the Content-Encoding and "
+        "Transfer-Encoding of --headers",
     )
-    p.add_argument("--purpose", choices=PURPOSES, default="ai-train", help="default: ai-train")
-    p.add_argument("--no-proxy-tokens", action="store_true", help="don't count rules for other AI tokens")
-    p.add_argument("--lenient-noimageai", action="store_true", help="noimageai reserves images only")
-    p.add_argument("--honour-legacy", action="store_true", help="honour DisallowAITraining (expired draft)")
+    add_policy_args(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     return p
 
@@ -61,8 +66,14 @@ def _read(path: str | None) -> bytes | None:
 
 def parse_headers(raw: bytes) -> list[tuple[str, str]]:
     """Raw ``Name: value`` lines; a status line and obs-fold continuations are accepted."""
+    return parse_headers_status(raw)[1]
+
+
+def parse_headers_status(raw: bytes) -> tuple[int, list[tuple[str, str]]]:
+    """:func:`parse_headers`, and the status of a status line (200 without one)."""
     text = raw.decode("utf-8", errors="replace")
     out: list[tuple[str, str]] = []
+    status = 200
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
@@ -71,35 +82,33 @@ def parse_headers(raw: bytes) -> list[tuple[str, str]]:
             out[-1] = (k, f"{v} {line.strip()}")
             continue
         if n == 1 and line.upper().startswith("HTTP/"):
+            code = line.split()[1] if len(line.split()) > 1 else ""
+            status = int(code) if code.isdigit() and len(code) == 3 else status
             continue
         name, sep, value = line.partition(":")
         if not sep or not name.strip() or any(c in name for c in " \t"):
             raise UsageError(f"headers line {n} is not 'Name: value': {line[:60]!r}")
         out.append((name.strip(), value.strip()))
-    return out
+    return status, out
 
 
-def decide_from_args(args: argparse.Namespace) -> Decision:
+def judge_from_args(args: argparse.Namespace) -> Judgement:
+    """Judge the URL with the engine: before the fetch from the site files alone, after it when
+    response headers or a body are given."""
     from urllib.parse import urlsplit
 
-    from ..evaluate import evaluate
-    from ..policy import Policy
+    from ..content import is_chunked, parse_codings
+    from ..engine import Judge, Page, SiteFiles
     from ..robots import RobotsTxt
     from ..sitefiles import file_url, origin_of
     from ..tdmrep import TdmrepFile
+    from ._policy import policy_from_args
 
     url: str = args.url
     if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
         raise UsageError(f"not an http(s) URL: {url!r}")
     origin = origin_of(url)
-    kw: dict[str, Any] = {"purpose": args.purpose}
-    if args.user_agent:
-        kw["user_agents"] = tuple(args.user_agent)
-    if args.no_proxy_tokens:
-        kw["proxy_tokens"] = ()
-    kw["lenient_noimageai"] = args.lenient_noimageai
-    kw["honour_legacy"] = args.honour_legacy
-    policy = Policy(**kw)
+    policy = policy_from_args(args)
 
     robots_body = _read(args.robots)
     robots_url = file_url(origin, "robots")
@@ -112,15 +121,37 @@ def decide_from_args(args: argparse.Namespace) -> Decision:
     tdm = None if tdm_body is None else TdmrepFile.parse(tdm_body, file_url(origin, "tdmrep"))
     ai_body = _read(args.ai_txt)
     ai = None if ai_body is None else RobotsTxt.parse(ai_body, file_url(origin, "ai-txt"))
+    files = SiteFiles(origin, robots, tdm, ai, _provenance(args))
+    judge = Judge(policy)
     hdr_raw = _read(args.headers)
-    headers = [] if hdr_raw is None else parse_headers(hdr_raw)
     html = _read(args.html)
+    if hdr_raw is None and html is None:
+        return judge.before_fetch(url, files)  # the URL alone: what its site files say
+    status, headers = (200, []) if hdr_raw is None else parse_headers_status(hdr_raw)
     ctype = None
     if html is not None and not any(k.lower() == "content-type" for k, _ in headers):
-        ctype = "text/html"
-    return evaluate(
-        url, policy, robots=robots, tdmrep_file=tdm, ai_txt=ai, headers=headers, body=html, content_type=ctype
+        ctype = "text/html"  # a body given without its Content-Type is taken as HTML
+    ce = [v for k, v in headers if k.lower() == "content-encoding"]
+    te = [v for k, v in headers if k.lower() == "transfer-encoding"]
+    page = Page(
+        url,
+        status=status,
+        headers=tuple(headers),
+        body=html or b"",
+        content_encoding=None if args.decoded or not ce else ", ".join(parse_codings(ce)),
+        chunked=not args.decoded and is_chunked(te),
+        content_type=ctype,
     )
+    return judge.after_fetch(page, files)
+
+
+def _provenance(args: argparse.Namespace) -> dict[str, Any]:
+    given = {"robots": args.robots, "tdmrep": args.tdmrep, "ai-txt": args.ai_txt}
+    return {k: {"given": v} if v else {"missing": "not given"} for k, v in given.items()}
+
+
+def decide_from_args(args: argparse.Namespace) -> Decision:
+    return judge_from_args(args).decision
 
 
 def _one_line(text: str) -> str:
@@ -169,7 +200,7 @@ def format_text(dec: Decision) -> str:
 def run(args: argparse.Namespace) -> int:
     try:
         dec = decide_from_args(args)
-    except (UsageError, ValueError) as exc:
+    except (UsageError, PolicyArgsError, ValueError) as exc:
         print(f"noai-guard explain: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if args.json:

@@ -1,1 +1,1 @@
-"""Packaged data files (proxy-token list, sample site, public suffix list)."""
+"""Internal: packaged data files (proxy-token list, sample site, public suffix list)."""

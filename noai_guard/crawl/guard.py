@@ -1,0 +1,361 @@
+"""Internal: the state both crawl components share, one per crawler: settings, lifecycle, and the judging hooks.
+
+Internal to :mod:`noai_guard.crawl`.  :class:`Guard` reads the settings once,
+owns the engine's :class:`~noai_guard.engine.Judge` and the three helpers
+(:class:`~noai_guard.crawl.sitefetch.SiteFetcher`,
+:class:`~noai_guard.crawl.trail.Trail`,
+:class:`~noai_guard.crawl.media.MediaStore`), writes the run and summary
+records at spider_opened / spider_closed, and turns a request or a response
+into the engine's inputs, then acts on the judgement: skip, drop, flag or let
+through.  It decides nothing itself: every decision is the judge's.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
+
+from scrapy import signals
+from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.http import Request, Response
+
+from .. import auditlog
+from .. import decision as d
+from ..decision import Decision, Verdict
+from ..engine import Judge, Judgement, Page, SiteFiles
+from ..evaluate import SiteEval
+from ..settings import DEFAULTS, SettingsError, get_bool, get_float, get_int, policy_from_settings
+from ..sitefiles import KINDS, Kind
+from .keys import META_DECISION, META_SITE, RESPONSE_PRIORITY
+from .media import MediaStore
+from .page import origin as _origin
+from .page import page_of
+from .sitefetch import SiteFetcher
+from .trail import Trail, audit_path
+
+if TYPE_CHECKING:
+    from scrapy import Spider
+    from scrapy.crawler import Crawler
+    from scrapy.settings import BaseSettings
+    from scrapy.statscollectors import StatsCollector
+
+    from ..policy import Policy
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Guard"]
+
+# Which signals each site file feeds: a file is fetched only if one is on.
+_KIND_SIGNALS: dict[Kind, frozenset[str]] = {
+    "robots": frozenset(
+        {
+            d.ROBOTS_TXT,
+            d.ROBOTS_TXT_PROXY,
+            d.CONTENT_USAGE,
+            d.CONTENT_SIGNAL,
+            d.RSL_LICENSE,
+            d.LEGACY_AI_TRAINING,
+        }
+    ),
+    "tdmrep": frozenset({d.TDMREP}),
+    "ai-txt": frozenset({d.AI_TXT}),
+}
+
+_GUARDS: WeakKeyDictionary[Crawler, Guard] = WeakKeyDictionary()
+
+
+class Guard:
+    """Everything both components share: the policy and its judge, site files, media, the trail."""
+
+    @classmethod
+    def for_crawler(cls, crawler: Crawler) -> Guard:
+        guard = _GUARDS.get(crawler)
+        if guard is None:
+            guard = _GUARDS[crawler] = cls(crawler)
+        return guard
+
+    def __init__(self, crawler: Crawler) -> None:
+        settings: BaseSettings = crawler.settings
+        if not get_bool(settings, "NOAI_GUARD_ENABLED"):
+            raise NotConfigured
+        self.crawler = crawler
+        assert crawler.stats is not None
+        self.stats: StatsCollector = crawler.stats
+        self.policy: Policy = policy_from_settings(settings)
+        self.enforce = get_bool(settings, "NOAI_GUARD_ENFORCE")
+        self.audit_allowed = get_bool(settings, "NOAI_GUARD_AUDIT_ALLOWED")
+        fsync = get_bool(settings, "NOAI_GUARD_AUDIT_FSYNC")
+        uri = settings.get("NOAI_GUARD_AUDIT_URI", DEFAULTS["NOAI_GUARD_AUDIT_URI"])
+        if not isinstance(uri, str) or not uri.strip():
+            # The trail is the product's proof: it cannot be switched off.
+            raise SettingsError(
+                "NOAI_GUARD_AUDIT_URI is empty: the audit trail cannot be switched off; "
+                f"leave it unset for the default {DEFAULTS['NOAI_GUARD_AUDIT_URI']!r}"
+            )
+        self.audit_uri = uri.strip()
+        path = audit_path(self.audit_uri, self._spider_name())  # a bad path stops the crawl here
+        self.ttl = get_float(settings, "NOAI_GUARD_CACHE_TTL", minimum=0.0)
+        self.retry_after = get_float(settings, "NOAI_GUARD_RETRY_AFTER", minimum=0.0)
+        self.cache_size = get_int(settings, "NOAI_GUARD_CACHE_SIZE", minimum=1)
+        image_size = get_int(settings, "NOAI_GUARD_IMAGE_PROVENANCE_SIZE", minimum=0)
+        # Bytes of a reserving page searched for the images it embeds: all Scrapy downloads.
+        self.body_limit = settings.getint("DOWNLOAD_MAXSIZE") or 1 << 30
+        self.kinds: tuple[Kind, ...] = tuple(k for k in KINDS if _KIND_SIGNALS[k] & self.policy.sources)
+        self.images_on = d.EMBEDDING_PAGE in self.policy.sources and image_size > 0
+        # Reuse for Scrapy's RobotsTxtMiddleware: its robots.txt request is
+        # answered from noai_guard's fetch, so the file is downloaded once.
+        self.reuse_robots = settings.getbool("ROBOTSTXT_OBEY") and "robots" in self.kinds
+        self.components: set[str] = set()
+
+        # The judge keeps one SiteEval per origin (as many as the file cache holds
+        # origins) and one decision memo shared by all of them.
+        self.judge = Judge(self.policy, cache_size=self.cache_size, memo_size=8192)
+        self.trail = Trail(
+            crawler,
+            path=path,
+            fsync=fsync,
+            policy=self.policy,
+            enforce=self.enforce,
+            run_id=auditlog.new_run_id(),
+        )
+        self.sites = SiteFetcher(
+            crawler,
+            kinds=self.kinds,
+            ttl=self.ttl,
+            retry_after=self.retry_after,
+            cache_size=self.cache_size,
+            reuse_robots=self.reuse_robots,
+            fetched=self.trail.fetched,
+        )
+        self.media = MediaStore(image_size)
+        # Per origin: until when its files and evaluator may be used without looking at the
+        # file cache (the first of its files to expire), LRU like the file cache.
+        self._ready: OrderedDict[str, tuple[float, SiteFiles, SiteEval]] = OrderedDict()
+
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @property
+    def audit_path(self) -> str:
+        return self.trail.path
+
+    @property
+    def mode(self) -> str:
+        return self.trail.mode
+
+    @property
+    def run_id(self) -> str:
+        return self.trail.run_id
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def _spider_name(self) -> str:
+        spider = self.crawler.spider
+        return str(getattr(spider, "name", None) or "spider")
+
+    def spider_opened(self, spider: Spider) -> None:
+        self.trail.start(
+            auditlog.run_record(
+                run_id=self.run_id,
+                mode=self.mode,
+                policy=self.policy.to_dict(),
+                policy_hash=self.policy.hash,
+                spider=self._spider_name(),
+                enforce=self.enforce,
+                user_agents=list(self.policy.user_agents),
+                proxy_tokens=list(self.policy.proxy_tokens),
+                site_files=list(self.kinds),
+                cache_ttl=self.ttl,
+                retry_after=self.retry_after,
+            ),
+        )
+        logger.info(
+            "noai_guard: %(mode)s for %(purpose)s as %(tokens)s, audit trail at %(path)s",
+            {
+                "mode": "enforcing" if self.enforce else "audit-only (nothing dropped)",
+                "purpose": self.policy.purpose,
+                "tokens": ", ".join(self.policy.user_agents),
+                "path": self.audit_path,
+            },
+            extra={"spider": spider},
+        )
+        for name in ("NoAIGuardMiddleware", "NoAIGuardResponseMiddleware"):
+            if name not in self.components:
+                logger.error(
+                    "noai_guard: %(name)s is not enabled; add both components to DOWNLOADER_MIDDLEWARES "
+                    "or use the add-on",
+                    {"name": name},
+                    extra={"spider": spider},
+                )
+        self._check_order(spider)
+
+    def _check_order(self, spider: Spider) -> None:
+        """Warn if a response could reach the HTTP cache before the check (process_response order)."""
+        engine = getattr(self.crawler, "engine", None)
+        mws = getattr(getattr(getattr(engine, "downloader", None), "middleware", None), "middlewares", ())
+        names = [type(m).__name__ for m in mws]
+        if (
+            "HttpCacheMiddleware" in names
+            and "NoAIGuardResponseMiddleware" in names
+            and names.index("HttpCacheMiddleware") > names.index("NoAIGuardResponseMiddleware")
+        ):
+            logger.error(
+                "noai_guard: HttpCacheMiddleware has a higher priority than "
+                "NoAIGuardResponseMiddleware (%(prio)d): reserved responses could be cached",
+                {"prio": RESPONSE_PRIORITY},
+                extra={"spider": spider},
+            )
+
+    def spider_closed(self, spider: Spider, reason: str = "") -> None:
+        self.trail.close(reason)
+        stats = self.stats
+        lost = int(stats.get_value("noai_guard/audit/error_count", 0) or 0)
+        logger.info(
+            "noai_guard: %(skipped)d skipped, %(dropped)d dropped, %(flagged)d flagged; "
+            "audit trail: %(path)s%(lost)s",
+            {
+                "skipped": stats.get_value("noai_guard/skipped", 0),
+                "dropped": stats.get_value("noai_guard/dropped", 0),
+                "flagged": stats.get_value("noai_guard/flagged", 0),
+                "path": self.audit_path,
+                "lost": f" (INCOMPLETE: {lost} record(s) not written)" if lost else "",
+            },
+            extra={"spider": spider},
+        )
+
+    # -- the origin's files, judged ----------------------------------------------
+
+    async def _evaluator(self, origin: str) -> tuple[SiteFiles, SiteEval]:
+        """The origin's site files and the judge's evaluator of them, fetching the files if needed.
+
+        Kept in ``_ready`` (LRU, bounded like the file cache) until the first of
+        the files expires, so a request to a known origin needs one lookup.
+        """
+        sites = self.sites
+        files = sites.cached_files(origin)
+        if files is None:
+            files = await sites.fetch_files(origin)
+        site = sites.site_files(origin, files)
+        ev = self.judge.site_eval(site)
+        expires = sites.expires(origin, files)
+        if expires > time.monotonic():
+            self._ready[origin] = (expires, site, ev)
+            self._ready.move_to_end(origin)
+            while len(self._ready) > self.cache_size:
+                self._ready.popitem(last=False)
+        return site, ev
+
+    # -- before the fetch --------------------------------------------------------
+
+    def before_fetch(self, request: Request) -> Coroutine[Any, Any, None] | None:
+        """Judge ``request`` before the fetch; raises IgnoreRequest to skip it.
+
+        Synchronous when the origin's site files are known (every request but
+        the first ones per origin and TTL); otherwise returns a coroutine that
+        fetches them first.
+        """
+        url = request.url
+        origin = _origin(url)
+        media = self.media.get(url) if self.images_on else None
+        if media is not None:
+            # Item 4: an image reserved by the page that embeds it; the page is the evidence.
+            self._judge_pre(request, url, origin, self.judge.by_embedding_page(url, media))
+            return None
+        ready = self._ready.get(origin)
+        if ready is None or ready[0] <= time.monotonic():
+            return self._before_fetch_files(request, url, origin)
+        self._ready.move_to_end(origin)
+        self._judge_pre(request, url, origin, self.judge.before_fetch(url, ready[1], evaluator=ready[2]))
+        return None
+
+    async def _before_fetch_files(self, request: Request, url: str, origin: str) -> None:
+        files, ev = await self._evaluator(origin)
+        self._judge_pre(request, url, origin, self.judge.before_fetch(url, files, evaluator=ev))
+
+    def _judge_pre(self, request: Request, url: str, origin: str, judgement: Judgement) -> None:
+        trail = self.trail
+        counts = trail.requested(origin)
+        decision = judgement.decision
+        meta = request.meta
+        meta[META_SITE] = (url, origin, judgement)
+        meta[META_DECISION] = decision
+        trail.count_unknowns(judgement.site, counts)
+        if decision.blocked:
+            trail.blocked(decision, counts, auditlog.PRE_FETCH, origin, request)
+            if self.enforce:
+                raise IgnoreRequest(f"noai_guard: {decision.reason}")
+
+    # -- after the fetch ---------------------------------------------------------
+
+    def after_fetch(self, request: Request, response: Response) -> Response | Coroutine[Any, Any, Response]:
+        """Judge ``response``; raises IgnoreRequest to drop it.
+
+        Synchronous when the request half judged this URL (the usual case);
+        otherwise returns a coroutine that evaluates the site files first.
+        """
+        url = request.url
+        stash = request.meta.get(META_SITE)
+        if stash is None or stash[0] != url:  # e.g. a response served before the request half ran
+            return self._after_fetch_files(request, response, url)
+        before: Judgement = stash[2]
+        return self._judge_post(request, response, url, stash[1], before, before.decision)
+
+    async def _after_fetch_files(self, request: Request, response: Response, url: str) -> Response:
+        origin = _origin(url)
+        counts = self.trail.evaluated(origin)
+        files, ev = await self._evaluator(origin)
+        before = self.judge.before_fetch(url, files, evaluator=ev)
+        self.trail.count_unknowns(before.site, counts)
+        return self._judge_post(request, response, url, origin, before, None)
+
+    def _judge_post(
+        self,
+        request: Request,
+        response: Response,
+        url: str,
+        origin: str,
+        before: Judgement,
+        pre: Decision | None,
+    ) -> Response:
+        """``pre``: the decision the request half took (and recorded, if blocking), if it ran."""
+        trail = self.trail
+        counts = trail.counts(origin)
+        page = page_of(url, response)
+        # The judge reuses ``before``'s decision when the page adds no signal (the usual page).
+        judgement = self.judge.after_fetch(page, None, before)
+        decision = judgement.decision
+        request.meta[META_DECISION] = decision
+        sigs = judgement.page
+        if sigs:
+            trail.count_unknowns(sigs, counts)
+            if self.images_on and judgement.head is not None:  # a page's noai can only come from sigs
+                self._remember_media(page, judgement)
+        if decision.blocked:
+            if self.enforce:
+                trail.blocked(decision, counts, auditlog.POST_FETCH, origin, request)
+                raise IgnoreRequest(f"noai_guard: {decision.reason}")
+            if pre is None or not pre.blocked:  # one flag per URL in audit-only mode
+                trail.blocked(decision, counts, auditlog.POST_FETCH, origin, request)
+            return response
+        if pre is not None and pre.blocked:  # audit-only: flagged before the fetch
+            return response
+        if 300 <= response.status < 400 and b"Location" in response.headers:
+            return response  # the redirect target is a new request, judged on its own
+        trail.allowed(counts)
+        if self.audit_allowed or decision.verdict is Verdict.UNKNOWN:
+            trail.record(decision, auditlog.ALLOWED, auditlog.POST_FETCH, origin)
+        # No log line per allowed page: Scrapy's root logger passes DEBUG records to its
+        # handler, so even a filtered one costs a LogRecord; the stats count them.
+        return response
+
+    def _remember_media(self, page: Page, judgement: Judgement) -> None:
+        """Item 4: noai / noimageai on a page reserves the images it embeds (lenient mode too)."""
+        media = self.judge.embedded_media(page, judgement, limit=self.body_limit)
+        if media is not None:
+            n = self.media.remember(media)
+            if n:
+                self.stats.inc_value("noai_guard/images/reserved", n)

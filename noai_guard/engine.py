@@ -1,0 +1,504 @@
+"""How a URL is judged: the one path from site files and a fetched page to a :class:`Decision`.
+
+The crawl (:mod:`noai_guard.crawl`), the offline audit
+(:mod:`noai_guard.auditing`), ``explain`` and ``check`` are adapters: they get
+an origin's site files and a page by their own means (Scrapy's engine, WARC
+records and captures, files on disk) and hand them to a :class:`Judge`,
+which is the only caller of :func:`~noai_guard.policy.decide`::
+
+    before the fetch   SiteFiles --site_signals--> signals --decide--> Decision
+    after the fetch    Page.body --content (codings undone, bounded)--> bytes
+                       bytes --read_page (Scrapy's HTML sniffing, scan_head)--> Head
+                       headers + Head --response_signals--> signals
+                       site signals + page signals --decide--> Decision
+    a reserving page   Head + body --embedded_media--> MediaReservation
+    an embedded image  MediaReservation --by_embedding_page--> Decision (embedding-page)
+
+What could not be read is a signal like any other, resolved by the policy:
+an origin whose robots.txt was not checked (an audit without its capture)
+gives ``robots-txt`` ``unknown`` marked not checked (``Policy.not_checked_as``),
+a body that does not decode or was cut before its head ended gives
+``meta-robots`` ``unknown`` (``Policy.resolve_unknown``).
+
+Pure code: no I/O beyond reading the page body source it is given.  The caches
+(the per-origin :class:`~noai_guard.evaluate.SiteEval` and the decision memo)
+live on the judge, so two judges never share state.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from . import decision as d
+from . import directives
+from .content import HEAD_END, BodyReader, PayloadReader, State
+from .decision import Decision, Headers, Signal, Verdict
+from .evaluate import (
+    SIGNAL_HEADER_NAMES,
+    SNIFF_BYTES,
+    SiteEval,
+    head_unreadable,
+    is_image,
+    may_be_html,
+    reads_as_html,
+    response_signals,
+    scan_head,
+    undecodable_signal,
+    wide_charset,
+)
+from .htmlhead import Head, embedded_images
+from .policy import DecisionMemo, Policy, decide
+from .sitefiles import PATHS, Kind
+
+if TYPE_CHECKING:
+    from .robots import RobotsTxt
+    from .tdmrep import TdmrepFile
+
+__all__ = [
+    "Judge",
+    "Judgement",
+    "MediaReservation",
+    "Page",
+    "PageRead",
+    "SiteFiles",
+    "file_state",
+    "not_checked_signal",
+    "read_page",
+]
+
+# The signals of a page that reserve the media it embeds (noai / noimageai / noml).
+_PAGE_MEDIA_SIGNALS = frozenset({d.X_ROBOTS_TAG, d.META_ROBOTS})
+# Bytes of a reserving page read to find what it embeds (the head reader's budget is far
+# smaller): a page's images are listed in its body.
+MEDIA_SCAN_LIMIT = 8 * 1024 * 1024
+
+
+# --- what is judged ---------------------------------------------------------------------------
+
+
+def file_state(parsed: RobotsTxt | TdmrepFile | None) -> str:
+    """``present`` / ``absent`` / ``unreachable`` / ``not-checked``: one site file's state."""
+    if parsed is None:
+        return "not-checked"
+    state = parsed.state
+    return {"ok": "present", "unavailable": "absent"}.get(state, state)
+
+
+@dataclass(frozen=True, slots=True)
+class SiteFiles:
+    """One origin's site files as an adapter found them, with their provenance.
+
+    A file left ``None`` was not checked: for robots.txt that is an ``unknown``
+    (RFC 9309 §2.3.1.4 speaks of a failed fetch, not of a file never asked
+    for), which the policy resolves (``Policy.not_checked_as``); tdmrep.json
+    and ai.txt not checked add no signal.  ``provenance`` maps a kind to how
+    its file was obtained (fetch, capture, given) or why it is missing: the
+    ``site_files`` of an audit record.
+    """
+
+    origin: str
+    robots: RobotsTxt | None = None
+    tdmrep: TdmrepFile | None = None
+    ai_txt: RobotsTxt | None = None
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_kinds(
+        cls, origin: str, files: Mapping[Kind, Any], provenance: Mapping[str, Any] | None = None
+    ) -> SiteFiles:
+        """From a ``{kind: parsed file}`` mapping, as the crawl's cache and the capture index hold them."""
+        return cls(
+            origin,
+            files.get("robots"),
+            files.get("tdmrep"),
+            files.get("ai-txt"),
+            provenance if provenance is not None else {},
+        )
+
+    def states(self) -> dict[str, str]:
+        return {
+            "robots": file_state(self.robots),
+            "tdmrep": file_state(self.tdmrep),
+            "ai-txt": file_state(self.ai_txt),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PageRead:
+    """What :func:`read_page` read of a page: the decoded prefix, its head, and why it is not whole."""
+
+    body: bytes
+    head: Head | None  # None: not read as HTML
+    unreadable: str | None  # why the head could not be read (undecodable, cut), if it matters
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A fetched response as the spider would get it.
+
+    ``body`` is the body as received, content codings not undone (a
+    :class:`~noai_guard.content.BodyReader` when an adapter streams it, as
+    the audit does from a WARC record).  ``content_encoding`` and ``chunked``
+    apply to a ``bytes`` body.  ``response_class`` is the class Scrapy built
+    for the response, when known; otherwise Scrapy's ``responsetypes`` logic
+    is applied to the headers, URL and body.  ``cut``: the transport lost
+    bytes (Scrapy's ``dataloss`` flag), so the body's end is not the page's.
+    """
+
+    url: str
+    status: int | None = 200
+    headers: Headers = ()
+    body: bytes | BodyReader = b""
+    content_encoding: str | None = None
+    chunked: bool = False
+    content_type: str | None = None
+    response_class: type | None = None
+    cut: bool = False
+    read: PageRead | None = None  # already read with read_page (the audit reads while a record is open)
+
+    def reader(self, limit: int) -> BodyReader:
+        body = self.body
+        if type(body) is bytes and not self.chunked and not self.content_encoding:
+            return _BytesReader(body, self.cut)  # the crawl's usual page: no coding to undo
+        if isinstance(self.body, (bytes, bytearray, memoryview)):
+            te = "chunked" if self.chunked else ""
+            return PayloadReader(
+                io.BytesIO(self.body),
+                codings=(te, self.content_encoding or ""),
+                limit=limit,
+                cut=self.cut,
+                streaming=False,
+            )
+        return self.body
+
+
+class _BytesReader:
+    """An in-memory body with no coding, read as ``PayloadReader(streaming=False)`` reads it, uncopied.
+
+    The same prefixes, ``eof`` and ``state`` (``tests/test_crawl_engine.py``
+    checks them against :class:`~noai_guard.content.PayloadReader`); it only
+    skips the stream and buffer a page held in memory does not need.
+    """
+
+    HEAD_END = HEAD_END
+    decoding = False
+    streaming = False
+    __slots__ = ("_body", "_pos", "cut", "eof")
+
+    def __init__(self, body: bytes, cut: bool) -> None:
+        self._body = body
+        self._pos = 0  # bytes of the body read so far
+        self.cut = cut
+        self.eof = False
+
+    @property
+    def state(self) -> tuple[State, str]:
+        if not self.eof:
+            return State.LIMIT, "stopped at the byte budget"
+        if self.cut:
+            return State.TRUNCATED, "the body was cut short (dataloss)"
+        return State.WHOLE, ""
+
+    @property
+    def whole(self) -> bool:
+        return self.eof and not self.cut
+
+    def read_until(self, limit: int, stop: re.Pattern[bytes] | None = None, first: int = 16384) -> bytes:
+        body = self._body
+        pos = self._pos
+        if pos == 0 and not self.eof:  # the first read: ``limit`` bytes at once, as from memory
+            if limit <= 0:
+                return b""
+            data = body[:limit]  # the body itself when it is shorter
+            self._pos = len(data)
+            self.eof = len(data) < limit
+            return data
+        step = limit
+        while pos < limit and not self.eof:
+            if pos >= len(body):
+                self.eof = True
+                break
+            prev = pos
+            pos = self._pos = min(len(body), pos + step)
+            step = min(step * 2, 256 * 1024)
+            if stop is not None and stop.search(body, max(0, prev - 16), pos) is not None:
+                break
+        return body[: min(pos, limit)]
+
+
+_HEAD_FIRST = 8 * 1024  # most heads end well within the first 8 KB
+
+
+def read_page(
+    source: BodyReader,
+    url: str,
+    content_type: str | None,
+    policy: Policy,
+    *,
+    headers: Iterable[tuple[str, str]] | None = None,
+    response_class: type | None = None,
+) -> PageRead:
+    """The page's HTML head, read as the spider would see the page.
+
+    Whether the body is read as HTML is decided as Scrapy decides what it hands
+    the spider (:func:`~noai_guard.evaluate.reads_as_html`, on at least the
+    bytes Scrapy sniffs).  The head is read from the shortest prefix on which
+    :func:`~noai_guard.evaluate.scan_head` gives what the whole body gives: a
+    prefix in which the head ended (``complete``, read as the start of a longer
+    document) gives the same metas; otherwise the prefix grows (x4) until the
+    body or the budget runs out.  A body held in memory is read to the budget
+    at once.
+    """
+    budget, strict = policy.html_budget, policy.html_strict
+    size = budget if strict or not source.streaming else min(budget, 32 * 1024)
+    html: bool | None = None
+    while True:
+        body = source.read_until(size, None if strict else source.HEAD_END, _HEAD_FIRST)
+        if html is None:
+            if len(body) < SNIFF_BYTES and not source.eof:
+                body = source.read_until(max(size, SNIFF_BYTES))
+            html = (bool(body) or source.cut) and reads_as_html(
+                content_type, body, url=url, headers=headers, response_class=response_class
+            )
+        if not html:
+            if source.decoding and not source.eof and may_be_html(content_type):
+                source.read_until(max(budget + 1, SNIFF_BYTES))  # as far as the crawl decodes
+            state, detail = source.state
+            return PageRead(b"", None, head_unreadable(state, detail, content_type, None))
+        state, detail = source.state
+        whole = source.eof and state is State.WHOLE
+        head = scan_head(body, policy, eof=whole, encoding=wide_charset(content_type))
+        if source.eof or len(body) >= budget or head.complete or strict:
+            return PageRead(body, head, head_unreadable(state, detail, content_type, head))
+        size = min(budget, size * 4)
+
+
+def not_checked_signal(url: str, origin: str, policy: Policy, evidence: str) -> Signal:
+    """``robots-txt`` ``unknown``, not checked: the run never saw the origin's robots.txt."""
+    return Signal(
+        d.ROBOTS_TXT,
+        Verdict.UNKNOWN,
+        policy.purpose,
+        evidence,
+        origin + PATHS["robots"],
+        d.LOC_ROBOTS,
+        note=(
+            "robots.txt not checked: RFC 9309 §2.3.1.4 (unreachable means disallow) applies to a "
+            "failed fetch, not to a file the run never saw"
+        ),
+        checked=False,
+    )
+
+
+# --- what the judge answers -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """A decision with the signals it was taken from, split by where they were read."""
+
+    decision: Decision
+    site: list[Signal]  # robots.txt, tdmrep.json, ai.txt (and "not checked")
+    page: list[Signal] = field(default_factory=list)  # headers, metas, "could not read"
+    head: Head | None = None
+    read: PageRead | None = None
+
+    @property
+    def blocked(self) -> bool:
+        return self.decision.blocked
+
+
+@dataclass(frozen=True, slots=True)
+class MediaReservation:
+    """Media a reserving page embeds: the page's URL, the signal that reserves them, their URLs."""
+
+    page_url: str
+    signal: Signal
+    urls: tuple[str, ...]
+
+
+class Judge:
+    """Judges URLs and pages for one policy.  The only caller of :func:`~noai_guard.policy.decide`.
+
+    ``cache_size`` bounds the per-origin evaluators kept (each is one
+    origin's compiled site files); one decision memo (``memo_size`` signal
+    lists) is shared by all of them.
+    """
+
+    def __init__(self, policy: Policy, *, cache_size: int = 1024, memo_size: int = 8192) -> None:
+        self.policy = policy
+        self.memo = DecisionMemo(policy, size=memo_size)
+        self.cache_size = cache_size
+        self._evals: OrderedDict[str, SiteEval] = OrderedDict()
+
+    # -- before the fetch ----------------------------------------------------------------------
+
+    def site_eval(self, files: SiteFiles) -> SiteEval:
+        """The origin's evaluator for these very files (kept while the files are the same objects)."""
+        ev = self._evals.get(files.origin)
+        if ev is not None and ev.same_files(files.robots, files.tdmrep, files.ai_txt):
+            self._evals.move_to_end(files.origin)
+            return ev
+        ev = SiteEval(
+            self.policy, robots=files.robots, tdmrep_file=files.tdmrep, ai_txt=files.ai_txt, memo=self.memo
+        )
+        self._evals[files.origin] = ev
+        while len(self._evals) > self.cache_size:
+            self._evals.popitem(last=False)
+        return ev
+
+    def before_fetch(self, url: str, files: SiteFiles, *, evaluator: SiteEval | None = None) -> Judgement:
+        """What the origin's site files say of ``url``, before it is fetched.
+
+        ``evaluator``: :meth:`site_eval` of ``files``, when the caller keeps it.
+        """
+        ev = evaluator if evaluator is not None else self.site_eval(files)
+        sigs, decision = ev.evaluate(url)
+        if files.robots is None and d.ROBOTS_TXT in self.policy.sources:
+            # Only when the policy reads robots.txt: a switched-off source adds no signal.
+            missing = files.provenance.get("robots")
+            evidence = missing.get("missing", "") if isinstance(missing, Mapping) else ""
+            sigs = [*sigs, not_checked_signal(url, files.origin, self.policy, evidence or "no robots.txt")]
+            decision = decide(url, sigs, self.policy)
+        return Judgement(decision, sigs)
+
+    def from_site_signals(self, url: str, signals: Iterable[Signal]) -> Judgement:
+        """The judgement of site signals read in full by the caller, with no per-origin shortcut.
+
+        The reference path (:func:`noai_guard.evaluate.evaluate`), against which
+        :class:`~noai_guard.evaluate.SiteEval`'s shortcut is tested.
+        """
+        sigs = list(signals)
+        return Judgement(decide(url, sigs, self.policy), sigs)
+
+    def by_embedding_page(self, url: str, media: MediaReservation) -> Judgement:
+        """An image (or other media) reserved by the page that embeds it; the page is the evidence."""
+        s = media.signal
+        sig = Signal(
+            name=d.EMBEDDING_PAGE,
+            verdict=Verdict.RESERVE,
+            purpose=self.policy.purpose,
+            evidence=s.evidence,
+            source=media.page_url,
+            location=d.LOC_PAGE,
+            scope=s.scope,
+            user_agent=s.user_agent,
+            own_token=s.own_token,
+            note=f"embedded by {media.page_url}, which {s.name} ({s.location}) reserves",
+        )
+        return Judgement(decide(url, [sig], self.policy), [sig])
+
+    # -- after the fetch -----------------------------------------------------------------------
+
+    def page_signals(self, page: Page) -> tuple[list[Signal], PageRead | None]:
+        """The signals of a fetched page: its headers, its head's metas, and what could not be read."""
+        policy = self.policy
+        url = page.url
+        headers = page.headers
+        content_type = page.content_type
+        if content_type is None:
+            content_type = _last_header(headers, "content-type")
+        read: PageRead | None = None
+        head: Head | None = None
+        extra: list[Signal] = []
+        body = page.body
+        if page.read is not None:
+            read = page.read
+            head = read.head
+            if read.unreadable is not None:
+                extra.append(undecodable_signal(url, policy, read.unreadable))
+        elif not isinstance(body, (bytes, bytearray, memoryview)) or body or page.cut:
+            # One byte past the budget (and Scrapy's sniff window): "the page goes on".
+            read = read_page(
+                page.reader(max(policy.html_budget + 1, SNIFF_BYTES)),
+                url,
+                content_type,
+                policy,
+                headers=headers,
+                response_class=page.response_class,
+            )
+            head = read.head
+            if read.unreadable is not None:
+                extra.append(undecodable_signal(url, policy, read.unreadable))
+        signal_headers = [(k, v) for k, v in headers if _is_signal_header(k)] if headers else []
+        if signal_headers or (head is not None and (head.metas or not head.complete)):
+            sigs = response_signals(url, policy, headers=signal_headers, content_type=content_type, head=head)
+            sigs += extra
+        else:  # what response_signals returns for no signal header and an empty, complete head
+            sigs = extra
+        return sigs, read
+
+    def after_fetch(self, page: Page, files: SiteFiles | None, before: Judgement | None = None) -> Judgement:
+        """The decision on a fetched page: its site files' signals (``before``, or from ``files``) and its own.
+
+        ``files=None`` with no ``before``: the origin's files are not part of
+        this judgement (a page judged on its own signals, as ``explain`` does
+        when given no site file).
+        """
+        if before is None:
+            before = self.before_fetch(page.url, files) if files is not None else None
+        site = before.site if before is not None else []
+        sigs, read = self.page_signals(page)
+        # When the page adds no signal the decision is decide(url, site) again, which the
+        # pre-fetch decision already is (decide is a pure function of url, signals, policy).
+        if not sigs and before is not None:
+            decision = before.decision
+        else:
+            decision = decide(page.url, site + sigs, self.policy)
+        return Judgement(decision, site, sigs, None if read is None else read.head, read)
+
+    # -- media embedded by a reserving page ----------------------------------------------------
+
+    def embedded_media(
+        self, page: Page, judgement: Judgement, *, limit: int = MEDIA_SCAN_LIMIT
+    ) -> MediaReservation | None:
+        """The media a page reserves by its own noai / noimageai / noml, with the deciding signal.
+
+        A page's directives are judged as they bind an image (``noimageai``
+        binds images even in the lenient mode); ``None`` when they do not
+        reserve, or the page is not HTML.  ``limit``: decoded bytes searched
+        for what the page embeds (a crawl, holding the body, searches all of it).
+        """
+        head = judgement.head
+        if head is None or not any(
+            s.name in _PAGE_MEDIA_SIGNALS and s.verdict is not Verdict.ALLOW for s in judgement.page
+        ):
+            return None
+        policy = self.policy
+        signal_headers = [(k, v) for k, v in page.headers if _is_signal_header(k)]
+        sigs = directives.header_signals(signal_headers, page.url, policy, is_image=True)
+        sigs += directives.meta_signals(head, page.url, policy, is_image=True)
+        as_image = decide(page.url, sigs, policy)
+        if not (as_image.blocked and as_image.verdict is Verdict.RESERVE and as_image.decided_by is not None):
+            return None
+        source = page.reader(limit)
+        body = source.read_until(limit)
+        if source.state[0] is State.UNDECODABLE and not body:
+            return None
+        content_type = page.content_type or _last_header(page.headers, "content-type")
+        urls = tuple(embedded_images(body, page.url, encoding=wide_charset(content_type)))
+        return MediaReservation(page.url, as_image.decided_by, urls)
+
+
+def _is_signal_header(name: str) -> bool:
+    # has_signal_header's test, for one name (no generator per header line).
+    return name.strip().lower() in SIGNAL_HEADER_NAMES
+
+
+def _last_header(headers: Headers, lname: str) -> str | None:
+    """The last field line's value, as Scrapy's ``Headers.get`` reads it."""
+    value: str | None = None
+    for k, v in headers:
+        if k.lower() == lname:
+            value = v
+    return value
+
+
+def is_media(url: str, content_type: str | None) -> bool:
+    """Is a response media a page may embed (judged by its embedding page)?"""
+    return is_image(url, content_type)
