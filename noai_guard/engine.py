@@ -180,7 +180,7 @@ class Page:
 class _BytesReader:
     """An in-memory body with no coding, read as ``PayloadReader(streaming=False)`` reads it, uncopied.
 
-    The same prefixes, ``eof`` and ``state`` (``tests/test_crawl_engine.py``
+    The same prefixes, ``eof`` and ``state`` (``tests/crawl/test_crawl_engine.py``
     checks them against :class:`~noai_guard.content.PayloadReader`); it only
     skips the stream and buffer a page held in memory does not need.
     """

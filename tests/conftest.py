@@ -9,7 +9,12 @@ from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# tests/ is laid out like the package (robots/, crawl/, report/, commands/); its helper
+# modules and test modules import each other by name from any folder.
+_TESTS = Path(__file__).resolve().parent
+for _dir in (_TESTS, *sorted(p for p in _TESTS.iterdir() if p.is_dir() and p.name != "data")):
+    if (_dir == _TESTS or any(_dir.glob("*.py"))) and str(_dir) not in sys.path:
+        sys.path.insert(0, str(_dir))
 
 from crawlutil import CrawlResult, Route, Site, run_crawl
 

@@ -13,7 +13,7 @@ import pytest
 
 from noai_guard.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 URL = "https://news.example/2026/story"
 

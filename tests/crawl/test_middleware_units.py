@@ -24,7 +24,7 @@ from noai_guard.middleware import (
 from noai_guard.settings import DEFAULTS, SettingsError, own_tokens, policy_from_settings
 from noai_guard.tokens import default_proxy_tokens
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_addon_installs_both_components_and_enables() -> None:

@@ -20,8 +20,8 @@ import pytest
 from noai_guard.cli import main
 from noai_guard.report import verify_manifest
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLE_WARC = Path(__file__).resolve().parent / "data" / "audit" / "sample.warc.gz"
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE_WARC = Path(__file__).resolve().parents[1] / "data" / "audit" / "sample.warc.gz"
 
 
 def _records(path: Path) -> list[dict[str, Any]]:

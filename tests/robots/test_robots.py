@@ -24,7 +24,7 @@ ORIGIN = "https://example.com"
 ROBOTS_URL = ORIGIN + "/robots.txt"
 AI_URL = ORIGIN + "/ai.txt"
 P = Policy(user_agents=("examplebot",))
-DATA = Path(__file__).parent / "data" / "robots"
+DATA = Path(__file__).resolve().parents[1] / "data" / "robots"
 
 
 def parse(text: str | bytes, url: str = ROBOTS_URL) -> RobotsTxt:

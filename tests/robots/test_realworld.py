@@ -27,7 +27,7 @@ from noai_guard.policy import Policy
 from noai_guard.robots import RobotsTxt
 from noai_guard.tdmrep import TdmrepFile
 
-DATA = Path(__file__).parent / "data" / "realworld"
+DATA = Path(__file__).resolve().parents[1] / "data" / "realworld"
 
 # file -> origin it was published at
 ROBOTS = {
