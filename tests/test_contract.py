@@ -171,7 +171,6 @@ class Row:
 
 NOAI_META: Outcome = ("reserve", "meta-robots", NOAI)
 HEAD_OPEN = "<head> not finished within "
-NO_STATUS = "explain cannot give a robots.txt status (a file not given reads as absent, and says so)"
 TDM = Wire(headers=(("Content-Type", HTML), ("TDM-Reservation", "1")), body=doc().encode())
 XRT = Wire(headers=(("Content-Type", HTML), ("X-Robots-Tag", "noai")), body=doc().encode())
 CHUNKED = Wire(headers=(("Content-Type", HTML), ("Transfer-Encoding", "chunked")), body=chunk(NOAI_DOC))
@@ -188,8 +187,8 @@ ROWS: list[Row] = [
     # the origin's robots.txt
     Row("robots present, allowed", "/plain", page_wire(doc()), ("allow", "robots-txt", "")),
     Row("robots present, disallowed", "/private/p", page_wire(doc()), ("reserve", "robots-txt", "Disallow: /private/"), True),
-    Row("robots absent (404)", "/plain", page_wire(doc()), ("allow", "robots-txt", "HTTP 404"), origin="absent", explain=NO_STATUS),
-    Row("robots unreachable (503)", "/plain", page_wire(doc()), ("unknown", "robots-txt", "HTTP 503"), True, origin="unreachable", explain=NO_STATUS),
+    Row("robots absent (404)", "/plain", page_wire(doc()), ("allow", "robots-txt", "HTTP 404"), origin="absent"),
+    Row("robots unreachable (503)", "/plain", page_wire(doc()), ("unknown", "robots-txt", "HTTP 503"), True, origin="unreachable"),
     # response headers
     Row("X-Robots-Tag noai", "/xrt", XRT, ("reserve", "x-robots-tag", "noai"), True),
     # The field name is quoted as the spec spells it: Scrapy re-cases names, a WARC keeps them.
@@ -416,6 +415,8 @@ def _explain(tmp: Path, urls: dict[str, str]) -> dict[str, Outcome]:
             robots = tmp / f"robots{i}.txt"
             robots.write_text(ROBOTS, "utf-8")
             args += ["--robots", str(robots)]
+        else:  # robots.txt answered 404 / 503: the fetch outcome (RFC 9309 §2.3.1)
+            args += ["--robots-status", {"absent": "404", "unreachable": "503"}[row.origin]]
         headers, html = tmp / f"headers{i}.txt", tmp / f"body{i}.html"
         headers.write_text("".join(f"{k}: {v}\n" for k, v in row.wire.headers), "latin-1")
         html.write_bytes(row.wire.body)

@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..decision import Decision, Verdict
 from ._policy import PolicyArgsError, add_policy_args
@@ -35,6 +35,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("url", help="the URL to judge (http or https)")
     p.add_argument("--robots", metavar="FILE", help="the origin's robots.txt (absent: no rules)")
+    p.add_argument(
+        "--robots-status",
+        metavar="STATUS",
+        type=int,
+        help="the HTTP status robots.txt was fetched with, read as RFC 9309 §2.3.1 says: 2xx the "
+        "rules of --robots, 4xx no rules, 5xx or 429 unreachable (complete disallow)",
+    )
     p.add_argument("--headers", metavar="FILE", help="response headers, raw 'Name: value' lines")
     p.add_argument(
         "--html",
@@ -100,7 +107,7 @@ def judge_from_args(args: argparse.Namespace) -> Judgement:
     from ..content import is_chunked, parse_codings
     from ..engine import Judge, Page, SiteFiles
     from ..robots import RobotsTxt
-    from ..sitefiles import file_url, origin_of
+    from ..sitefiles import file_url, from_fetch, origin_of
     from ..tdmrep import TdmrepFile
     from ._policy import policy_from_args
 
@@ -112,11 +119,16 @@ def judge_from_args(args: argparse.Namespace) -> Judgement:
 
     robots_body = _read(args.robots)
     robots_url = file_url(origin, "robots")
-    robots = (
-        RobotsTxt.unavailable(robots_url, "not given (treated as 404: no rules)")
-        if robots_body is None
-        else RobotsTxt.parse(robots_body, robots_url)
-    )
+    status = getattr(args, "robots_status", None)
+    if status is not None:
+        if not 100 <= status <= 599:
+            raise UsageError(f"--robots-status: {status!r} is not an HTTP status; allowed: 100-599")
+        # RFC 9309 §2.3.1: the fetch outcome decides, as in a crawl or an audit capture.
+        robots = cast("RobotsTxt", from_fetch("robots", robots_url, status=status, body=robots_body or b""))
+    elif robots_body is None:
+        robots = RobotsTxt.unavailable(robots_url, "not given (treated as 404: no rules)")
+    else:
+        robots = RobotsTxt.parse(robots_body, robots_url)
     tdm_body = _read(args.tdmrep)
     tdm = None if tdm_body is None else TdmrepFile.parse(tdm_body, file_url(origin, "tdmrep"))
     ai_body = _read(args.ai_txt)
