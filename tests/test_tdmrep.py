@@ -21,7 +21,7 @@ from noai_guard.tdmrep import LOC_TDM_HEADER, TdmrepFile, header_signals, match_
 ORIGIN = "https://example.com"
 FILE_URL = ORIGIN + "/.well-known/tdmrep.json"
 POLICY = Policy(user_agents=("examplebot",))
-EXAMPLES = Path("/work/shared/spec-examples")
+EXAMPLES = Path(__file__).resolve().parent / "data" / "spec-examples"  # copies kept in the repository
 
 
 def tdm_signals(
