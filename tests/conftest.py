@@ -16,7 +16,7 @@ for _dir in (_TESTS, *sorted(p for p in _TESTS.iterdir() if p.is_dir() and p.nam
     if (_dir == _TESTS or any(_dir.glob("*.py"))) and str(_dir) not in sys.path:
         sys.path.insert(0, str(_dir))
 
-from crawlutil import CrawlResult, Route, Site, run_crawl
+from crawlutil import CrawlResult, RawSite, Route, Send, Site, run_crawl
 
 
 @pytest.fixture
@@ -48,3 +48,18 @@ def crawl(tmp_path: Path) -> Callable[..., CrawlResult]:
 
 
 __all__ = ["Route", "Site"]
+
+
+@pytest.fixture
+def raw_site() -> Iterator[Callable[..., RawSite]]:
+    """Start raw sites (``raw_site(routes, not_found=...)``, see ``crawlutil.RawSite``); all stopped after."""
+    started: list[RawSite] = []
+
+    def make(routes: dict[str, Send], **kw: Any) -> RawSite:
+        site = RawSite(routes, **kw)
+        started.append(site)
+        return site
+
+    yield make
+    for site in started:
+        site.close()

@@ -16,6 +16,7 @@ Reusable by other test files::
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import gzip
 import json
@@ -510,3 +511,62 @@ def main(config_path: str) -> None:
 
 if __name__ == "__main__":
     main(sys.argv[1])
+
+
+# -- a raw HTTP server: each path answered by a function writing bytes as they are --------------------
+
+Send = Callable[[socket.socket], None]
+
+
+def _not_found(conn: socket.socket) -> None:
+    conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+
+
+class RawSite:
+    """HTTP/1.1 on 127.0.0.1, port 0: each path answered by a function writing raw bytes.
+
+    For what a well-behaved server will not send: cut bodies, resets, bytes as stored.
+    """
+
+    def __init__(self, routes: dict[str, Send], not_found: Send = _not_found) -> None:
+        self.routes = routes
+        self.not_found = not_found
+        self.log: list[str] = []
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def count(self, path: str) -> int:
+        return self.log.count(path)
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+            path = data.split(b" ", 2)[1].decode("latin-1")
+            self.log.append(path)
+            with contextlib.suppress(OSError):  # the client hung up
+                self.routes.get(path, self.not_found)(conn)
+
+    def close(self) -> None:
+        self._closed = True
+        self.sock.close()

@@ -29,7 +29,6 @@ import io
 import json
 import random
 import socket
-import threading
 import time
 import zlib
 from collections.abc import Iterator
@@ -38,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from crawlutil import run_crawl
+from crawlutil import RawSite, Send, run_crawl
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -225,48 +224,22 @@ ROBOTS_STATE = {
 NOT_FOUND = Wire(404, (("Content-Type", "text/plain"),), b"not found")
 
 
-# -- a server that writes each row's bytes as they are -----------------------------------------------
+# -- a server that writes each row's bytes as they are (crawlutil.RawSite) ---------------------------
 
 
-class RawServer:
-    """HTTP/1.1 on 127.0.0.1, port 0: each path answered with fixed bytes, then the connection closed."""
+def _send(wire: Wire) -> Send:
+    """Write the row's bytes as they are, then close (after a pause for a cut connection)."""
 
-    def __init__(self, routes: dict[str, Wire]) -> None:
-        self.routes = routes
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self._stop = False
-        threading.Thread(target=self._accept, daemon=True).start()
+    def send(conn: socket.socket) -> None:
+        conn.sendall(wire.raw())
+        if wire.close_after is not None:
+            time.sleep(0.2)
 
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+    return send
 
-    def _accept(self) -> None:
-        while not self._stop:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
-    def _serve(self, conn: socket.socket) -> None:
-        with conn:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                more = conn.recv(65536)
-                if not more:
-                    return
-                data += more
-            path = data.split(b" ", 2)[1].decode("latin-1")
-            wire = self.routes.get(path, NOT_FOUND)
-            with contextlib.suppress(OSError):
-                conn.sendall(wire.raw())
-                if wire.close_after is not None:
-                    time.sleep(0.2)
-
-    def close(self) -> None:
-        self._stop = True
-        self.sock.close()
+def raw_server(routes: dict[str, Wire]) -> RawSite:
+    return RawSite({p: _send(w) for p, w in routes.items()}, _send(NOT_FOUND))
 
 
 def fetch(url: str) -> bytes:
@@ -320,11 +293,11 @@ def _outcome(rec: dict[str, Any]) -> Outcome:
 @pytest.fixture(scope="module")
 def paths(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Paths]:
     tmp = tmp_path_factory.mktemp("contract")
-    servers: dict[str, RawServer] = {}
+    servers: dict[str, RawSite] = {}
     for state, robots in ROBOTS_STATE.items():
         routes = {"/robots.txt": robots}
         routes.update({r.path: r.wire for r in ROWS if r.origin == state})
-        servers[state] = RawServer(routes)
+        servers[state] = raw_server(routes)
     try:
         urls = {r.name: servers[r.origin].url(r.path) for r in ROWS}
         crawl = _crawl(tmp, urls)
@@ -357,7 +330,7 @@ def _crawl(tmp: Path, urls: dict[str, str]) -> dict[str, dict[str, Any]]:
 
 
 def _audit(
-    tmp: Path, servers: dict[str, RawServer]
+    tmp: Path, servers: dict[str, RawSite]
 ) -> tuple[dict[str, dict[str, Any]], list[str], dict[str, Outcome]]:
     warc = tmp / "contract.warc.gz"
     minute = 0

@@ -11,15 +11,13 @@ import gzip
 import io
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-from crawlutil import CrawlResult, Route, Site, image, text
+from crawlutil import CrawlResult, RawSite, Route, Site, image, text
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_crawl_safety import RawSite
 
 from noai_guard import decision as d
 from noai_guard.content import HEAD_END, PayloadReader
@@ -78,20 +76,6 @@ def test_images_of_a_utf16_reserving_page_are_reserved(
 
 
 # -- a gzip page cut mid-stream (DOWNLOAD_FAIL_ON_DATALOSS = False) ---------------------------------
-
-
-@pytest.fixture
-def raw_site() -> Iterator[Callable[[dict[str, Callable[[socket.socket], None]]], RawSite]]:
-    started: list[RawSite] = []
-
-    def make(routes: dict[str, Callable[[socket.socket], None]]) -> RawSite:
-        site = RawSite(routes)
-        started.append(site)
-        return site
-
-    yield make
-    for s in started:
-        s.close()
 
 
 def _raw(headers: list[tuple[str, str]], body: bytes, announced: int) -> Callable[[socket.socket], None]:

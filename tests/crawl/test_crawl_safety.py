@@ -11,7 +11,6 @@ Cut bodies come from :class:`RawSite`, a socket server that writes raw bytes.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import socket
@@ -20,19 +19,18 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from crawlutil import ROOT, USER_AGENT, CrawlResult, Route, Site, page, redirect, text
+from crawlutil import ROOT, USER_AGENT, CrawlResult, RawSite, Route, Send, Site, page, redirect, text
 
 from noai_guard import auditlog
 from noai_guard.sitefiles import redirect_refused
 
 Crawl = Callable[..., CrawlResult]
 MakeSite = Callable[..., Site]
-Send = Callable[[socket.socket], None]
 
 DISALLOW_ALL = "User-agent: *\nDisallow: /\n"
 NOAI_META = '<meta name="robots" content="noai">'
@@ -91,69 +89,6 @@ def no_last_chunk(sent: str, ctype: str = "text/plain") -> Send:
         time.sleep(0.2)
 
     return send
-
-
-NOT_FOUND = whole("not found", status="404 Not Found")
-
-
-class RawSite:
-    """HTTP/1.1 on 127.0.0.1, port 0: each path answered by a function writing raw bytes."""
-
-    def __init__(self, routes: dict[str, Send]) -> None:
-        self.routes = routes
-        self.log: list[str] = []
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        self._closed = False
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def count(self, path: str) -> int:
-        return self.log.count(path)
-
-    def _accept(self) -> None:
-        while not self._closed:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn: socket.socket) -> None:
-        with conn:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = conn.recv(4096)
-                if not chunk:
-                    return
-                data += chunk
-            path = data.split(b" ", 2)[1].decode("latin-1")
-            self.log.append(path)
-            with contextlib.suppress(OSError):  # the client hung up
-                self.routes.get(path, NOT_FOUND)(conn)
-
-    def close(self) -> None:
-        self._closed = True
-        self.sock.close()
-
-
-@pytest.fixture
-def raw_site() -> Iterator[Callable[[dict[str, Send]], RawSite]]:
-    started: list[RawSite] = []
-
-    def make(routes: dict[str, Send]) -> RawSite:
-        site = RawSite(routes)
-        started.append(site)
-        return site
-
-    yield make
-    for s in started:
-        s.close()
 
 
 def _signals(rec: dict[str, Any], name: str) -> list[dict[str, Any]]:
