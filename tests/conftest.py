@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import tarfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -63,3 +64,21 @@ def raw_site() -> Iterator[Callable[..., RawSite]]:
     yield make
     for site in started:
         site.close()
+
+
+REAL_PAGES = Path(__file__).resolve().parents[1].parent / "shared" / "realpages" / "pages.tar.xz"
+
+
+@pytest.fixture(scope="session")
+def real_pages(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, bytes]]:
+    """The 273 real documents of ``../shared/realpages`` as (file name, bytes), unpacked once a
+    session into a temporary directory (never into the repository); skipped when absent."""
+    if not REAL_PAGES.is_file():
+        pytest.skip(f"{REAL_PAGES} not found")
+    where = tmp_path_factory.mktemp("realpages")
+    with tarfile.open(REAL_PAGES, "r:xz") as tf:
+        if hasattr(tarfile, "data_filter"):
+            tf.extractall(where, filter="data")
+        else:  # pragma: no cover - Python without extraction filters
+            tf.extractall(where)
+    return [(p.name, p.read_bytes()) for p in sorted(where.rglob("*.html"))]
