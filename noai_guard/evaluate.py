@@ -17,6 +17,7 @@ from . import decision as d
 from .content import State, kept_by_scrapy, parse_codings
 from .decision import Decision, Headers, Signal, Verdict
 from .htmlhead import Head, read_head
+from .htmlscan import HEAD_END, scan_head_tags
 from .policy import DecisionMemo, Policy
 from .robots import ai_txt_path_rules, ai_txt_signals, matches_every_path, url_path
 
@@ -188,153 +189,65 @@ def header_value(headers: Headers, name: str) -> str | None:
     return None
 
 
-# Raw-text elements and comments: a "<body" inside them does not start the body.
-_RAW_OPENERS = (
-    (b"<script", b"</script"),
-    (b"<style", b"</style"),
-    (b"<title", b"</title"),
-    (b"<textarea", b"</textarea"),
-    (b"<template", b"</template"),
-    (b"<noframes", b"</noframes"),  # raw text in the head (WHATWG "in head": noframes)
-    (b"<!--", b"-->"),
-)
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
-
-def _lowered_head(body: bytes, budget: int, tokens: _Tokens | None = None) -> bytes | None:
-    """The bytes before the body starts, lowercased; ``None`` if that can't be told cheaply.
-
-    The cut is the first ``<body`` (``<BODY`` if there is none) that is not
-    inside a raw-text element or a comment.  A superset of the head is fine
-    (the check below only looks for tokens); a cut too early is not, hence the
-    raw-text check.
-
-    With ``tokens``, also ``None`` as soon as a candidate prefix holds one of
-    them or a NUL byte: every later candidate, and so the head itself, starts
-    with that prefix and holds it too, so the caller would take the full
-    reader anyway.  Checking the tokens before the raw-text test skips that
-    test for pages that carry a token.
-    """
-    limit = min(len(body), budget)
-    start = 0
-    for _ in range(8):
-        lower = body.find(b"<body", start, limit)
-        # Most pages write <body>.  Any other spelling before it only makes the prefix
-        # longer than the head, which is fine (see above), so <BODY is looked for only
-        # when there is no <body at all.
-        cands = [lower] if lower >= 0 else [i for i in (body.find(b"<BODY", start, limit),) if i >= 0]
-        if not cands:
-            # No body start found: the whole document within the budget is head,
-            # unless it runs past the budget (then the full reader says "incomplete").
-            if len(body) > budget:
-                return None
-            low = body[:limit].lower()
-            return None if tokens is not None and _has_token(low, tokens) else low
-        cut = min(cands)
-        low = body[:cut].lower()
-        if tokens is not None and _has_token(low, tokens):
-            return None
-        end = _raw_end(low)
-        if end >= 0 and _ends_outside_tags(low[end:]):
-            return low
-        start = cut + 5
-    return None
+# A numeric character reference to an ASCII character (WHATWG HTML §13.2.5.72-80: every
+# digit is part of the number, the ";" is optional), on lowered bytes.  Only these can spell
+# part of a directive word; any other reference decodes to a non-ASCII character, which no
+# word holds, so leaving it as it stands can only add a word, never hide one.
+_ASCII_REF = re.compile(rb"&#(?:x0*([0-7]?[0-9a-f])(?![0-9a-f])|0*(12[0-7]|1[01][0-9]|[1-9]?[0-9])(?![0-9]));?")
+# Characters that spell an ASCII letter or digit only through a named reference
+# (html.entities.html5: "&fjlig;" is "fj") or through str.lower() of a non-ASCII
+# character (U+212A KELVIN SIGN lowers to "k"); tests/test_scan_head.py re-derives both.
+_NAMED_REF_LETTERS = frozenset("fj")
+_KELVIN = "\u212a".encode()
 
 
-def _has_token(low: bytes, tokens: _Tokens) -> bool:
-    """A NUL byte or one of the tokens in ``low``."""
-    if b"\x00" in low:
-        return True
-    for t in tokens.single:
-        # An occurrence starts at or after the first occurrence of its first byte,
-        # which memchr finds fast; a rare one ("&") mostly ends the search there.
-        i = low.find(t[:1])
-        if i >= 0 and low.find(t, i) >= 0:
+def _ascii_ref(m: re.Match[bytes]) -> bytes:
+    hexa, dec = m.groups()
+    value = int(hexa, 16) if hexa is not None else int(dec)
+    return bytes((value,)) if value else b"\x80"  # "&#0;" is U+FFFD
+
+
+class _Tokens:
+    """A policy's directive words, and what the head scan flags a ``<meta>`` for."""
+
+    __slots__ = ("any_ref", "kelvin", "scan", "scannable", "words")
+
+    def __init__(self, words: tuple[bytes, ...]) -> None:
+        self.words = (*words, b"tdm")
+        letters = set(b"".join(words).decode("ascii", "replace"))
+        # The scan lowers ASCII only; a non-ASCII word is matched by str.lower() in the
+        # directive parser, so its pages are always read in full.
+        self.scannable = all(w.isascii() for w in words)
+        self.any_ref = bool(_NAMED_REF_LETTERS & letters)  # "&fjlig;" may spell part of a word
+        self.kelvin = "k" in letters  # "\u212a" may spell it
+        extra = (b"&",) if self.any_ref else ()
+        self.scan = (*self.words, b"&#", *extra, *((_KELVIN,) if self.kelvin else ()))
+
+    def may_reserve(self, tag: bytes) -> bool:
+        """Can this ``<meta>`` start tag (its bytes) carry a directive word or ``tdm``?"""
+        low = tag.lower()
+        if (self.any_ref and b"&" in low) or (self.kelvin and _KELVIN in low):
             return True
-    return any(rx.search(low) is not None for rx in tokens.groups)
-
-
-# Every opener and closer that starts with "<" holds no other "<", so the matches of
-# one alternation of them, which cannot overlap, are all their occurrences, in order.
-_RAW_CLOSER = dict(_RAW_OPENERS)
-_RAW_LT = sorted({x for pair in _RAW_OPENERS for x in pair if x[:1] == b"<"}, key=len, reverse=True)
-assert all(x.count(b"<") == 1 for x in _RAW_LT)
-_RAW_RE = re.compile(b"|".join(re.escape(x) for x in _RAW_LT))
-# Pairs whose closer does not start with "<" (the comment's "-->", which can overlap
-# its own opener, as in "<!-->"): checked with rfind/find when the opener occurs.
-_RAW_ODD = {o: c for o, c in _RAW_OPENERS if c[:1] != b"<"}
-
-
-def _open_raw(low: bytes) -> bool:
-    """Is a raw-text element or comment still open at the end of ``low``?"""
-    return _raw_end(low) < 0
-
-
-def _raw_end(low: bytes) -> int:
-    """-1 if a raw-text element or comment is open at the end of ``low``, else where the last one ends.
-
-    Open means ``low.rfind(opener) > low.rfind(closer)`` for some pair.  One
-    regex pass lists every occurrence of the openers and of the closers that
-    start with ``<``; the index of the last occurrence of each orders them as
-    their positions do.  An opener that does not occur cannot be open.  When
-    none is open, the last token listed is a closer or a closed comment's
-    opener.  The offset returned is where the data state resumes: just after
-    the closer's name (its tag's ``>`` follows) or at the comment's final
-    ``>``, so that a tail that is only that ``>`` ends outside a tag (0: none
-    occurs).
-    """
-    found = _RAW_RE.findall(low)
-    if not found:
-        return 0
-    last = dict(zip(found, range(len(found)), strict=True))
-    for o, i in last.items():
-        c = _RAW_CLOSER.get(o)
-        if c is None:
-            continue  # a closer
-        odd = _RAW_ODD.get(o)
-        if odd is not None:
-            # The last opener is closed iff a closer starts after it (none can start
-            # at the opener's own position: they differ in their first two bytes).
-            if low.find(odd, low.rfind(o)) < 0:
-                return -1
-        elif last.get(c, -1) < i:
-            return -1
-    tok = found[-1]
-    odd = _RAW_ODD.get(tok)
-    if odd is not None:  # a comment, closed (checked above): from its final ">"
-        return low.find(odd, low.rfind(tok)) + len(odd) - 1
-    return low.rfind(tok) + len(tok)
-
-
-# A quoted attribute value; paired left to right.
-_QUOTED = re.compile(rb'"[^"]*"|\'[^\']*\'')
-
-
-def _ends_outside_tags(tail: bytes) -> bool:
-    """Does ``tail`` (a head prefix after its last raw-text element or comment) end outside a tag?
-
-    A ``<body`` inside an attribute value (``content="the <body> tag"``,
-    ``href="/a?<body"``) is not the body start.  After the end of a raw-text
-    element or comment the tokenizer is in the data state, and a head holds
-    only tags and whitespace there, so the quotes of the tail pair up as
-    attribute values: the prefix ends in the data state when, quoted values
-    taken out, no quote is left open and its last character is a tag's ``>``.
-    Quotes outside values (in an attribute name or an unquoted value, both
-    parse errors), or a raw-text end tag written inside a value, can pair them
-    wrongly; a quote left over sends the page to the full reader.
-    """
-    rest = _QUOTED.sub(b"", tail) if b'"' in tail or b"'" in tail else tail
-    return b'"' not in rest and b"'" not in rest and rest.rstrip().endswith(b">")
+        if b"&#" in low:
+            low = _ASCII_REF.sub(_ascii_ref, low).lower()  # "&#x4F;" is "O"
+        return any(w in low for w in self.words)
 
 
 def scan_head(body: bytes, policy: Policy, *, eof: bool = True, encoding: str | None = None) -> Head:
-    """The HTML head's metas, skipping the parse when no meta can carry a directive.
+    """The HTML head's metas, skipping the parse when no meta in it can carry a directive.
 
-    A head in which none of the directive words (``policy.directives``), no
-    ``tdm`` and no numeric character reference occurs cannot hold a meta that
-    reserves anything, whatever its markup, so lxml is not needed.  Anything
-    unusual (strict mode, UTF-16, NUL bytes, a head past the budget) takes the
-    full reader.
+    :func:`~noai_guard.htmlscan.scan_head_tags` walks the head as the WHATWG
+    tokenizer does (quotes, comments, raw text) and flags each ``<meta>`` start
+    tag that holds a directive word, ``tdm`` or a numeric character reference.
+    A flagged tag whose bytes, references decoded, hold no directive word and no
+    ``tdm`` cannot reserve anything (``&#39;`` in an ``og:title`` does not send
+    the page to a parse).  Only a head with a candidate meta, or one the scan
+    does not model (strict mode, UTF-16, NUL bytes, ``<template>``, a head past
+    the budget), takes the full reader; what else the head holds (inline
+    scripts, character references in the title, ``index, follow`` robots metas)
+    costs only the scan.
 
     ``eof=False`` says ``body`` is only the start of the document (cut at a
     limit, or a truncated download): a head still open at its end is then
@@ -351,9 +264,11 @@ def scan_head(body: bytes, policy: Policy, *, eof: bool = True, encoding: str | 
         # WHATWG "encoding sniffing": a BOM, then the transport-layer charset.
         return read_head(body, budget=budget, strict=policy.html_strict, encoding=encoding)
     if not policy.html_strict and not body.startswith(_UTF16_BOMS):
-        low = _lowered_head(body, budget, _head_tokens(policy))
-        if low is not None:  # no token and no NUL in it (checked by _lowered_head)
-            return Head((), True, len(low))
+        toks = _head_tokens(policy)
+        if toks.scannable:
+            status, end, flagged = scan_head_tags(body, min(len(body), budget), eof, toks.scan)
+            if status == HEAD_END and not any(toks.may_reserve(body[s:e]) for s, e in flagged):
+                return Head((), True, end)
     return read_head(body, budget=budget, strict=policy.html_strict)
 
 
@@ -373,36 +288,6 @@ def wide_charset(content_type: str | None) -> str | None:
     return _WIDE.get(enc) if enc else None
 
 
-class _Tokens:
-    """The head tokens, grouped for a fast "does any occur" test (:func:`_has_token`).
-
-    Tokens that share their first two bytes (``noai``, ``noimageai``, ``noml``)
-    are searched in one regex pass, ``no(?:ai|imageai|ml)``, which the regex
-    engine scans for its literal prefix; the others one by one.  Either way the
-    test is "some token occurs in the text", exactly.
-    """
-
-    __slots__ = ("all", "groups", "single")
-
-    def __init__(self, tokens: tuple[bytes, ...]) -> None:
-        self.all = tokens
-        by_prefix: dict[bytes, list[bytes]] = {}
-        for t in tokens:
-            by_prefix.setdefault(t[:2], []).append(t)
-        single: list[bytes] = []
-        groups: list[re.Pattern[bytes]] = []
-        for prefix, toks in by_prefix.items():
-            if len(toks) == 1 or len(prefix) < 2:
-                single += toks
-            else:
-                # Longest first, so no branch is cut short by one that is its prefix
-                # (irrelevant for search(), which only asks whether one matches).
-                rests = sorted({re.escape(t[2:]) for t in toks}, key=len, reverse=True)
-                groups.append(re.compile(re.escape(prefix) + b"(?:" + b"|".join(rests) + b")"))
-        self.single = tuple(single)
-        self.groups = tuple(groups)
-
-
 _TOKENS: dict[tuple[str, ...], _Tokens] = {}
 
 
@@ -419,7 +304,7 @@ def _head_tokens(policy: Policy) -> _Tokens:
     toks = _TOKENS.get(key)
     if toks is None:
         words = {k.lower().encode("utf-8", "replace") for k in key}
-        toks = _TOKENS[key] = _Tokens((*sorted(words), b"tdm", b"&#"))
+        toks = _TOKENS[key] = _Tokens(tuple(sorted(words)))
     _LAST_TOKENS = (policy, toks)
     return toks
 

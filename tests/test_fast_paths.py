@@ -28,7 +28,7 @@ from noai_guard.crawl import page as crawlpage
 from noai_guard.crawl import sitefetch
 from noai_guard.crawl.guard import Guard
 from noai_guard.decision import Decision, Signal, Verdict
-from noai_guard.evaluate import _RAW_OPENERS, _open_raw, is_html, response_signals, scan_head, site_signals
+from noai_guard.evaluate import is_html, response_signals, scan_head, site_signals
 from noai_guard.htmlhead import Head
 from noai_guard.policy import Policy, decide
 from noai_guard.sitefiles import file_url, from_fetch, origin_of
@@ -212,18 +212,6 @@ def test_empty_complete_head_has_no_meta_signals() -> None:
         slow = directives.meta_signals(head, url, policy) + tdmrep.meta_signals(head, url, policy)
         assert response_signals(url, policy, content_type="text/html", head=head) == slow
     assert response_signals(url, policy, content_type="text/html", head=Head((), True, 10)) == []
-
-
-_FRAGMENTS = st.sampled_from(
-    [o for o, _ in _RAW_OPENERS] + [c for _, c in _RAW_OPENERS] + [b"x", b"<", b"-", b">", b"!", b"/"]
-)
-
-
-@settings(max_examples=500, deadline=None)
-@given(st.lists(_FRAGMENTS, max_size=12))
-def test_open_raw_is_the_rfind_rule(parts: list[bytes]) -> None:
-    low = b"".join(parts)
-    assert _open_raw(low) == any(low.rfind(o) > low.rfind(c) for o, c in _RAW_OPENERS)
 
 
 _URL = st.builds(
@@ -410,81 +398,6 @@ def test_site_signals_share_one_path(url: str) -> None:
 _TOKEN_SETS = st.lists(
     st.sampled_from(["noai", "noimageai", "noml", "no", "n", "", "a.b", "a*", "tdm-x", "x"]), max_size=4
 )
-
-
-@settings(max_examples=500, deadline=None)
-@given(
-    _TOKEN_SETS,
-    st.lists(
-        st.sampled_from(
-            [
-                b"no",
-                b"ai",
-                b"image",
-                b"ml",
-                b"noa",
-                b"i",
-                b"td",
-                b"m",
-                b"&",
-                b"#",
-                b"\x00",
-                b"a.b",
-                b"a*",
-                b"x",
-                b" ",
-            ]
-        ),
-        max_size=10,
-    ).map(b"".join),
-)
-def test_head_token_test_is_any_in(words: list[str], low: bytes) -> None:
-    from noai_guard.evaluate import _has_token, _head_tokens
-
-    toks = _head_tokens(Policy(directives=dict.fromkeys(words, (d.AI_TRAIN,))))
-    assert _has_token(low, toks) == (b"\x00" in low or any(t in low for t in toks.all))
-
-
-@settings(max_examples=500, deadline=None)
-@given(
-    st.lists(
-        st.sampled_from(
-            [
-                b"<body>",
-                b"<BODY",
-                b"<script>",
-                b"</script>",
-                b"<!--",
-                b"-->",
-                b"<!-->",
-                b"<title>",
-                b"</title>",
-                b"<textarea>",
-                b"</textarea>",
-                b"<template>",
-                b"</template>",
-                b"<style>",
-                b"</style>",
-                b"noai",
-                b"NoML",
-                b"tdm",
-                b"&#",
-                b"&",
-                b"\x00",
-                b"x",
-            ]
-        ),
-        max_size=12,
-    ).map(b"".join),
-    st.sampled_from([10, 40, 1000]),
-)
-def test_token_aware_lowered_head_is_the_plain_one_plus_the_token_test(body: bytes, budget: int) -> None:
-    from noai_guard.evaluate import _has_token, _head_tokens, _lowered_head
-
-    toks = _head_tokens(Policy())
-    low = _lowered_head(body, budget)
-    want = low if low is not None and not _has_token(low, toks) else None
-    assert _lowered_head(body, budget, toks) == want
 
 
 @settings(max_examples=300, deadline=None)
