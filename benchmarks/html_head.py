@@ -9,7 +9,8 @@ bytes: :func:`noai_guard.evaluate.scan_head` with a default ``Policy`` (what the
 middleware and the audit run on every HTML page), :func:`read_head`, a full
 lxml parse, and the reserved-page path (``scan_head`` plus
 ``embedded_images`` on the page with a ``noai, noimageai`` robots meta put
-into its head).  Each figure per page is the median of ``--repeats`` passes
+into its head), each also with the pure-Python head scan and with the images
+read from lxml's tree of the whole page (the fallbacks).  Each figure per page is the median of ``--repeats`` passes
 over all pages (pages and contenders interleaved, so load from elsewhere hits
 them alike); the report gives the median, mean, p90 and max over the pages,
 the slowest page's file name, the pages above 2 ms, and the share of pages
@@ -42,8 +43,9 @@ sys.path.insert(1, str(Path(__file__).resolve().parent))
 
 import realpages
 
+from noai_guard import evaluate, htmlscan
 from noai_guard.evaluate import scan_head
-from noai_guard.htmlhead import embedded_images, read_head
+from noai_guard.htmlhead import embedded_images, embedded_images_parsed, read_head
 from noai_guard.policy import Policy
 
 HEAD = """<!DOCTYPE html>
@@ -252,15 +254,29 @@ def real(repeats: int, limit: int | None) -> int:
             f"({n_unread} pages where noai_guard does not read an added meta are timed unchanged as 'reserved')"
         )
 
+    def pure(k: int) -> object:
+        # scan_head with the pure-Python scan (what a machine without a C compiler runs).
+        evaluate.scan_head_tags = htmlscan.scan_head_tags_py
+        try:
+            return scan_head(pages[k], policy)
+        finally:
+            evaluate.scan_head_tags = htmlscan.scan_head_tags
+
     contenders: dict[str, Callable[[int], object]] = {
         "scan_head (default Policy)": lambda k: scan_head(pages[k], policy),
+        "scan_head, pure-Python scan": pure,
         "read_head": lambda k: read_head(pages[k]),
         "full lxml parse": lambda k: etree.HTML(pages[k]),
         "reserved: scan_head + embedded_images": lambda k: (
             scan_head(reserved[k], policy),
             embedded_images(reserved[k], url),
         ),
+        "reserved, images from lxml's tree": lambda k: (
+            scan_head(reserved[k], policy),
+            embedded_images_parsed(reserved[k], url),
+        ),
     }
+    print(f"head scan: {htmlscan.IMPLEMENTATION} (NOAI_GUARD_PURE_PYTHON=1 selects the Python one)")
     # Batches: enough calls that one sample of a page lasts BATCH_SECONDS.
     batch: dict[tuple[str, int], int] = {}
     for name, fn in contenders.items():

@@ -572,6 +572,17 @@ def _html_parser() -> etree.HTMLParser:
     return parser
 
 
+def _media_parser() -> etree.HTMLParser:
+    """:func:`_html_parser` for whole pages: ``huge_tree`` keeps elements nested more than 255
+    deep (libxml2 drops them and all that follows otherwise; it still stops at about 2,046)."""
+    parser: etree.HTMLParser | None = getattr(_LOCAL, "media_parser", None)
+    if parser is None:
+        parser = _LOCAL.media_parser = etree.HTMLParser(
+            encoding="utf-8", no_network=True, remove_comments=True, remove_pis=True, huge_tree=True
+        )
+    return parser
+
+
 def _read_head(body: bytes, budget: int, strict: bool, encoding: str | None) -> Head:
     end = min(len(body), budget)
     if not strict:
@@ -740,6 +751,14 @@ def embedded_images(body: bytes, base_url: str, *, encoding: str | None = None) 
     ``twitter:image`` metas; relative URLs resolve against the first
     ``<base href>`` (WHATWG "document base URL") or ``base_url``.  Never raises.
     """
+    from .mediascan import embedded_images_fast  # it imports this module's helpers
+
+    fast = embedded_images_fast(body, base_url, encoding=encoding)  # never raises
+    return fast if fast is not None else embedded_images_parsed(body, base_url, encoding=encoding)
+
+
+def embedded_images_parsed(body: bytes, base_url: str, *, encoding: str | None = None) -> list[str]:
+    """:func:`embedded_images` read from lxml's tree of the whole page: the reference of the scan."""
     try:
         return _embedded_images(bytes(body), base_url, encoding)
     except Exception:  # noqa: BLE001  # pragma: no cover - the contract is "never raises"
@@ -760,7 +779,7 @@ def _embedded_images(body: bytes, base_url: str, encoding: str | None) -> list[s
         if not text.strip():
             return []
         root = etree.fromstring(
-            text, etree.HTMLParser(no_network=True, remove_comments=True, remove_pis=True)
+            text, etree.HTMLParser(no_network=True, remove_comments=True, remove_pis=True, huge_tree=True)
         )
     else:
         data = body[start:]
@@ -769,7 +788,7 @@ def _embedded_images(body: bytes, base_url: str, encoding: str | None) -> list[s
             return []  # no image tag, and no image meta key even through a character reference
         if not data.isascii():
             data = data.decode("utf-8", "replace").encode("utf-8")  # what the text way parses
-        root = etree.fromstring(data, _html_parser())
+        root = etree.fromstring(data, _media_parser())
     if root is None:
         return []
     base = base_url
