@@ -791,15 +791,21 @@ static int scan_media_depth(const uc *d, Py_ssize_t n, PyObject *names, PyObject
     Py_ssize_t pos = 0, lt, end;
     int parent = PARENT_UNKNOWN; /* what the parent of a tag here would be */
     Py_ssize_t svg = 0, math = 0; /* open <svg> / <math> start tags (foreign content) */
+    /* As in htmlscan.py: a start tag or text seen (libxml2's root element is open), and one
+     * other than <html>; an end tag, "</x" or "<?" seen before that; a <body> seen; an <html>,
+     * <head> or <body> that may be misplaced (libxml2 counts those, and an </html> then only
+     * lowers the count). */
+    int opened = 0, other = 0, stray = 0, body = 0, misplaced = 0;
     if (n > 0 && memchr(d, 0, (size_t)n) != NULL)
         return UNSURE;
     for (;;) {
         uc c;
         Py_ssize_t i;
         lt = find_byte(d, pos, n, '<');
-        for (i = pos; parent != PARENT_UNKNOWN && i < (lt >= 0 ? lt : n); i++) {
+        for (i = pos; (parent != PARENT_UNKNOWN || !opened) && i < (lt >= 0 ? lt : n); i++) {
             if (!is_ws(d[i])) {
                 parent = PARENT_UNKNOWN; /* text */
+                opened = other = 1;
                 break;
             }
         }
@@ -821,6 +827,16 @@ static int scan_media_depth(const uc *d, Py_ssize_t n, PyObject *names, PyObject
                 if (depth_step(depth, name, nlen, 0) == UNSURE)
                     return UNSURE;
                 parent = PARENT_UNKNOWN;
+                if (kind == T_HTML) {
+                    /* libxml2 ends the document at </html> once its root is open (a start
+                     * tag or text came first; WHATWG goes back to "in body"). */
+                    if (opened && !misplaced)
+                        return HEAD_END;
+                    if (stray || misplaced)
+                        return UNSURE;
+                } else {
+                    stray = 1;
+                }
                 if (kind == T_SVG)
                     svg = svg > 0 ? svg - 1 : 0;
                 else if (kind == T_MATH)
@@ -828,6 +844,18 @@ static int scan_media_depth(const uc *d, Py_ssize_t n, PyObject *names, PyObject
                 pos = end;
                 continue;
             }
+            if (kind == T_HTML) {
+                misplaced |= opened;
+            } else {
+                if (kind == T_HEAD) {
+                    misplaced |= other;
+                } else if (kind == T_BODY) {
+                    misplaced |= body;
+                    body = 1;
+                }
+                other = 1;
+            }
+            opened = 1;
             k = name_index(name, nlen, names);
             if (k >= 0 && add_tag(out, k, lt, end, parent) < 0)
                 return -1;
@@ -886,6 +914,7 @@ static int scan_media_depth(const uc *d, Py_ssize_t n, PyObject *names, PyObject
         }
         if (c == '/') { /* "</>" is nothing; "</" + anything else, a bogus comment */
             end = d[lt + 2] == '>' ? lt + 3 : find_byte(d, lt + 2, n, '>') + 1;
+            stray = 1;
         } else if (c == '!') {
             if (lt + 4 <= n && d[lt + 2] == '-' && d[lt + 3] == '-') {
                 end = comment_end(d, lt + 4, n);
@@ -898,8 +927,10 @@ static int scan_media_depth(const uc *d, Py_ssize_t n, PyObject *names, PyObject
             }
         } else if (c == '?') { /* bogus comment */
             end = find_byte(d, lt + 2, n, '>') + 1;
+            stray = 1;
         } else { /* "<" + anything else is text */
             parent = PARENT_UNKNOWN;
+            opened = other = 1;
             pos = lt + 1;
             continue;
         }

@@ -406,14 +406,24 @@ def media_tags_py(data: bytes, limit: int, names: tuple[bytes, ...]) -> MediaRes
     svg = math = 0  # open <svg> / <math> start tags (foreign content)
     counts: dict[bytes, int] = {}
     depth = 0
+    # A start tag or text seen (libxml2's root element is open), and one other than <html>;
+    # an end tag, "</x" or "<?" seen before that (what libxml2 makes of them is not modelled);
+    # a <body> seen; an <html>, <head> or <body> that may be misplaced (libxml2 counts those,
+    # and an </html> then only lowers the count).
+    opened = other = stray = body = misplaced = False
     pos = 0
     while True:
         m = _WS_TAG.match(d, pos, n)
         if m is None:
             lt = d.find(_LT, pos, n)
             stop = lt if lt >= 0 else n
-            if parent != PARENT_UNKNOWN and stop > pos and _NON_WS.search(d, pos, stop) is not None:
+            if (
+                (parent != PARENT_UNKNOWN or not opened)
+                and stop > pos
+                and _NON_WS.search(d, pos, stop) is not None
+            ):
                 parent = PARENT_UNKNOWN  # text
+                opened = other = True
             if lt < 0:
                 return (DONE, tuple(tags))
             if lt + 1 >= n or (d[lt + 1] == _SLASH and lt + 2 >= n):
@@ -426,6 +436,7 @@ def media_tags_py(data: bytes, limit: int, names: tuple[bytes, ...]) -> MediaRes
             else:
                 if c == _SLASH:  # "</>" is nothing; "</" + anything else, a bogus comment
                     end = lt + 3 if d[lt + 2] == _GT else d.find(b">", lt + 2, n) + 1
+                    stray = True
                 elif c == _BANG:
                     if d.startswith(b"--", lt + 2) and lt + 4 <= n:
                         end = _comment_end(d, lt + 4, n)
@@ -437,8 +448,10 @@ def media_tags_py(data: bytes, limit: int, names: tuple[bytes, ...]) -> MediaRes
                             parent = PARENT_UNKNOWN
                 elif c == _QUESTION:  # bogus comment
                     end = d.find(b">", lt + 2, n) + 1
+                    stray = True
                 else:  # "<" + anything else is text
                     parent = PARENT_UNKNOWN
+                    opened = other = True
                     pos = lt + 1
                     continue
                 if end <= 0:
@@ -456,12 +469,31 @@ def media_tags_py(data: bytes, limit: int, names: tuple[bytes, ...]) -> MediaRes
                     counts[name] -= 1
                     depth -= 1
             parent = PARENT_UNKNOWN
+            if name == b"html":
+                # libxml2 ends the document at </html> once its root is open (a start tag or
+                # text came first; WHATWG goes back to "in body"): nothing after is in its tree.
+                if opened and not misplaced:
+                    return (DONE, tuple(tags))
+                if stray or misplaced:
+                    return _MEDIA_NOT_SURE
+            else:
+                stray = True
             if name == b"svg":
                 svg = max(svg - 1, 0)
             elif name == b"math":
                 math = max(math - 1, 0)
             pos = end
             continue
+        if name == b"html":
+            misplaced = misplaced or opened
+        else:
+            if name == b"head":
+                misplaced = misplaced or other
+            elif name == b"body":
+                misplaced = misplaced or body
+                body = True
+            other = True
+        opened = True
         k = index.get(name)
         if k is not None:
             tags.append((k, lt, end, parent))

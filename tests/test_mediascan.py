@@ -519,6 +519,34 @@ def test_dropped_start_tags(stray: bytes) -> None:
 
 
 @pytest.mark.parametrize(
+    ("doc", "expected", "answered"),
+    [
+        (b'<meta name="robots" content="noai"></html><img src=a.png>', [], True),
+        (b"<p></html>\n<img src=a.png>", [], True),
+        (b"x</HTML foo=bar><div><img src=a.png></div>", [], True),
+        (b"<img src=b.png></html><script>1</script><img src=a.png>", ["https://example.com/dir/b.png"], True),
+        (b"<p><img src=a.png></html>\r\n \n", ["https://example.com/dir/a.png"], True),
+        (b" <!doctype html><!-- c --></html><img src=a.png>", ["https://example.com/dir/a.png"], True),
+        (b"<p><script></html></script><img src=a.png>", ["https://example.com/dir/a.png"], True),
+        (b"<html><head></head><body><p></html><img src=a.png>", [], True),
+        # A misplaced <html>, <head> or <body> before it: libxml2 reads on past the </html>.
+        (b"<p><html></html><img src=a.png>", ["https://example.com/dir/a.png"], False),
+        (b"<html><meta><head></html><img src=a.png>", ["https://example.com/dir/a.png"], False),
+        (b"<body><body></html><img src=a.png>", ["https://example.com/dir/a.png"], False),
+        (b"<p><html></body></html><img src=a.png>", [], False),
+        (b"</p></html><img src=a.png>", None, False),  # an end tag first: not modelled
+        (b"<?x></html><img src=a.png>", None, False),
+    ],
+)
+def test_what_follows_the_html_end_tag(doc: bytes, expected: list[str] | None, answered: bool) -> None:
+    """libxml2 ends the document at </html> once its root element is open (a browser goes back
+    to "in body" and reads on): what follows is not in lxml's tree, and the scan stops there."""
+    if expected is not None:
+        assert embedded_images(doc, BASE) == expected
+    assert check_page(doc) is answered
+
+
+@pytest.mark.parametrize(
     ("opener", "depth"),
     [(b"<div>", 240), (b"<div>", 260), (b"<span>", 400), (b"<source>", 300), (b"<b>", 1800), (b"<i>", 2100)],
 )
