@@ -160,8 +160,12 @@ def detect(path: str | os.PathLike[str]) -> InputInfo:
 
 
 def _parse_warc_date(value: str | None) -> float:
+    global _LAST_DATE
     if not value:
         return 0.0
+    last = _LAST_DATE
+    if value == last[0]:  # consecutive records share their second, mostly
+        return last[1]
     v = value.strip().replace("Z", "+00:00")
     try:
         dt = _dt.datetime.fromisoformat(v)
@@ -169,7 +173,12 @@ def _parse_warc_date(value: str | None) -> float:
         return 0.0
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=_dt.timezone.utc)
-    return dt.timestamp()
+    ts = dt.timestamp()
+    _LAST_DATE = (value, ts)
+    return ts
+
+
+_LAST_DATE: tuple[str, float] = ("", 0.0)  # the last WARC-Date parsed, and its time
 
 
 # --- WARC records ----------------------------------------------------------------------------
@@ -294,6 +303,11 @@ class _LiveReader:
         if self.error is not None:
             return b""
         try:
+            # No more than the payload holds: FastWARC zero-fills a buffer of the size asked
+            # for, whatever it returns (a reserving page is read on with an 8 MB budget).
+            left = self.expected - self.raw.tell()
+            if 0 < left < n:
+                n = left
             data: bytes = self.raw.read(n)
         except (OSError, ValueError, EOFError) as exc:
             if self.raising:

@@ -46,7 +46,6 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Literal
 
 import orjson
-from w3lib.url import safe_url_string
 
 from . import auditlog, engine
 from . import decision as d
@@ -192,6 +191,9 @@ class Judge:
         self.fallback = fallback  # today's files fetched with --fetch
         # origin -> (from, until, files, used): the site files in force for times in [from, until).
         self._cache: dict[str, tuple[float, float, dict[Kind, SiteFile], dict[str, Any]]] = {}
+        # (origin, a record?) -> (used, SiteFiles): the engine's view of those files, built once
+        # per ``used`` (the cache's own dict, replaced whenever the files in force change).
+        self._sites: dict[tuple[str, bool], tuple[dict[str, Any], SiteFiles]] = {}
 
     def forget(self, origin: str) -> None:
         """A capture of ``origin`` was added to the index (it may be another origin's redirect target)."""
@@ -271,21 +273,33 @@ class Judge:
         if origin is None:
             origin = origin_of(url)
         files, used = self.site_files(origin, ts, date is not None)
+        key = (origin, page is not None)
+        hit = self._sites.get(key)
+        if hit is not None and hit[0] is used:
+            site = hit[1]
+        else:
+            site = self._site(origin, files, used, page is not None)
+            if len(self._sites) > 100_000:
+                self._sites.clear()
+            self._sites[key] = (used, site)
+        before = self.engine.before_fetch(url, site)
+        if page is None:
+            return before, used
+        return self.engine.after_fetch(page, site, before), used
+
+    @staticmethod
+    def _site(origin: str, files: dict[Kind, SiteFile], used: dict[str, Any], record: bool) -> SiteFiles:
         missing = used.get("robots", {}).get("missing")
         if missing is not None:
             how = (
                 "add its capture or give --robots-from / --fetch"
-                if page is not None
+                if record
                 else "give --robots-from or --fetch"
             )
             provenance: dict[str, Any] = {"robots": {"missing": f"{missing}; {how}"}}
         else:
             provenance = used
-        site = SiteFiles.from_kinds(origin, files, provenance)
-        before = self.engine.before_fetch(url, site)
-        if page is None:
-            return before, used
-        return self.engine.after_fetch(page, site, before), used
+        return SiteFiles.from_kinds(origin, files, provenance)
 
 
 # --- one input ---------------------------------------------------------------------------------------
@@ -394,14 +408,13 @@ class _Candidates:
 
 
 def media_key(url: str) -> str:
-    """The key an embedded image and a record are matched on, as the crawl's: safe URL, no fragment.
+    """The key an embedded image and a record are matched on, the crawl's (:func:`engine.media_key`).
 
-    A URL w3lib cannot make safe (a port out of range, a lone surrogate) is
-    matched as it is: such a URL is never a request, so only its very text can match.
+    Safe URL, no fragment; a URL w3lib cannot make safe (a port out of range,
+    a lone surrogate) is matched as it is: such a URL is never a request, so
+    only its very text can match.
     """
-    with contextlib.suppress(ValueError, UnicodeError):
-        url = safe_url_string(url)
-    return url.split("#", 1)[0]
+    return engine.media_key(url)
 
 
 def _count_judged(result: FileResult, origin: str) -> dict[str, int]:
@@ -480,12 +493,19 @@ def _judge_warc(
             origin = fast_origin(url)
             # The page as fetched: its head already read, its payload still open (item.payload)
             # so that the engine can read on to list the images a reserving page embeds.
-            page = Page(
+            # Page(url, headers=..., body=..., content_type=..., read=PageRead(...)), every field
+            # given (status 200, no coding: the payload reader undoes them), built slot by slot.
+            page = engine.new_page(
                 url,
-                headers=item.headers,
-                body=item.payload if item.payload is not None else b"",
-                content_type=item.content_type,
-                read=PageRead(item.body, item.head, item.unreadable),
+                200,
+                item.headers,
+                item.payload if item.payload is not None else b"",
+                None,
+                False,
+                item.content_type,
+                None,
+                False,
+                engine.new_page_read(item.body, item.head, item.unreadable),
             )
             judgement, used = judge.judge(url, item.ts, item.date, page, origin=origin)
             dec = judgement.decision

@@ -849,8 +849,12 @@ class PayloadReader:
                 out += decoded
                 if stop is not None and _found(stop, out, max(0, prev - 16)):
                     break
-            return bytes(out[:limit])
-        step = first if self.streaming else limit
+            return _prefix(out, limit)
+        if stop is None and self.streaming:
+            return self._read_to(limit)
+        # In steps from ``first`` when a stop pattern may end the read early; else what is
+        # missing up to ``limit`` in one read (no buffer to grow, nothing to search).
+        step = first if self.streaming and stop is not None else max(limit - len(out), 1)
         while len(out) < limit and not self.eof:
             prev = len(out)
             data: bytes = self.reader.read(step)
@@ -874,7 +878,38 @@ class PayloadReader:
             out += data
             if stop is not None and _found(stop, out, max(0, prev - 16)):
                 break
-        return bytes(out[:limit])
+        return _prefix(out, limit)
+
+
+    def _read_to(self, limit: int) -> bytes:
+        """A stream's bytes up to ``limit``: what is missing asked for at once, the reads joined once.
+
+        The bytes and ``eof`` of the stepped loop (a read returning nothing ends
+        the stream); a later call goes on from here.
+        """
+        out = self.out
+        have = len(out)
+        if have >= limit or self.eof:
+            return _prefix(out, limit)
+        chunks: list[bytes | bytearray] = [out] if have else []
+        while have < limit:
+            data: bytes = self.reader.read(limit - have)
+            if not data:
+                self.eof = True
+                break
+            chunks.append(data)
+            have += len(data)
+        first = chunks[0] if chunks else b""
+        joined = first if len(chunks) == 1 and isinstance(first, bytes) else b"".join(chunks)
+        self.out, self._owned = joined, False  # a later read copies it into a buffer first
+        return joined
+
+
+def _prefix(out: bytes | bytearray, limit: int) -> bytes:
+    """``bytes(out[:limit])`` with one copy at most (none for ``bytes`` no longer than ``limit``)."""
+    if len(out) <= limit:
+        return out if type(out) is bytes else bytes(out)
+    return bytes(memoryview(out)[:limit])
 
 
 def _found(stop: re.Pattern[bytes], buf: bytes | bytearray, start: int) -> bool:

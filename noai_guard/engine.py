@@ -27,6 +27,7 @@ live on the judge, so two judges never share state.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 from collections import OrderedDict
@@ -34,10 +35,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from w3lib.url import safe_url_string
+
 from . import decision as d
 from . import directives
 from .content import HEAD_END, BodyReader, PayloadReader, State
-from .decision import Decision, Headers, Signal, Verdict
+from .decision import Decision, Headers, Signal, Verdict, positional_factory
 from .evaluate import (
     SIGNAL_HEADER_NAMES,
     SNIFF_BYTES,
@@ -52,6 +55,8 @@ from .evaluate import (
     wide_charset,
 )
 from .htmlhead import Head, embedded_images
+from .htmlscan import HEAD_END as SCAN_HEAD_END
+from .htmlscan import scan_head_tags
 from .policy import DecisionMemo, Policy, decide
 from .sitefiles import PATHS, Kind
 
@@ -67,6 +72,7 @@ __all__ = [
     "PageRead",
     "SiteFiles",
     "file_state",
+    "media_key",
     "not_checked_signal",
     "read_page",
 ]
@@ -137,6 +143,10 @@ class PageRead:
     unreadable: str | None  # why the head could not be read (undecodable, cut), if it matters
 
 
+#: ``PageRead(body, head, unreadable)``, built slot by slot.
+new_page_read = positional_factory(PageRead)
+
+
 @dataclass(frozen=True, slots=True)
 class Page:
     """A fetched response as the spider would get it.
@@ -175,6 +185,10 @@ class Page:
                 streaming=False,
             )
         return self.body
+
+
+#: ``Page(*fields)`` with every field given in order, for the crawl's once-per-page build.
+new_page = positional_factory(Page)
 
 
 class _BytesReader:
@@ -231,9 +245,6 @@ class _BytesReader:
         return body[: min(pos, limit)]
 
 
-_HEAD_FIRST = 8 * 1024  # most heads end well within the first 8 KB
-
-
 def read_page(
     source: BodyReader,
     url: str,
@@ -247,18 +258,20 @@ def read_page(
 
     Whether the body is read as HTML is decided as Scrapy decides what it hands
     the spider (:func:`~noai_guard.evaluate.reads_as_html`, on at least the
-    bytes Scrapy sniffs).  The head is read from the shortest prefix on which
+    bytes Scrapy sniffs).  The head is read from a prefix on which
     :func:`~noai_guard.evaluate.scan_head` gives what the whole body gives: a
     prefix in which the head ended (``complete``, read as the start of a longer
     document) gives the same metas; otherwise the prefix grows (x4) until the
-    body or the budget runs out.  A body held in memory is read to the budget
-    at once.
+    body or the budget runs out.  A streamed body is read 32 KB first, in one
+    read (the scan finds where the head ends: searching each chunk for
+    ``</head`` or ``<body`` first cost more than reading the rest); a body held
+    in memory is read to the budget at once.
     """
     budget, strict = policy.html_budget, policy.html_strict
     size = budget if strict or not source.streaming else min(budget, 32 * 1024)
     html: bool | None = None
     while True:
-        body = source.read_until(size, None if strict else source.HEAD_END, _HEAD_FIRST)
+        body = source.read_until(size)
         if html is None:
             if len(body) < SNIFF_BYTES and not source.eof:
                 body = source.read_until(max(size, SNIFF_BYTES))
@@ -269,13 +282,78 @@ def read_page(
             if source.decoding and not source.eof and may_be_html(content_type):
                 source.read_until(max(budget + 1, SNIFF_BYTES))  # as far as the crawl decodes
             state, detail = source.state
-            return PageRead(b"", None, head_unreadable(state, detail, content_type, None))
+            return new_page_read(b"", None, head_unreadable(state, detail, content_type, None))
+        final = source.eof or len(body) >= budget or strict
+        encoding = wide_charset(content_type)
+        if not final and encoding is None and not _head_may_end_in(body):
+            # The head runs on past this prefix, which grows: scan_head would read the whole
+            # prefix in full (lxml) for metas that are thrown away.
+            size = min(budget, size * 4)
+            continue
         state, detail = source.state
         whole = source.eof and state is State.WHOLE
-        head = scan_head(body, policy, eof=whole, encoding=wide_charset(content_type))
-        if source.eof or len(body) >= budget or head.complete or strict:
-            return PageRead(body, head, head_unreadable(state, detail, content_type, head))
+        head = scan_head(body, policy, eof=whole, encoding=encoding)
+        if final or head.complete:
+            return new_page_read(body, head, head_unreadable(state, detail, content_type, head))
         size = min(budget, size * 4)
+
+
+def _head_may_end_in(prefix: bytes) -> bool:
+    """False when the head of the page ``prefix`` starts does not end within it (the tokenizer's view).
+
+    The head scan over the prefix, read as the start of a longer document, says
+    whether the head ended in it (it stops there: cheaper than looking for
+    ``<body`` with ``in``); a page it does not model (a NUL byte,
+    ``<template>``...) runs on too, to a longer prefix, whose head is what this
+    one's would be had it ended here.  UTF-16 (a BOM) is left to ``scan_head``.
+    """
+    if prefix.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return True
+    return scan_head_tags(prefix, len(prefix), False, ())[0] == SCAN_HEAD_END
+
+
+def _read_bytes(
+    body: bytes,
+    cut: bool,
+    url: str,
+    content_type: str | None,
+    policy: Policy,
+    headers: Headers,
+    response_class: type | None,
+) -> PageRead:
+    """``read_page`` of a body held in memory with no coding (what ``_BytesReader`` reads), without the reader.
+
+    The body is read to the budget at once: its prefix, whether that is all of
+    it, and the state follow from its length and ``cut``, as
+    :class:`_BytesReader` gives them (``tests/test_perpage_paths.py`` compares
+    the two).  A budget under Scrapy's sniff window reads twice: left to
+    :func:`read_page`.
+    """
+    budget = policy.html_budget
+    if budget < SNIFF_BYTES:
+        return read_page(
+            _BytesReader(body, cut), url, content_type, policy, headers=headers, response_class=response_class
+        )
+    eof = len(body) < budget
+    if not eof:
+        body = body[:budget]
+    if not (body or cut):
+        return new_page_read(b"", None, None)
+    # is_html's first test, inline: a Content-Type naming HTML is read as HTML.
+    if not (content_type and "html" in content_type.lower()) and not reads_as_html(
+        content_type, body, url=url, headers=headers, response_class=response_class
+    ):
+        # head_unreadable(state, ..., None) is None: an in-memory body always decodes.
+        return new_page_read(b"", None, None)
+    encoding = wide_charset(content_type) if content_type and "16" in content_type else None
+    head = scan_head(body, policy, eof=eof and not cut, encoding=encoding)
+    if eof and cut:  # only a cut body's head can be unreadable (head_unreadable: TRUNCATED)
+        return new_page_read(
+            body,
+            head,
+            head_unreadable(State.TRUNCATED, "the body was cut short (dataloss)", content_type, head),
+        )
+    return new_page_read(body, head, None)
 
 
 def not_checked_signal(url: str, origin: str, policy: Policy, evidence: str) -> Signal:
@@ -313,6 +391,9 @@ class Judgement:
         return self.decision.blocked
 
 
+_new_judgement = positional_factory(Judgement)
+
+
 @dataclass(frozen=True, slots=True)
 class MediaReservation:
     """Media a reserving page embeds: the page's URL, the signal that reserves them, their URLs."""
@@ -320,6 +401,68 @@ class MediaReservation:
     page_url: str
     signal: Signal
     urls: tuple[str, ...]
+
+
+# --- the key an embedded image is remembered by ------------------------------------------------
+
+# An absolute http(s) URL split into "scheme://authority" (up to the first "/", as the URL
+# Standard's authority state ends it; no "?", "#", "\\" or whitespace in it) and a path and
+# query of characters safe_url_string does not percent-encode (the path's, and the special
+# query's, which has no "'"), with no empty query; then the fragment, if any.
+_KEY_PATH = r"[A-Za-z0-9\-._~!$&'()*+,;=:@%/]"
+_KEY_QUERY = r"[A-Za-z0-9\-._~!$&()*+,;=:@%/?]"
+_PLAIN_MEDIA_URL = re.compile(
+    r"(https?://[^/?#\\\x00-\x20\x7f]+)(?=/)"  # "/" first: a backtracked authority fails at once
+    rf"(/{_KEY_PATH}*(?:\?{_KEY_QUERY}+)?)(?:#|\Z)"
+)
+# "scheme://authority" -> what safe_url_string makes of it ("" when it cannot); bounded.
+_SAFE_AUTHORITIES: dict[str, str] = {}
+_SAFE_AUTHORITIES_MAX = 4096
+
+
+def media_key(url: str) -> str:
+    """``safe_url_string(url)`` without its fragment: the key an embedded image is remembered by.
+
+    The crawl and the audit match a reserving page's images with what is
+    requested (or recorded) by this key.  A URL that w3lib cannot make safe
+    (a port out of range, a lone surrogate) is matched as it is: such a URL is
+    never a request, so only its very text can match.
+
+    Fast path: safe_url_string reads a special URL's authority apart from its
+    path (URL Standard §4.4, "authority" and "path" states), so for a plain
+    path and query (``_PLAIN_MEDIA_URL``, no dot segment) the key is the
+    authority made safe, once per authority, followed by the path and query as
+    they are (``tests/test_fast_paths.py`` checks it against safe_url_string).
+    """
+    m = _PLAIN_MEDIA_URL.match(url)
+    if m is not None:
+        authority, rest = m.groups()
+        # No possible dot segment ("." or "..", or spelt with "%2e"), which the URL
+        # Standard removes from a path: those take the slow path.
+        if "/." not in rest and "%2e" not in rest and "%2E" not in rest:
+            safe = _SAFE_AUTHORITIES.get(authority)
+            if safe is None:
+                safe = _safe_authority(authority)
+                if len(_SAFE_AUTHORITIES) >= _SAFE_AUTHORITIES_MAX:
+                    _SAFE_AUTHORITIES.clear()
+                _SAFE_AUTHORITIES[authority] = safe
+            if safe:
+                return safe + rest
+    with contextlib.suppress(ValueError, UnicodeError):
+        url = safe_url_string(url)
+    return url.split("#", 1)[0]
+
+
+def _safe_authority(authority: str) -> str:
+    """What safe_url_string makes of ``authority`` + "/", without the "/"; "" if it fails or adds a path."""
+    try:
+        safe = safe_url_string(authority + "/")
+    except (ValueError, UnicodeError):
+        return ""
+    _scheme, sep, rest = safe.partition("://")
+    if not sep or rest.count("/") != 1 or not rest.endswith("/") or "?" in rest or "#" in rest:
+        return ""
+    return safe[:-1]
 
 
 class Judge:
@@ -365,7 +508,7 @@ class Judge:
             evidence = missing.get("missing", "") if isinstance(missing, Mapping) else ""
             sigs = [*sigs, not_checked_signal(url, files.origin, self.policy, evidence or "no robots.txt")]
             decision = decide(url, sigs, self.policy)
-        return Judgement(decision, sigs)
+        return _new_judgement(decision, sigs, [], None, None)
 
     def from_site_signals(self, url: str, signals: Iterable[Signal]) -> Judgement:
         """The judgement of site signals read in full by the caller, with no per-origin shortcut.
@@ -413,19 +556,23 @@ class Judge:
             if read.unreadable is not None:
                 extra.append(undecodable_signal(url, policy, read.unreadable))
         elif not isinstance(body, (bytes, bytearray, memoryview)) or body or page.cut:
-            # One byte past the budget (and Scrapy's sniff window): "the page goes on".
-            read = read_page(
-                page.reader(max(policy.html_budget + 1, SNIFF_BYTES)),
-                url,
-                content_type,
-                policy,
-                headers=headers,
-                response_class=page.response_class,
-            )
+            if type(body) is bytes and not page.chunked and not page.content_encoding:
+                # The crawl's usual page: in memory, no coding to undo.
+                read = _read_bytes(body, page.cut, url, content_type, policy, headers, page.response_class)
+            else:
+                # One byte past the budget (and Scrapy's sniff window): "the page goes on".
+                read = read_page(
+                    page.reader(max(policy.html_budget + 1, SNIFF_BYTES)),
+                    url,
+                    content_type,
+                    policy,
+                    headers=headers,
+                    response_class=page.response_class,
+                )
             head = read.head
             if read.unreadable is not None:
                 extra.append(undecodable_signal(url, policy, read.unreadable))
-        signal_headers = [(k, v) for k, v in headers if _is_signal_header(k)] if headers else []
+        signal_headers = _signal_pairs(headers) if headers else []
         if signal_headers or (head is not None and (head.metas or not head.complete)):
             sigs = response_signals(url, policy, headers=signal_headers, content_type=content_type, head=head)
             sigs += extra
@@ -450,7 +597,7 @@ class Judge:
             decision = before.decision
         else:
             decision = decide(page.url, site + sigs, self.policy)
-        return Judgement(decision, site, sigs, None if read is None else read.head, read)
+        return _new_judgement(decision, site, sigs, None if read is None else read.head, read)
 
     # -- media embedded by a reserving page ----------------------------------------------------
 
@@ -465,8 +612,12 @@ class Judge:
         for what the page embeds (a crawl, holding the body, searches all of it).
         """
         head = judgement.head
+        # Read as binding an image, a page's directives can only reserve where read for the page
+        # they reserve or are left to images (verdict None: lenient noimageai); ALLOW and
+        # UNKNOWN (a head not read to its end) read the same either way: no reservation.
         if head is None or not any(
-            s.name in _PAGE_MEDIA_SIGNALS and s.verdict is not Verdict.ALLOW for s in judgement.page
+            s.name in _PAGE_MEDIA_SIGNALS and (s.verdict is Verdict.RESERVE or s.verdict is None)
+            for s in judgement.page
         ):
             return None
         policy = self.policy
@@ -488,6 +639,27 @@ class Judge:
 def _is_signal_header(name: str) -> bool:
     # has_signal_header's test, for one name (no generator per header line).
     return name.strip().lower() in SIGNAL_HEADER_NAMES
+
+
+# Header name -> _is_signal_header(name): names repeat from page to page.  Bounded.
+_SIGNAL_NAMES: dict[str, bool] = {}
+_SIGNAL_NAMES_MAX = 1024
+
+
+def _signal_pairs(headers: Headers) -> list[tuple[str, str]]:
+    """The field lines that can carry a signal (:func:`_is_signal_header`), in order."""
+    out: list[tuple[str, str]] = []
+    known = _SIGNAL_NAMES
+    for pair in headers:
+        hit = known.get(pair[0])
+        if hit is None:
+            hit = _is_signal_header(pair[0])
+            if len(known) >= _SIGNAL_NAMES_MAX:
+                known.clear()
+            known[pair[0]] = hit
+        if hit:
+            out.append(pair)
+    return out
 
 
 def _last_header(headers: Headers, lname: str) -> str | None:

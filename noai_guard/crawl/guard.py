@@ -132,6 +132,7 @@ class Guard:
             fetched=self.trail.fetched,
         )
         self.media = MediaStore(image_size)
+        self._media_urls = self.media.urls  # the store's own mapping: empty until a page reserves images
         # Per origin: until when its files and evaluator may be used without looking at the
         # file cache (the first of its files to expire), LRU like the file cache.
         self._ready: OrderedDict[str, tuple[float, SiteFiles, SiteEval]] = OrderedDict()
@@ -260,7 +261,7 @@ class Guard:
         """
         url = request.url
         origin = _origin(url)
-        media = self.media.get(url) if self.images_on else None
+        media = self.media.get(url) if self._media_urls else None
         if media is not None:
             # Item 4: an image reserved by the page that embeds it; the page is the evidence.
             self._judge_pre(request, url, origin, self.judge.by_embedding_page(url, media))
@@ -277,15 +278,13 @@ class Guard:
         self._judge_pre(request, url, origin, self.judge.before_fetch(url, files, evaluator=ev))
 
     def _judge_pre(self, request: Request, url: str, origin: str, judgement: Judgement) -> None:
-        trail = self.trail
-        counts = trail.requested(origin)
         decision = judgement.decision
         meta = request.meta
         meta[META_SITE] = (url, origin, judgement)
         meta[META_DECISION] = decision
-        trail.count_unknowns(judgement.site, counts)
+        counts = self.trail.requested(origin, judgement.site)  # with the site signals' unknowns
         if decision.blocked:
-            trail.blocked(decision, counts, auditlog.PRE_FETCH, origin, request)
+            self.trail.blocked(decision, counts, auditlog.PRE_FETCH, origin, request)
             if self.enforce:
                 raise IgnoreRequest(f"noai_guard: {decision.reason}")
 
@@ -323,7 +322,6 @@ class Guard:
     ) -> Response:
         """``pre``: the decision the request half took (and recorded, if blocking), if it ran."""
         trail = self.trail
-        counts = trail.counts(origin)
         page = page_of(url, response)
         # The judge reuses ``before``'s decision when the page adds no signal (the usual page).
         judgement = self.judge.after_fetch(page, None, before)
@@ -331,21 +329,21 @@ class Guard:
         request.meta[META_DECISION] = decision
         sigs = judgement.page
         if sigs:
-            trail.count_unknowns(sigs, counts)
+            trail.count_unknowns(sigs, trail.counts(origin))
             if self.images_on and judgement.head is not None:  # a page's noai can only come from sigs
                 self._remember_media(page, judgement)
         if decision.blocked:
             if self.enforce:
-                trail.blocked(decision, counts, auditlog.POST_FETCH, origin, request)
+                trail.blocked(decision, trail.counts(origin), auditlog.POST_FETCH, origin, request)
                 raise IgnoreRequest(f"noai_guard: {decision.reason}")
             if pre is None or not pre.blocked:  # one flag per URL in audit-only mode
-                trail.blocked(decision, counts, auditlog.POST_FETCH, origin, request)
+                trail.blocked(decision, trail.counts(origin), auditlog.POST_FETCH, origin, request)
             return response
         if pre is not None and pre.blocked:  # audit-only: flagged before the fetch
             return response
         if 300 <= response.status < 400 and b"Location" in response.headers:
             return response  # the redirect target is a new request, judged on its own
-        trail.allowed(counts)
+        trail.allowed(origin)
         if self.audit_allowed or decision.verdict is Verdict.UNKNOWN:
             trail.record(decision, auditlog.ALLOWED, auditlog.POST_FETCH, origin)
         # No log line per allowed page: Scrapy's root logger passes DEBUG records to its

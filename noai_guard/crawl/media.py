@@ -12,9 +12,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import replace
 
-from w3lib.url import safe_url_string
-
-from ..engine import MediaReservation
+from ..engine import MediaReservation, media_key
 from .page import url_key
 
 __all__ = ["MediaStore"]
@@ -23,31 +21,35 @@ __all__ = ["MediaStore"]
 class MediaStore:
     """Image URL (fragment dropped) -> the reservation of the page that embeds it; LRU, ``size`` URLs."""
 
-    __slots__ = ("_by_url", "size")
+    __slots__ = ("size", "urls")
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._by_url: OrderedDict[str, MediaReservation] = OrderedDict()
+        #: Image URL key -> reservation; callers may test it for emptiness (never rebound).
+        self.urls: OrderedDict[str, MediaReservation] = OrderedDict()
 
     def __len__(self) -> int:
-        return len(self._by_url)
+        return len(self.urls)
 
     def get(self, url: str) -> MediaReservation | None:
         """The reservation covering ``url`` (a request URL, already percent-encoded), if remembered."""
-        return self._by_url.get(url_key(url)) if self._by_url else None
+        return self.urls.get(url_key(url)) if self.urls else None
 
     def remember(self, media: MediaReservation) -> int:
         """Remember every URL ``media`` lists; returns how many.
 
         One reservation object, without the URL list, is shared by all the
-        page's images, so the store's size bounds its memory.
+        page's images, so the store's size bounds its memory.  Each URL is
+        keyed as a request for it is (:func:`~noai_guard.engine.media_key`, the
+        audit's key too); one w3lib cannot make safe is kept as it is, not
+        raised from the response hook.
         """
         if not media.urls:
             return 0
         ref = replace(media, urls=())
-        store = self._by_url
+        store = self.urls
         for image_url in media.urls:
-            key = url_key(safe_url_string(image_url))
+            key = media_key(image_url)
             store[key] = ref
             store.move_to_end(key)
         while len(store) > self.size:

@@ -11,7 +11,7 @@ import logging
 
 from scrapy.http import Headers, Response
 
-from ..engine import Page
+from ..engine import Page, new_page
 from ..evaluate import SIGNAL_HEADER_NAMES
 from ..sitefiles import origin_of
 
@@ -25,8 +25,12 @@ def url_key(url: str) -> str:
 
 def header_pairs(response: Response) -> list[tuple[str, str]]:
     """Every header field line of ``response`` as a ``(name, value)`` pair (latin-1, as received)."""
+    hdrs = response.headers
+    # Scrapy's Headers.items() looks each (already normalised) key up again through
+    # getlist(); the dict holds the same lists.
+    items = dict.items(hdrs) if type(hdrs) is Headers else hdrs.items()
     out: list[tuple[str, str]] = []
-    for name, values in response.headers.items():
+    for name, values in items:
         key = name.decode("latin-1") if isinstance(name, bytes) else str(name)
         for v in values:
             out.append((key, v.decode("latin-1") if isinstance(v, bytes) else str(v)))
@@ -101,8 +105,17 @@ def page_of(url: str, response: Response) -> Page:
     every field line when one can carry a signal or a coding is undone, else
     the Content-Type lines only (the fast path: nothing else is read).
     """
-    content_type = first_header(response, b"Content-Type")
-    codings = _values(response, b"Content-Encoding")
+    hdrs = response.headers
+    if type(hdrs) is Headers:  # _values and first_header, inline (once per page)
+        ct_values: list[bytes] | None = dict.get(hdrs, b"Content-Type") or None
+        codings: list[bytes] | None = dict.get(hdrs, b"Content-Encoding") or None
+    else:
+        ct_values = _values(response, b"Content-Type")
+        codings = _values(response, b"Content-Encoding")
+    content_type: str | None = None
+    if ct_values:
+        v = ct_values[-1]
+        content_type = v.decode("latin-1") if isinstance(v, bytes) else str(v)
     response_class: type[Response] | None
     if codings is None:
         coding = None
@@ -117,10 +130,10 @@ def page_of(url: str, response: Response) -> Page:
     # DOWNLOAD_FAIL_ON_DATALOSS = False: a body cut short is flagged "dataloss"; its end
     # is not the page's end, so a head left open is unknown, never "no signal".
     cut = "dataloss" in response.flags
-    # Positional (url, status, headers, body, content_encoding, chunked, content_type,
-    # response_class, cut): once per page, and keywords cost a frozen dataclass more.
-    return Page(
-        url, response.status, headers, response.body, coding, False, content_type, response_class, cut
+    # Every field, in order (url, status, headers, body, content_encoding, chunked,
+    # content_type, response_class, cut, read): once per page, built slot by slot.
+    return new_page(
+        url, response.status, headers, response.body, coding, False, content_type, response_class, cut, None
     )
 
 

@@ -39,7 +39,8 @@ __all__ = ["OriginCounts", "Trail", "audit_path"]
 # Per-origin summary rows kept; further origins are counted together.
 _SUMMARY_ORIGINS = 100_000
 _OTHER_ORIGINS = "(other origins)"
-# The per-page counters reach the stats in batches of this many (and at close).
+# The per-page counters reach the stats in batches of this many (and at close): each
+# inc_value call goes through Scrapy's stats wrapper.  Final stats are the same.
 STATS_BATCH = 64
 
 
@@ -119,6 +120,10 @@ class Trail:
         # page's pre-fetch check.
         self._pending_requests = 0
         self._pending_allowed = 0
+        # The counters of a written record and of a blocked page (its action, its signal),
+        # batched the same way: name -> increments not yet in the stats.
+        self._pending: dict[str, int] = {}
+        self._pending_n = 0
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -135,7 +140,7 @@ class Trail:
     def close(self, reason: str) -> None:
         """Write the summary record and close the file; failures are counted and logged once."""
         self._running = False  # a failure from now on has nothing left to close
-        self.flush_counts()
+        self.flush_counts()  # the totals below read the stats
         origins = {o: c.to_dict() for o, c in self._origins.items()}
         stats = self.stats
         self.write(
@@ -152,6 +157,7 @@ class Trail:
                 },
             )
         )
+        self.flush_counts()  # the summary record's own count
         if self.audit is not None:
             try:
                 self.audit.close()
@@ -173,7 +179,7 @@ class Trail:
         except OSError as exc:
             self.failed(exc)
             return
-        self.stats.inc_value("noai_guard/audit/record_count")
+        self._count("noai_guard/audit/record_count")
 
     def record(self, decision: Decision, action: str, phase: str, origin: str) -> None:
         self.write(
@@ -240,17 +246,31 @@ class Trail:
         counts.evaluated += 1
         return counts
 
-    def requested(self, origin: str) -> OriginCounts:
-        """Count one request judged before its fetch (``noai_guard/request_count``, batched)."""
-        counts = self.counts(origin)
+    def requested(self, origin: str, site: list[Signal] | None = None) -> OriginCounts:
+        """Count one request judged before its fetch (``noai_guard/request_count``, batched).
+
+        ``site``: its site signals, whose unknowns are counted too
+        (:meth:`count_unknowns`; one call per request, the common case inline).
+        """
+        counts = self._origins.get(origin)
+        if counts is None:
+            counts = self.counts(origin)
         counts.evaluated += 1
         self._pending_requests += 1
         if self._pending_requests >= STATS_BATCH:
             self.flush_counts()
+        if site:
+            for s in site:
+                if s.verdict is Verdict.UNKNOWN:
+                    self.count_unknowns(site, counts)
+                    break
         return counts
 
-    def allowed(self, counts: OriginCounts) -> None:
-        """Count one response let through (``noai_guard/allowed``, batched)."""
+    def allowed(self, origin: str) -> None:
+        """Count one response of ``origin`` let through (``noai_guard/allowed``, batched)."""
+        counts = self._origins.get(origin)
+        if counts is None:
+            counts = self.counts(origin)
         counts.allowed += 1
         self._pending_allowed += 1
         if self._pending_allowed >= STATS_BATCH:
@@ -261,6 +281,14 @@ class Trail:
         fetch = self.counts(origin).fetch.setdefault(kind, {})
         fetch[status_class] = fetch.get(status_class, 0) + 1
 
+    def _count(self, key: str) -> None:
+        """``stats.inc_value(key)``, batched (:data:`STATS_BATCH`; all of them at close)."""
+        pending = self._pending
+        pending[key] = pending.get(key, 0) + 1
+        self._pending_n += 1
+        if self._pending_n >= STATS_BATCH:
+            self.flush_counts()
+
     def flush_counts(self) -> None:
         if self._pending_requests:
             self.stats.inc_value("noai_guard/request_count", self._pending_requests)
@@ -268,6 +296,10 @@ class Trail:
         if self._pending_allowed:
             self.stats.inc_value("noai_guard/allowed", self._pending_allowed)
             self._pending_allowed = 0
+        if self._pending:
+            pending, self._pending, self._pending_n = self._pending, {}, 0
+            for key, n in pending.items():
+                self.stats.inc_value(key, n)
 
     def count_unknowns(self, sigs: list[Signal], counts: OriginCounts) -> None:
         for s in sigs:
@@ -281,7 +313,7 @@ class Trail:
             # A switched-off source's unknown takes no part in the decision (decide() discounts it).
             if s.verdict is Verdict.UNKNOWN and not s.superseded and s.name in sources and s.name not in seen:
                 seen.add(s.name)
-                self.stats.inc_value(f"noai_guard/unknown_count/{s.name}")
+                self._count(f"noai_guard/unknown_count/{s.name}")
         if seen:
             counts.unknown += 1
 
@@ -295,8 +327,8 @@ class Trail:
         else:
             action = auditlog.FLAGGED
         self.record(decision, action, phase, origin)
-        self.stats.inc_value(f"noai_guard/{action}")
-        self.stats.inc_value(f"noai_guard/reason_count/{signal}")
+        self._count(f"noai_guard/{action}")
+        self._count(f"noai_guard/reason_count/{signal}")
         setattr(counts, action, getattr(counts, action) + 1)
         counts.by_signal[signal] = counts.by_signal.get(signal, 0) + 1
         if self.log_debug:
