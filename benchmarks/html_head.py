@@ -276,6 +276,14 @@ def real(repeats: int, limit: int | None) -> int:
             embedded_images_parsed(reserved[k], url),
         ),
     }
+    try:  # "measure first": an HTML5 tokenizer in C from a library, if installed
+        from selectolax.lexbor import LexborHTMLParser  # type: ignore[import-not-found]
+    except ImportError:
+        print("(selectolax not installed: no Lexbor row; `pip install selectolax` adds it)")
+    else:
+        contenders["selectolax (Lexbor): parse before <body, metas"] = lambda k: LexborHTMLParser(
+            heads[k]
+        ).css("meta")
     print(f"head scan: {htmlscan.IMPLEMENTATION} (NOAI_GUARD_PURE_PYTHON=1 selects the Python one)")
     # Batches: enough calls that one sample of a page lasts BATCH_SECONDS.
     batch: dict[tuple[str, int], int] = {}
