@@ -252,12 +252,10 @@ def sniff_container(prefix: bytes) -> Literal["warc", "arc"] | None:
 
 def _lz4_prefix(path: str) -> bytes:
     """The first decompressed bytes of an LZ4 file (FastWARC's reader); :class:`InputError` if none decompress."""
-    from fastwarc.stream_io import Lz4Reader
-
     data = b""
     try:
         with open(path, "rb") as fh:
-            reader = Lz4Reader(fh)
+            reader = _lz4_reader(fh)
             while len(data) < _SNIFF:  # in small reads: a cut file fails the read that runs past its end
                 chunk: bytes = reader.read(4096)
                 if not chunk:
@@ -269,6 +267,18 @@ def _lz4_prefix(path: str) -> bytes:
                 f"{path}: LZ4-compressed data that does not decompress (cut or corrupt: {exc})"
             ) from exc
     return data
+
+
+def _lz4_reader(fh: IO[bytes]) -> Any:
+    """FastWARC's LZ4 reader over ``fh`` (FastWARC 2.0 and later; else :class:`InputError`)."""
+    try:
+        from fastwarc.stream_io import Lz4Reader
+    except ImportError:
+        raise InputError(
+            f"{getattr(fh, 'name', '')}: an LZ4-compressed file: reading LZ4 needs FastWARC 2.0 or later "
+            "(pip install -U fastwarc), or decompress it (lz4 -d FILE)"
+        ) from None
+    return Lz4Reader(fh)
 
 
 def _is_trail(prefix: bytes) -> bool:
@@ -885,10 +895,8 @@ class _Lz4Stream(_Gunzip):
     """
 
     def __init__(self, fh: IO[bytes]) -> None:
-        from fastwarc.stream_io import Lz4Reader
-
         super().__init__(fh)
-        self.lz4 = Lz4Reader(fh)
+        self.lz4 = _lz4_reader(fh)
 
     def _read(self, n: int) -> bytes:
         if self.done:

@@ -241,6 +241,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.jobs < 1:
         return _fail("-j must be at least 1")
+    try:
+        policy = policy_from_args(args)  # bad flags are usage errors, before any input is read
+    except PolicyArgsError as exc:
+        return _fail(str(exc))
     own = {os.path.abspath(x) for x in (args.out, args.removals) if x}
     expanded = _expand(args.inputs, own)
     if not expanded:
@@ -280,10 +284,10 @@ def run(args: argparse.Namespace) -> int:
         if trail is not None:
             args.policy = trail
             policy_from = {"file": trail, "run_id": run_of, "overridden_by": overridden}
-    try:
-        policy = policy_from_args(args)
-    except PolicyArgsError as exc:
-        return _fail(str(exc))
+            try:
+                policy = policy_from_args(args)
+            except PolicyArgsError as exc:
+                return _fail(str(exc))
     if not infos:
         what = f" ({len(skipped)} file(s) skipped: not inputs)" if skipped else ""
         if crawl_trails:

@@ -269,7 +269,6 @@ class RunLedger:
         return out
 
 
-
 def _caveats(rec: dict[str, Any]) -> list[str]:
     """An audit summary's ``not_checked`` groups and ``fetch_failures``, one line each."""
     out: list[str] = []
