@@ -26,9 +26,13 @@ at or before time T".  A folder given to ``--robots-from`` is laid out as::
     ROOT/<host>[_<port>]/.well-known/tdmrep.json
     ROOT/<host>[_<port>]/ai.txt
     ROOT/<host>[_<port>]/robots.txt.status      (optional: the HTTP status, e.g. 404 or 503)
+    ROOT/<host>[_<port>]/robots.txt.date        (optional: when it was served, ISO 8601)
 
-A folder file applies to both ``http`` and ``https`` of that host (and port),
-at any time (it has no capture history); its modification time is recorded.
+A folder file applies to both ``http`` and ``https`` of that host (and port);
+it is recorded with no scheme (``//host/robots.txt``, the folder and the
+host).  It is undated and applies at every date, unless dated by a ``.date``
+file beside it or by ``--robots-from-date``: then it applies from that date
+on.  Its modification time is not used (copying a file changes it).
 A ``.status`` file with no body file beside it records a failed fetch.
 """
 
@@ -58,8 +62,8 @@ from .htmlhead import Head
 from .policy import Policy
 from .sitefiles import KINDS, MAX_REDIRECTS, PATHS, SIZE_LIMIT, Kind, SiteFile, from_fetch, origin_of
 
-InputKind = Literal["warc", "jsonl", "json", "csv", "scrapy-log", "url-list"]
-INPUT_KINDS: tuple[InputKind, ...] = ("warc", "jsonl", "json", "csv", "scrapy-log", "url-list")
+InputKind = Literal["warc", "jsonl", "json", "csv", "scrapy-log", "url-list", "trail"]
+INPUT_KINDS: tuple[InputKind, ...] = ("warc", "jsonl", "json", "csv", "scrapy-log", "url-list", "trail")
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _WARC_MAGIC = b"WARC/"
@@ -78,18 +82,31 @@ class InputError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class InputInfo:
-    """What an input is: its kind, compression and size on disk."""
+    """What an input is: its kind, compression and size on disk.
+
+    ``kind`` ``warc`` is any web archive: a WARC, or (``container`` ``arc``)
+    an ARC file, the Internet Archive's older format, read with warcio.
+    ``gzip`` ``lz4``: an LZ4-compressed WARC (read with FastWARC's LZ4 reader).
+    ``trail``: a noai-guard audit trail (not judged: a crawl's run record
+    gives the audit its policy).
+    """
 
     path: str
     kind: InputKind
-    gzip: Literal["per-record", "whole-file", "text"] | None
+    gzip: Literal["per-record", "whole-file", "text", "lz4"] | None
     size: int
+    container: Literal["warc", "arc"] = "warc"
 
     @property
     def label(self) -> str:
-        if self.kind == "warc" and self.gzip:
-            return f"WARC (gzip {self.gzip})"
-        return self.kind.upper() if self.kind in ("warc", "json", "csv") else self.kind
+        if self.kind == "warc":
+            name = "ARC" if self.container == "arc" else "WARC"
+            if self.gzip == "lz4":
+                return f"{name} (LZ4)"
+            return f"{name} (gzip {self.gzip})" if self.gzip else name
+        if self.kind == "trail":
+            return "noai-guard trail"
+        return self.kind.upper() if self.kind in ("json", "csv") else self.kind
 
 
 def _gunzip_prefix(head: bytes) -> tuple[bytes, bool]:
@@ -131,7 +148,7 @@ def sniff_text(prefix: bytes) -> InputKind | None:
 
 
 def detect(path: str | os.PathLike[str]) -> InputInfo:
-    """Recognise an input by content (raises :class:`InputError`)."""
+    """Recognise an input by content (raises :class:`InputError`, naming what was found)."""
     p = str(path)
     try:
         size = os.path.getsize(p)
@@ -141,19 +158,137 @@ def detect(path: str | os.PathLike[str]) -> InputInfo:
         raise InputError(f"{p}: cannot read: {exc.strerror or exc}") from exc
     if not head:
         raise InputError(f"{p}: empty file")
-    gz: Literal["per-record", "whole-file", "text"] | None = None
+    gz: Literal["per-record", "whole-file", "text", "lz4"] | None = None
     prefix = head[:_SNIFF]
+    if head.startswith(_LZ4_MAGIC):
+        prefix = _lz4_prefix(p)
+        if sniff_container(prefix) is None:
+            found = "LZ4-compressed " + (_name_format(prefix) or "data that is not a WARC")
+            raise InputError(
+                f"{p}: {found}: only WARCs are read from LZ4; decompress it (lz4 -d FILE) and audit the result"
+            )
+        return InputInfo(p, "warc", "lz4", size, sniff_container(prefix) or "warc")
     if head.startswith(_GZIP_MAGIC):
         prefix, multi = _gunzip_prefix(head)
+        container = sniff_container(prefix)
+        if container is not None:
+            return InputInfo(p, "warc", "per-record" if multi else "whole-file", size, container)
         kind = sniff_text(prefix)
-        gz = ("per-record" if multi else "whole-file") if kind == "warc" else "text"
+        gz = "text"
     else:
+        container = sniff_container(prefix)
+        if container is not None:
+            return InputInfo(p, "warc", None, size, container)
         kind = sniff_text(prefix)
     if kind is None:
+        named = _name_format(prefix)
+        if gz == "text":
+            named = f"gzip-compressed {named or 'data'}"
         raise InputError(
-            f"{p}: not a recognised input (expected WARC, JSON lines, JSON, CSV, Scrapy log or URL list)"
+            f"{p}: not a recognised input"
+            + (f": {named}; inputs are" if named else " (expected")
+            + " WARC, ARC, JSON lines, JSON, CSV, Scrapy log or URL list"
+            + ("" if named else ")")
         )
+    if kind == "csv" and prefix.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"CDX "):
+        raise InputError(
+            f"{p}: a CDX index: it lists captures but holds no headers or pages; audit the WARC or ARC "
+            "files it indexes"
+        )
+    if kind == "jsonl" and _is_trail(prefix):
+        kind = "trail"
     return InputInfo(p, kind, gz, size)
+
+
+# --- what a file is, when it is not an input ------------------------------------------------------
+
+_LZ4_MAGIC = b"\x04\x22\x4d\x18"  # LZ4 frame format
+# Magic numbers of formats an audit input may be mistaken for: what the error names, and what to do.
+_FORMATS: tuple[tuple[bytes, int, str], ...] = (
+    (b"\x28\xb5\x2f\xfd", 0, "zstd-compressed data: decompress it (zstd -d FILE) and audit the result"),
+    (b"BZh", 0, "bzip2-compressed data: decompress it (bunzip2 FILE) and audit the result"),
+    (b"\xfd7zXZ\x00", 0, "xz-compressed data: decompress it (unxz FILE) and audit the result"),
+    (b"PK\x03\x04", 0, "a zip archive: unpack it and audit the folder"),
+    (b"PK\x05\x06", 0, "an empty zip archive"),
+    (b"7z\xbc\xaf\x27\x1c", 0, "a 7-Zip archive: unpack it and audit the folder"),
+    (b"Rar!\x1a\x07", 0, "a RAR archive: unpack it and audit the folder"),
+    (b"ustar", 257, "a tar archive: unpack it (tar xf FILE) and audit the folder"),
+    (b"%PDF-", 0, "a PDF document"),
+    (b"\x89PNG\r\n\x1a\n", 0, "a PNG image"),
+    (b"\xff\xd8\xff", 0, "a JPEG image"),
+    (b"GIF8", 0, "a GIF image"),
+    (b"SQLite format 3\x00", 0, "an SQLite database"),
+    (b"PAR1", 0, "a Parquet file: export its URL column as CSV or JSON lines"),
+    (b"\x1f\x8b", 0, "gzip-compressed data"),
+)
+
+
+def _name_format(prefix: bytes) -> str | None:
+    """What ``prefix`` starts, by its magic number, and what to do with it (None: not known)."""
+    if len(prefix) >= 4 and prefix[1:4] == b"\x2a\x4d\x18" and 0x50 <= prefix[0] <= 0x5F:
+        # A zstd skippable frame: how .warc.zst files carry their dictionary.
+        return "zstd-compressed data with a dictionary frame (.warc.zst): decompress it and audit the result"
+    for magic, at, what in _FORMATS:
+        if prefix[at : at + len(magic)] == magic:
+            return what
+    text = prefix.lstrip(b"\xef\xbb\xbf \t\r\n")[:512].lower()
+    if text.startswith((b"<!doctype html", b"<html")):
+        return "an HTML page: audit the WARC it was saved in, or list its URL in a URL list"
+    if text.startswith(b"<?xml"):
+        return "an XML document"
+    return None
+
+
+def sniff_container(prefix: bytes) -> Literal["warc", "arc"] | None:
+    """``warc`` or ``arc`` when ``prefix`` (decompressed) starts a web archive."""
+    text = prefix.lstrip(b"\r\n")
+    if text.startswith(_WARC_MAGIC):
+        return "warc"
+    # ARC (v1, the Internet Archive's format before WARC): the file starts with a filedesc:// record.
+    if text.startswith(b"filedesc://"):
+        return "arc"
+    return None
+
+
+def _lz4_prefix(path: str) -> bytes:
+    """The first decompressed bytes of an LZ4 file (FastWARC's reader); :class:`InputError` if none decompress."""
+    data = b""
+    try:
+        with open(path, "rb") as fh:
+            reader = _lz4_reader(fh)
+            while len(data) < _SNIFF:  # in small reads: a cut file fails the read that runs past its end
+                chunk: bytes = reader.read(4096)
+                if not chunk:
+                    break
+                data += chunk
+    except (OSError, ValueError) as exc:
+        if not data:
+            raise InputError(
+                f"{path}: LZ4-compressed data that does not decompress (cut or corrupt: {exc})"
+            ) from exc
+    return data
+
+
+def _lz4_reader(fh: IO[bytes]) -> Any:
+    """FastWARC's LZ4 reader over ``fh`` (FastWARC 2.0 and later; else :class:`InputError`)."""
+    try:
+        from fastwarc.stream_io import Lz4Reader
+    except ImportError:
+        raise InputError(
+            f"{getattr(fh, 'name', '')}: an LZ4-compressed file: reading LZ4 needs FastWARC 2.0 or later "
+            "(pip install -U fastwarc), or decompress it (lz4 -d FILE)"
+        ) from None
+    return Lz4Reader(fh)
+
+
+def _is_trail(prefix: bytes) -> bool:
+    """A noai-guard audit trail: its first line is a record of our schema."""
+    first = prefix.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0]
+    try:
+        rec = json.loads(first)
+    except ValueError:
+        return False
+    return isinstance(rec, dict) and str(rec.get("schema", "")).startswith("noai-guard-audit/")
 
 
 # --- payload decoding: noai_guard.content.PayloadReader (the crawl's decoder) ---------------------
@@ -199,9 +334,9 @@ class Capture:
     """One captured fetch of a site file (robots.txt, tdmrep.json, ai.txt)."""
 
     kind: Kind
-    url: str
+    url: str  # for a folder capture, scheme-relative: //host[:port]/robots.txt (the folder gives no scheme)
     origin: str  # scheme://host[:port], or *://host[:port] for a folder capture
-    date: str  # WARC-Date, or the file's mtime (ISO 8601)
+    date: str  # WARC-Date, the fetch time, or a folder file's given date; "" for an undated folder file
     ts: float  # epoch seconds used for "nearest before"; -inf: applies at any time
     record_id: str | None
     status: int | None
@@ -211,8 +346,28 @@ class Capture:
     location: str | None = None  # redirect target for a 3xx capture
     detail: str = ""
     too_many_redirects: bool = False  # RFC 9309 §2.3.1.2: more than five (--fetch)
+    folder: str | None = None  # the --robots-from folder it was read from
 
     def describe(self) -> dict[str, Any]:
+        """The capture as a trail names it; a folder file is named by folder and host, with no scheme."""
+        if self.folder is not None:
+            host = self.origin.split("://", 1)[1]
+            out: dict[str, Any] = {
+                "url": None,
+                "folder": self.folder,
+                "host": host,
+                "date": self.date or None,
+                "record_id": None,
+                "status": self.status,
+                "file": self.file,
+                "offset": None,
+            }
+            out["applies"] = (
+                f"from {self.date} on (its given date), to http and https of {host}"
+                if self.date
+                else f"at every date (a folder file is undated), to http and https of {host}"
+            )
+            return out
         return {
             "url": self.url,
             "date": self.date,
@@ -369,6 +524,14 @@ def iter_warc(
     pol = policy if policy is not None else Policy()
     with open(path, "rb") as fh:
         size = os.fstat(fh.fileno()).st_size
+        lz4, container = _archive_format(fh)
+        if lz4:
+            fh.seek(0)
+            yield from _iter_whole(fh, path, pol, want_head, _Lz4Stream(fh), "an LZ4 file")
+            return
+        if container == "arc":
+            yield from _iter_arc(fh, path, pol, want_head)
+            return
         layout = _layout(fh, size)
         if layout == "whole-file":
             yield from _iter_whole(fh, path, pol, want_head)
@@ -725,16 +888,63 @@ class _Gunzip(io.RawIOBase):
         return b""
 
 
-def _iter_whole(fh: IO[bytes], path: str, pol: Policy, want_head: bool) -> Iterator[WarcItem]:
-    """A whole-file gzip WARC: offsets are uncompressed, damage ends the reading (no resynchronisation)."""
+class _Lz4Stream(_Gunzip):
+    """The decompressed stream of an LZ4 WARC (FastWARC's LZ4 reader), as :class:`_Gunzip` gives gzip.
+
+    A corrupt or cut stream ends it cleanly, kept in ``error``.
+    """
+
+    def __init__(self, fh: IO[bytes]) -> None:
+        super().__init__(fh)
+        self.lz4 = _lz4_reader(fh)
+
+    def _read(self, n: int) -> bytes:
+        if self.done:
+            return b""
+        try:
+            out: bytes = self.lz4.read(n)
+        except (OSError, ValueError) as exc:
+            self.error = f"the LZ4 stream is corrupt or cut ({exc})"
+            out = b""
+        if not out:
+            self.done = True
+        self.out += len(out)
+        return out
+
+
+def _archive_format(fh: IO[bytes]) -> tuple[bool, Literal["warc", "arc"]]:
+    """(LZ4-compressed?, ``warc`` or ``arc``) from the file's first bytes."""
+    fh.seek(0)
+    head = fh.read(_SNIFF)
+    fh.seek(0)
+    if head.startswith(_LZ4_MAGIC):
+        return True, "warc"
+    if head.startswith(_GZIP_MAGIC):
+        try:
+            head = _gunzip_prefix(head)[0]
+        except InputError:
+            return False, "warc"
+    return False, sniff_container(head) or "warc"
+
+
+def _iter_whole(
+    fh: IO[bytes],
+    path: str,
+    pol: Policy,
+    want_head: bool,
+    stream: _Gunzip | None = None,
+    what: str = "a whole-file gzip",
+) -> Iterator[WarcItem]:
+    """A whole-file gzip (or LZ4) WARC: offsets are uncompressed, damage ends the reading (no resynchronisation)."""
     from fastwarc.warc import ArchiveIterator
 
-    fh.seek(0)
-    stream = _Gunzip(fh)
+    if stream is None:
+        fh.seek(0)
+        stream = _Gunzip(fh)
     last: int | None = None
     short: tuple[int, int] | None = None
     it = iter(ArchiveIterator(stream, parse_http=False))
-    lost = "; records after it, if any, were not read (a whole-file gzip cannot be resynchronised)"
+    lost = f"; records after it, if any, were not read ({what} cannot be resynchronised)"
     while True:
         try:
             rec = next(it)
@@ -770,6 +980,130 @@ def _iter_whole(fh: IO[bytes], path: str, pol: Policy, want_head: bool) -> Itera
             f"the record at uncompressed offset {last} declares Content-Length {short[0]} but the stream "
             f"holds {short[1]} bytes of it (a wrong length, or a cut file; judged on what is there){lost}",
         )
+
+
+# --- ARC files (read with warcio, handed to _warc_item as FastWARC records) -------------------------
+
+
+class _ArcPayload:
+    """An ARC record's payload stream (warcio's), with the ``tell`` / ``consume`` of FastWARC's reader."""
+
+    __slots__ = ("pos", "raw")
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+        self.pos = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data: bytes = self.raw.read(None if n < 0 else n)
+        self.pos += len(data)
+        return data
+
+    def tell(self) -> int:
+        return self.pos
+
+    def consume(self) -> int:
+        n = 0
+        while chunk := self.raw.read(1 << 16):
+            n += len(chunk)
+        self.pos += n
+        return n
+
+
+class _Headers:
+    __slots__ = ("pairs", "status_code")
+
+    def __init__(self, pairs: list[tuple[str, str]], status: int | None = None) -> None:
+        self.pairs = pairs
+        self.status_code = status
+
+    def to_tuples(self) -> list[tuple[str, str]]:
+        return self.pairs
+
+
+class _ArcRecord:
+    """A warcio ARC record (read with ``arc2warc``) as :func:`_warc_item` reads a FastWARC record.
+
+    ARC records have no record id: ``WARC-Record-ID`` is ``<urn:noai-guard:arc:FILE:OFFSET>``,
+    stable from run to run (warcio's is random), naming the file and the record's offset.
+    """
+
+    def __init__(self, rec: Any, offset: int, path: str, response_type: Any, other_type: Any) -> None:
+        pairs = [(k, v) for k, v in rec.rec_headers.headers if k.lower() != "warc-record-id"]
+        pairs.append(("WARC-Record-ID", f"<urn:noai-guard:arc:{os.path.basename(path)}:{offset}>"))
+        self.headers = _Headers(pairs)
+        self.stream_pos = offset
+        self.record_type = response_type if rec.rec_type == "response" else other_type
+        self._type_name = rec.rec_type
+        http = rec.http_headers
+        url = rec.rec_headers.get_header("WARC-Target-URI") or ""
+        self.is_http = http is not None and url.lower().startswith(("http:", "https:"))
+        self._block = max(int(rec.length or 0), 0)
+        self._payload = rec.payload_length if rec.payload_length >= 0 else self._block
+        self.content_length = self._block
+        status: int | None
+        try:
+            status = int(http.get_statuscode()) if http is not None else None
+        except (TypeError, ValueError):
+            status = None
+        self.http_headers = _Headers(list(http.headers) if http is not None else [], status)
+        self.reader = _ArcPayload(rec.raw_stream)
+
+    def parse_http(self) -> None:
+        self.content_length = self._payload  # as FastWARC: the payload's length after the HTTP headers
+
+
+def _iter_arc(fh: IO[bytes], path: str, pol: Policy, want_head: bool) -> Iterator[WarcItem]:
+    """An ARC file (v1; plain or gzip per record), read with warcio's ``ArchiveIterator(arc2warc=True)``.
+
+    Each record is judged as a WARC response record.  Damage ends the reading
+    (warcio does not resynchronise): reported, with the offset where it starts.
+    """
+    from fastwarc.warc import WarcRecordType
+    from warcio.archiveiterator import ArchiveIterator as WarcioIterator
+    from warcio.exceptions import ArchiveLoadFailed
+
+    fh.seek(0)
+    it = WarcioIterator(fh, arc2warc=True)
+    records = iter(it)
+    last: int | None = None
+    lost = "; the rest of the file was not read (an ARC file is not resynchronised)"
+    while True:
+        try:
+            rec = next(records)
+            offset = int(it.offset)  # the record's start (get_record_offset would read it to its end)
+        except StopIteration:
+            return
+        except (ArchiveLoadFailed, OSError, ValueError, EOFError, zlib.error) as exc:
+            where = "at the start" if last is None else f"after the record at offset {last}"
+            yield Damage(last, f"{type(exc).__name__}: {exc} {where}{lost}")
+            return
+        last = offset
+        arc = _ArcRecord(rec, offset, path, WarcRecordType.response, WarcRecordType.warcinfo)
+        if arc.record_type is not WarcRecordType.response:
+            yield Skipped(arc._type_name, offset)
+            continue
+        declared = arc.content_length
+        try:
+            item = _warc_item(arc, path, pol, want_head)
+            if type(item) is not WarcPage:
+                got = declared - arc.content_length + arc.reader.tell() + arc.reader.consume()
+        except (OSError, ValueError, EOFError, zlib.error) as exc:
+            yield Damage(offset, f"the record at offset {offset} could not be read ({exc}){lost}")
+            return
+        yield item
+        if type(item) is WarcPage:
+            if not item.finish():
+                yield Damage(offset, f"the record at offset {offset} could not be read ({item.error}){lost}")
+                return
+            got = item.block_read
+        if got < declared:
+            yield Damage(
+                offset,
+                f"the record at offset {offset} declares length {declared} but the file holds {got} bytes "
+                f"of it (a cut file; judged on what is there){lost}",
+            )
+            return
 
 
 _RESPONSE_TYPES: tuple[Any, ...] = ()
@@ -902,6 +1236,9 @@ def is_capture_file(path: str, sample: int = 20) -> bool:
     gzip member or ``WARC/1.`` line), so that a crawl that merely starts
     with robots.txt fetches is not read twice.
     """
+    with open(path, "rb") as fh:
+        if _archive_format(fh) != (False, "warc"):
+            return False  # ARC and LZ4 files are read once, captures and pages together
     if _first_records_are_captures(path, 0, sample) is not True:
         return False
     size = os.path.getsize(path)
@@ -1159,13 +1496,21 @@ class CaptureIndex:
 
     def first_after(self, origin: str, kind: Kind, ts: float) -> Capture | None:
         """The first capture strictly after ``ts`` (named in the trail when none is before)."""
+        found = self._first_after(origin + PATHS[kind], ts)
+        if "://" in origin and not origin.startswith("*://"):
+            other = self._first_after("*://" + origin.split("://", 1)[1] + PATHS[kind], ts)
+            if other is not None and (found is None or other.ts < found.ts):
+                found = other
+        return found
+
+    def _first_after(self, key: str, ts: float) -> Capture | None:
         found: Capture | None = None
-        lst = self.by_url.get(origin + PATHS[kind])
+        lst = self.by_url.get(key)
         if lst:
             i = bisect.bisect_right(lst, (ts, math.inf))
             found = lst[i][2] if i < len(lst) else None
         if self.parent is not None:
-            other = self.parent.first_after(origin, kind, ts)
+            other = self.parent._first_after(key, ts)
             if other is not None and (found is None or other.ts < found.ts):
                 found = other
         return found
@@ -1194,7 +1539,9 @@ class CaptureIndex:
                 return None
             chain.append(nxt)
             cap = nxt
-        return self.parsed(cap, kind, chain[0].url), chain
+        # A folder file names no scheme: it is parsed as the file of the origin asking for it.
+        url = origin + PATHS[kind] if chain[0].folder is not None else chain[0].url
+        return self.parsed(cap, kind, url), chain
 
     def parsed(self, cap: Capture, kind: Kind, url: str) -> SiteFile:
         key = (cap.url, cap.ts, cap.record_id, cap.file, cap.offset, url)
@@ -1225,9 +1572,19 @@ def _redirect_target(cap: Capture) -> str | None:
     return urljoin(cap.url, cap.location.strip())
 
 
-def load_folder(root: str | os.PathLike[str]) -> Iterator[Capture]:
-    """Captures from a ``--robots-from`` folder (layout in the module docstring)."""
+def load_folder(root: str | os.PathLike[str], date: str | None = None) -> Iterator[Capture]:
+    """Captures from a ``--robots-from`` folder (layout in the module docstring).
+
+    A folder file names a host, not a scheme: it applies to http and https of
+    that host (and port), and its URL is recorded scheme-relative
+    (``//host/robots.txt``).  It is undated, so it applies at every date,
+    unless a date is given: ``FILE.date`` beside it (an ISO 8601 date or
+    time), else ``date`` (``--robots-from-date``); dated, it applies from that
+    date on, as a WARC capture does.  Its modification time says nothing of
+    when the site served it and is not used.  A bad date raises :class:`InputError`.
+    """
     base = Path(root)
+    default = _parse_given_date(date, "--robots-from-date") if date else None
     for host_dir in sorted(p for p in base.iterdir() if p.is_dir()):
         name = host_dir.name
         host, _, port = name.rpartition("_") if re.fullmatch(r".+_\d+", name) else (name, "", "")
@@ -1244,27 +1601,51 @@ def load_folder(root: str | os.PathLike[str]) -> Iterator[Capture]:
             elif not f.is_file():
                 continue
             body = f.read_bytes()[:SIZE_LIMIT] if f.is_file() else b""
-            ref = f if f.is_file() else st
-            mtime = _dt.datetime.fromtimestamp(ref.stat().st_mtime, _dt.timezone.utc)
+            dated = f.with_name(f.name + ".date")
+            given = (
+                _parse_given_date(dated.read_text(encoding="utf-8", errors="replace").strip(), str(dated))
+                if dated.is_file()
+                else default
+            )
+            iso, ts = given if given is not None else ("", float("-inf"))
             yield Capture(
                 kind,
-                f"https://{netloc}{PATHS[kind]}",
+                f"//{netloc}{PATHS[kind]}",
                 f"*://{netloc}",
-                mtime.isoformat(timespec="seconds").replace("+00:00", "Z"),
-                float("-inf"),
+                iso,
+                ts,
                 None,
                 status,
                 body,
-                str(f),
+                str(f if f.is_file() else st),
                 None,
                 detail="" if status is not None else "unreadable status file",
+                folder=str(base),
             )
 
 
-def load_robots_from(path: str) -> tuple[list[Capture], list[Damage]]:
-    """Captures from a ``--robots-from`` path: a folder, or a WARC (raises :class:`InputError`)."""
+def _parse_given_date(value: str, where: str) -> tuple[str, float]:
+    """An ISO 8601 date or time (UTC unless it says otherwise): (normalised, epoch seconds)."""
+    v = value.strip()
+    try:
+        dt = _dt.datetime.fromisoformat(v.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(
+            f"{where}: not an ISO 8601 date or time: {v[:60]!r} (e.g. 2014-03-01 or 2014-03-01T12:00:00Z)"
+        ) from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=_dt.timezone.utc)
+    iso = dt.astimezone(_dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return iso, dt.timestamp()
+
+
+def load_robots_from(path: str, date: str | None = None) -> tuple[list[Capture], list[Damage]]:
+    """Captures from a ``--robots-from`` path: a folder (``date``: see :func:`load_folder`), or a WARC.
+
+    Raises :class:`InputError`.
+    """
     if os.path.isdir(path):
-        return list(load_folder(path)), []
+        return list(load_folder(path, date)), []
     info = detect(path)
     if info.kind != "warc":
         raise InputError(f"{path}: --robots-from takes a WARC or a folder, not {info.label}")

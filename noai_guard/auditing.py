@@ -70,6 +70,29 @@ RemovalsFormat = Literal["url", "warc-id"]
 _MAX_DAMAGE_LISTED = 100  # per input; all are counted
 _PROGRESS_EVERY = 256  # records between progress counter updates
 
+# --- what an input cannot show -----------------------------------------------------------------------
+
+#: Signals read from a response's headers or HTML, and what of each a URL-only input (a feed
+#: export, a Scrapy log, a URL list) lacks; the site files (robots.txt, tdmrep.json, ai.txt) are
+#: checked from captures, ``--robots-from`` or ``--fetch``.  A record judged without them keeps its
+#: verdict: "allowed, not checked for" these (as robots.txt is "not checked" without its capture).
+PAGE_SIGNALS: dict[str, str] = {
+    d.X_ROBOTS_TAG: "X-Robots-Tag header (noai, noimageai, noml)",
+    d.META_ROBOTS: "robots <meta> (noai, noimageai, noml)",
+    d.TDMREP: "tdm-reservation header and <meta> (tdmrep.json is checked)",
+    d.CONTENT_USAGE: "Content-Usage header (the robots.txt record is checked)",
+    d.CONTENT_SIGNAL: "Content-Signal header (the robots.txt line is checked)",
+    d.EMBEDDING_PAGE: "the images a page embeds (its HTML is not there)",
+}
+#: Why, in the summary record and on stderr.
+URL_ONLY_WHY = "feeds, Scrapy logs and URL lists carry no response headers or HTML"
+
+
+def page_signals_not_checked(policy: Policy) -> list[str]:
+    """The :data:`PAGE_SIGNALS` the policy reads: not checked for a URL-only input's records."""
+    return [name for name in PAGE_SIGNALS if name in policy.sources]
+
+
 # --- results ---------------------------------------------------------------------------------------
 
 
@@ -94,6 +117,9 @@ class InputStats:
     damage: list[dict[str, Any]] = field(default_factory=list)
     passes: int = 1
     seconds: float = 0.0
+    # Signals this input cannot show (a feed, log or URL list carries no headers or HTML): every
+    # record of it was judged without them, as allowed as far as the rest goes (PAGE_SIGNALS).
+    not_checked: list[str] = field(default_factory=list)
 
     def skip(self, kind: str) -> None:
         self.skipped[kind] = self.skipped.get(kind, 0) + 1
@@ -609,6 +635,8 @@ def _judge_urls(
     from .archives import site_file_kind
 
     stats = result.stats
+    # Compact, per record: the signals its input could not show (the summary says why).
+    not_checked = stats.not_checked = page_signals_not_checked(job.policy)
     n = 0
     for item in iter_urls(job.info, job.url_field):
         n += 1
@@ -629,7 +657,12 @@ def _judge_urls(
         dec, used = judge.decide(url, math.inf, None, page=False, origin=origin)
         if "source" not in used["robots"]:
             result.unchecked.add(origin)
-        where = {"input_line": item.line, "http_status": item.status, "log_event": item.event}
+        where = {
+            "input_line": item.line,
+            "http_status": item.status,
+            "log_event": item.event,
+            "not_checked": not_checked,
+        }
         before = trail.records
         _record(job, result, dec, used, trail, removals, origin, url, **where)
         # A URL with an image's extension (no Content-Type here) may be embedded by a page of a WARC input.

@@ -48,7 +48,16 @@ def origins_needing_fetch(infos: Iterable[InputInfo], base: CaptureIndex, url_fi
     origins: set[str] = set()
     captured: set[str] = set()
     for info in infos:
-        if info.kind == "warc":
+        if info.kind == "warc" and (info.container == "arc" or info.gzip == "lz4"):
+            from .archives import Capture as _Capture
+            from .archives import WarcPage, iter_warc
+
+            for rec_item in iter_warc(info.path, want_head=False):
+                if isinstance(rec_item, _Capture) and rec_item.kind == "robots":
+                    captured.add(rec_item.origin)
+                elif isinstance(rec_item, WarcPage):
+                    origins.add(origin_of(rec_item.url))
+        elif info.kind == "warc":
             from fastwarc.warc import ArchiveIterator, WarcRecordType
 
             for rec in ArchiveIterator(
@@ -125,6 +134,23 @@ def fetch_for_inputs(
     except OSError as exc:
         raise FetchError(f"--fetch: {exc}") from exc
     return CaptureIndex(caps)
+
+
+def fetch_failures(fetched: CaptureIndex) -> dict[str, Any]:
+    """The fetches of ``--fetch`` that got no response, for the summary record and stderr.
+
+    ``{"fetches": n, "total": failed, "origins": {origin: {kind: error}}}``: a DNS
+    error, a refused connection or a timeout (RFC 9309 §2.3.1.4: robots.txt
+    unreachable).  More than five redirects is an answer, not a failure.
+    """
+    origins: dict[str, dict[str, str]] = {}
+    n = failed = 0
+    for cap in sorted(fetched.captures(), key=lambda c: (c.origin, KINDS.index(c.kind))):
+        n += 1
+        if cap.status is None and not cap.too_many_redirects:
+            failed += 1
+            origins.setdefault(cap.origin, {})[cap.kind] = cap.detail or "no response"
+    return {"fetches": n, "total": failed, "origins": origins}
 
 
 # --- the subprocess: a Scrapy spider -----------------------------------------------------------------

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_LEAK, EXIT_USAGE = 0, 1, 2
 AUDIT_FILE, ITEMS_FILE, LOG_FILE = "audit.jsonl", "items.jsonl", "crawl.log"
+REPORT_DIR = "report"  # where the printed next command writes the report
 
 # Table order: the signals a site sets before the fetch, then those on the response.
 _ROW_ORDER = (
@@ -367,6 +368,17 @@ def format_summary(
     return "\n".join(lines)
 
 
+def next_command(out: Path) -> str:
+    """The line that says what to run next: the report of this demo's trail, with the real paths."""
+    import shlex
+
+    trail, report = shlex.quote(str(out / AUDIT_FILE)), shlex.quote(str(out / REPORT_DIR))
+    return (
+        f"next:     noai-guard report {trail} --out {report}\n"
+        f"          (then open {out / REPORT_DIR / 'report.html'})"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     from ..sampleserver import SampleSite
 
@@ -389,5 +401,6 @@ def run(args: argparse.Namespace) -> int:
         summary = summarise(trail)
         items = _read_items(out / ITEMS_FILE)
         print(format_summary(summary, items, out, site, seconds))
+        print(next_command(out))
     leaked = summary.blocked_urls & {str(i.get("url")) for i in items}
     return EXIT_LEAK if leaked else EXIT_OK

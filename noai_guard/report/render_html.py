@@ -198,6 +198,11 @@ def _cover(doc: dict[str, Any]) -> Markup:
             tag("p", f"{more:,} more runs are listed in report.json.", cls="note") if more > 0 else "",
             open_=len(runs) <= 20,
         )
+        + join(
+            tag("p", f"Caveat, run {r['run_id'][:12]}: {c}", cls="note caveat")
+            for r in runs[:1000]
+            for c in r.get("caveats", ())
+        )
     )
 
 

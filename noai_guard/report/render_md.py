@@ -118,6 +118,9 @@ def render_markdown(doc: dict[str, Any]) -> str:
     )
     if len(doc["runs"]) > 200:
         w(f"\n{len(doc['runs']) - 200:,} more runs are listed in report.json.\n")
+    for r in doc["runs"][:200]:
+        for c in r.get("caveats", ()):
+            w(f"\n> Caveat, run {r['run_id'][:12]}: {c}\n")
 
     w("\n## Policy and signals\n\n")
     for p in doc["policies"]:

@@ -13,7 +13,7 @@ from typing import Any
 from .. import decision as d
 from ..policy import SIGNAL_PURPOSES, policy_hash
 from ..tokens import default_proxy_tokens, proxy_tokens_info
-from .fields import key, strs, text
+from .fields import count, key, strs, text
 from .specs import SPEC_VERSIONS
 from .stats import OVERFLOW, BoundedCounter, normalize_time
 
@@ -40,6 +40,7 @@ class _Run:
     enforce: bool | None = None
     finish_reason: str = ""
     inputs: list[str] = field(default_factory=list)  # what an audit read (WARCs, feeds ...)
+    caveats: list[str] = field(default_factory=list)  # what its summary says was not checked or failed
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -58,6 +59,7 @@ class _Run:
             "enforce": self.enforce,
             "finish_reason": self.finish_reason,
             "inputs": self.inputs,
+            "caveats": self.caveats,
         }
 
 
@@ -172,6 +174,9 @@ class RunLedger:
         self.policy(rec.get("policy"), run, rec.get("policy_hash"))
         if rec.get("reason") is not None:
             run.finish_reason = key(rec.get("reason"))
+        for line in _caveats(rec):
+            if line not in run.caveats and len(run.caveats) < 8:
+                run.caveats.append(line)
 
     def decision(self, rec: dict[str, Any], source: str) -> str | None:
         """The run-level part of a ``decision`` record; returns its normalised time."""
@@ -263,3 +268,27 @@ class RunLedger:
             )
         return out
 
+
+def _caveats(rec: dict[str, Any]) -> list[str]:
+    """An audit summary's ``not_checked`` groups and ``fetch_failures``, one line each."""
+    out: list[str] = []
+    groups = rec.get("not_checked")
+    for g in groups if isinstance(groups, list) else []:
+        if isinstance(g, dict):
+            out.append(
+                text(
+                    f"{count(g.get('records')):,} record(s) not checked for "
+                    f"{', '.join(strs(g.get('signals'))) or '?'} ({text(g.get('why'), 200)}): "
+                    f"{count(g.get('allowed')):,} allowed on the site files alone",
+                    500,
+                )
+            )
+    ff = rec.get("fetch_failures")
+    if isinstance(ff, dict) and count(ff.get("total")):
+        origins = ff.get("origins")
+        n = len(origins) if isinstance(origins, dict) else 0
+        out.append(
+            f"--fetch: {count(ff.get('total')):,} of {count(ff.get('fetches')):,} site-file fetches failed "
+            f"({n:,} origin(s)); robots.txt unreachable blocks its origin"
+        )
+    return out

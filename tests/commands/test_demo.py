@@ -233,6 +233,21 @@ def test_summary_record_counts_per_origin(demo: DemoRun) -> None:
     assert [r["type"] for r in demo.records].count("run") == 1
 
 
+def test_demo_prints_the_next_command_and_it_runs(demo: DemoRun) -> None:
+    """The last lines say what to run next, with the real paths; run as printed, it writes the report."""
+    import shlex
+
+    from noai_guard.cli import main as cli
+
+    (line,) = [ln for ln in demo.stdout.splitlines() if ln.startswith("next:")]
+    argv = shlex.split(line.removeprefix("next:"))
+    report = demo.out / "report"
+    assert argv == ["noai-guard", "report", str(demo.out / "audit.jsonl"), "--out", str(report)]
+    assert f"(then open {report / 'report.html'})" in demo.stdout
+    assert cli(argv[1:]) == 0
+    assert (report / "report.html").is_file() and (report / "report.json").is_file()
+
+
 def test_a_second_run_replaces_the_outputs(demo: DemoRun, tmp_path: Path) -> None:
     out = tmp_path / "out"
     first = run_demo(out)
