@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import decision as d
+from ..auditlog import ALLOWED, FLAGGED
 from ..policy import SIGNAL_PURPOSES, policy_hash
 from ..tokens import default_proxy_tokens, proxy_tokens_info
 from .fields import key, strs, text
@@ -19,6 +20,13 @@ from .stats import OVERFLOW, BoundedCounter, normalize_time
 
 MAX_RUNS = 10000
 MAX_POLICIES = 64
+
+#: A run's command (crawl, shell, fetch, parse, check ...) when its run record names it; the
+#: report labels the run by it, and by its mode when absent.
+COMMAND_FIELD = "command"
+#: Run or summary record field listing the signals a run could not check for any of its records
+#: (URL-only inputs: feeds, logs carry no headers or HTML); a list of names, or names to reasons.
+NOT_CHECKED_FIELD = "not_checked"
 
 
 @dataclass
@@ -40,6 +48,18 @@ class _Run:
     enforce: bool | None = None
     finish_reason: str = ""
     inputs: list[str] = field(default_factory=list)  # what an audit read (WARCs, feeds ...)
+    command: str = ""
+    not_checked: list[str] = field(default_factory=list)  # signals the run could not check at all
+    blocked: int = 0  # decision records skipped, dropped or flagged
+    allowed: int = 0  # decision records allowed
+
+    @property
+    def label(self) -> str:
+        """How the report names the run: its command when recorded, else its mode."""
+        base = self.command or self.mode
+        if self.enforce is None:
+            return base
+        return base + (", enforcing" if self.enforce else ", audit-only")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -58,6 +78,9 @@ class _Run:
             "enforce": self.enforce,
             "finish_reason": self.finish_reason,
             "inputs": self.inputs,
+            "command": self.command,
+            "label": self.label,
+            "not_checked": self.not_checked,
         }
 
 
@@ -155,12 +178,26 @@ class RunLedger:
             run.spider = key(rec.get("spider"))
         if isinstance(rec.get("enforce"), bool):
             run.enforce = rec["enforce"]
+        self.run_fields(rec, run)
         inputs = rec.get("inputs")
         if isinstance(inputs, list):
             for i in inputs[:8]:
                 name = i.get("file") or i.get("path") if isinstance(i, dict) else i
                 if len(run.inputs) < 8:
                     run.inputs.append(text(name, 500))
+
+    def run_fields(self, rec: dict[str, Any], run: _Run) -> None:
+        """The command and the signals not checked that a run or summary record names."""
+        cmd = rec.get(COMMAND_FIELD)
+        if isinstance(cmd, str) and cmd:
+            run.command = key(cmd)
+        nc = rec.get(NOT_CHECKED_FIELD)
+        names = list(nc) if isinstance(nc, dict) else nc
+        if isinstance(names, list):
+            for n in names[:32]:
+                k = key(n)
+                if k not in run.not_checked:
+                    run.not_checked.append(k)
 
     def summary(self, rec: dict[str, Any], source: str) -> None:
         """The run-level part of a ``summary`` record: when the run ended, its policy, why."""
@@ -172,11 +209,16 @@ class RunLedger:
         self.policy(rec.get("policy"), run, rec.get("policy_hash"))
         if rec.get("reason") is not None:
             run.finish_reason = key(rec.get("reason"))
+        self.run_fields(rec, run)
 
     def decision(self, rec: dict[str, Any], source: str) -> str | None:
         """The run-level part of a ``decision`` record; returns its normalised time."""
         run = self.run(rec, source)
         run.decisions += 1
+        if rec.get("blocked") is True or rec.get("action") == FLAGGED:
+            run.blocked += 1
+        elif rec.get("action") == ALLOWED:
+            run.allowed += 1
         t = self.time(rec.get("time"))
         if t is not None:
             if run.first_decision is None or t < run.first_decision:
@@ -262,4 +304,3 @@ class RunLedger:
                 }
             )
         return out
-
