@@ -196,7 +196,8 @@ def _headline(rs: dict[str, int], runs: Iterable[_Run], u: dict[str, Any]) -> di
 
     Evaluated / blocked / allowed come from run summaries; a run that wrote none
     (crashed, or still running) adds its decision records instead, counted apart.
-    Unknown, not checked and failed open count decision records.
+    Unknown and failed open count decision records; not checked, the records of each run
+    not checked for some signal (:attr:`~.runs._Run.unchecked_total`).
     """
     no_summary = [r for r in runs if r.summaries == 0]
     extra = sum(r.decisions for r in no_summary)
@@ -208,12 +209,20 @@ def _headline(rs: dict[str, int], runs: Iterable[_Run], u: dict[str, Any]) -> di
         "unknown": u["total"],
         "unknown_to_reserve": u["resolved_to_reserve"],
         "unknown_to_allow": u["resolved_to_allow"],
-        "not_checked": u["unchecked_records"],
+        "not_checked": sum(r.unchecked_total for r in runs),
         "failed_open": u["fail_open"]["total"],
         "runs_without_summary": len(no_summary),
         "decisions_of_runs_without_summary": extra,
         "runs_not_checking": [
-            {"run_id": r.run_id, "label": r.label, "signals": r.not_checked} for r in runs if r.not_checked
+            {
+                "run_id": r.run_id,
+                "label": r.label,
+                "signals": r.not_checked,
+                "records": r.not_checked_records,
+                "why": r.not_checked_why,
+            }
+            for r in runs
+            if r.not_checked
         ][:100],
     }
 

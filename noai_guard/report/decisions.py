@@ -15,7 +15,7 @@ from ..auditlog import ACTIONS, ALLOWED, DROPPED, FLAGGED, SKIPPED
 from .captures import CaptureTally
 from .domains import DomainTable, domain_of_url
 from .domains import signal_column as _sigcol
-from .fields import MAX_NAMED, action_counts, key, named
+from .fields import MAX_NAMED, action_counts, key, named, unchecked_signals
 from .samples import EvidenceSamples
 from .stats import OVERFLOW, BoundedCounter, TimeHistogram
 
@@ -54,7 +54,7 @@ class DecisionTally:
         self.own_rules = 0
         self.other_rules = 0
         self.not_checked = 0  # unknown because the evidence was never seen (no capture), not a failed fetch
-        self.unchecked_records = 0  # records with a signal marked "checked": false (never seen)
+        self.unchecked_records = 0  # records with a signal never seen (fields.unchecked_signals)
         self.unchecked_by_signal = BoundedCounter(MAX_NAMED)
         self.captures = CaptureTally()
         self.fail_open_robots = 0  # robots-txt unknown resolved to allow
@@ -125,7 +125,7 @@ class DecisionTally:
         if t is not None and action in _BLOCK_ACTIONS:
             self.timeline.add(t, action)
         self._files(rec.get("signals"))
-        self._unchecked(rec.get("signals"))
+        self._unchecked(rec)
         self.captures.add(rec.get("capture"))
 
         # Evidence samples: reservations, flags and unknowns (allowed-by-signal records are counted only).
@@ -151,11 +151,9 @@ class DecisionTally:
             return "reservation recorded but URL allowed"
         return ""
 
-    def _unchecked(self, sigs: object) -> None:
-        """Signals the record marks ``"checked": false``: never seen (no capture), whatever the verdict."""
-        if not isinstance(sigs, list):
-            return
-        names = {key(s.get("name")) for s in sigs if isinstance(s, dict) and s.get("checked") is False}
+    def _unchecked(self, rec: dict[str, Any]) -> None:
+        """Signals the record could not check (never seen), whatever the verdict."""
+        names = unchecked_signals(rec)
         if names:
             self.unchecked_records += 1
             for n in sorted(names):

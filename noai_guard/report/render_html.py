@@ -241,13 +241,17 @@ def _not_checked_banner(doc: dict[str, Any]) -> Markup:
     parts = []
     if nc:
         parts.append(
-            f"{nc:,} decision record(s) not checked ({per_sig}): the evidence was never seen "
-            "(e.g. an audit without a robots.txt capture); the policy resolved them."
+            f"{nc:,} record(s) not checked for some signal"
+            + (f" (decision records: {per_sig})" if per_sig else "")
+            + ": the evidence was never seen (e.g. an audit without a robots.txt capture); "
+            "the policy resolved them."
         )
-    if runs:
-        sigs = sorted({s for r in runs for s in r["signals"]})
+    for r in runs[:5]:
+        n = f"{r['records']:,} record(s)" if r["records"] else "its records"
+        why = f" ({r['why']})" if r["why"] else " (URL-only inputs)"
         parts.append(
-            f"{len(runs):,} run(s) could not check {', '.join(sigs)} for any record (URL-only inputs)."
+            f"Run {r['run_id'][:12]} ({r['label']}): {n} could not be checked for "
+            f"{', '.join(r['signals'])}{why}."
         )
     return Markup(
         f'<p class="verdict warn" role="status">Not checked: {esc(nc)}'

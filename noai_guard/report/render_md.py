@@ -372,13 +372,17 @@ def _answer(doc: dict[str, Any]) -> str:
     if nc:
         per = ", ".join(f"{md(r['signal'])}: {r['records']:,}" for r in u["unchecked_by_signal"][:6])
         out.append(
-            f"- **Warning: not checked: {nc:,}** decision record(s) ({per}): the evidence was never seen "
-            "(e.g. an audit without a robots.txt capture); the policy resolved them.\n"
+            f"- **Warning: not checked: {nc:,}** record(s)"
+            + (f" (decision records: {per})" if per else "")
+            + ": the evidence was never seen (e.g. an audit without a robots.txt capture); "
+            "the policy resolved them.\n"
         )
-    for r in h["runs_not_checking"]:
+    for r in h["runs_not_checking"][:5]:
+        n = f"{r['records']:,} record(s)" if r["records"] else "its records"
+        why = f" ({md(r['why'])})" if r["why"] else " (URL-only inputs)"
         out.append(
-            f"- **Warning:** run {md(r['run_id'])} ({md(r['label'])}) could not check "
-            f"{md(', '.join(r['signals']))} for any record.\n"
+            f"- **Warning:** run {md(r['run_id'])} ({md(r['label'])}): {n} could not be checked for "
+            f"{md(', '.join(r['signals']))}{why}.\n"
         )
     if h["runs_without_summary"]:
         out.append(

@@ -14,7 +14,7 @@ from .. import decision as d
 from ..auditlog import ALLOWED, FLAGGED
 from ..policy import SIGNAL_PURPOSES, policy_hash
 from ..tokens import default_proxy_tokens, proxy_tokens_info
-from .fields import key, strs, text
+from .fields import count, key, strs, text, unchecked_signals
 from .specs import SPEC_VERSIONS
 from .stats import OVERFLOW, BoundedCounter, normalize_time
 
@@ -24,8 +24,9 @@ MAX_POLICIES = 64
 #: A run's command (crawl, shell, fetch, parse, check ...) when its run record names it; the
 #: report labels the run by it, and by its mode when absent.
 COMMAND_FIELD = "command"
-#: Run or summary record field listing the signals a run could not check for any of its records
-#: (URL-only inputs: feeds, logs carry no headers or HTML); a list of names, or names to reasons.
+#: Run or summary record field naming the signals a run could not check (URL-only inputs: feeds,
+#: logs carry no headers or HTML): an audit summary's groups ``{"signals", "why", "inputs",
+#: "records", ...}``, or plain signal names.
 NOT_CHECKED_FIELD = "not_checked"
 
 
@@ -50,8 +51,19 @@ class _Run:
     inputs: list[str] = field(default_factory=list)  # what an audit read (WARCs, feeds ...)
     command: str = ""
     not_checked: list[str] = field(default_factory=list)  # signals the run could not check at all
+    not_checked_records: int = 0  # records the summary's not_checked groups count
+    not_checked_why: str = ""
+    unchecked: int = 0  # decision records with a signal never seen
+    unchecked_outside: int = 0  # ... of which not in a not_checked group (no per-record not_checked list)
     blocked: int = 0  # decision records skipped, dropped or flagged
     allowed: int = 0  # decision records allowed
+
+    @property
+    def unchecked_total(self) -> int:
+        """Records not checked for some signal: the summary's groups, plus decision records outside them."""
+        if self.not_checked_records:
+            return self.not_checked_records + self.unchecked_outside
+        return self.unchecked
 
     @property
     def label(self) -> str:
@@ -192,12 +204,14 @@ class RunLedger:
         if isinstance(cmd, str) and cmd:
             run.command = key(cmd)
         nc = rec.get(NOT_CHECKED_FIELD)
-        names = list(nc) if isinstance(nc, dict) else nc
-        if isinstance(names, list):
-            for n in names[:32]:
-                k = key(n)
+        for g in nc[:32] if isinstance(nc, list) else []:
+            names = [key(g)] if isinstance(g, str) else strs(g.get("signals")) if isinstance(g, dict) else []
+            for k in names[:32]:
                 if k not in run.not_checked:
                     run.not_checked.append(k)
+            if isinstance(g, dict):
+                run.not_checked_records += count(g.get("records"))
+                run.not_checked_why = run.not_checked_why or text(g.get("why"), 300)
 
     def summary(self, rec: dict[str, Any], source: str) -> None:
         """The run-level part of a ``summary`` record: when the run ended, its policy, why."""
@@ -215,6 +229,10 @@ class RunLedger:
         """The run-level part of a ``decision`` record; returns its normalised time."""
         run = self.run(rec, source)
         run.decisions += 1
+        if unchecked_signals(rec):
+            run.unchecked += 1
+            nc = rec.get(NOT_CHECKED_FIELD)
+            run.unchecked_outside += not (isinstance(nc, list) and nc)
         if rec.get("blocked") is True or rec.get("action") == FLAGGED:
             run.blocked += 1
         elif rec.get("action") == ALLOWED:

@@ -17,7 +17,15 @@ import pytest
 from _report_fixtures import POLICY, robots_own, write_fixture_trails
 
 from noai_guard import decision as d
-from noai_guard.auditlog import AFTER_THE_FACT, ALLOWED, FLAGGED, decision_record, run_record, write_all
+from noai_guard.auditlog import (
+    AFTER_THE_FACT,
+    ALLOWED,
+    FLAGGED,
+    decision_record,
+    run_record,
+    summary_record,
+    write_all,
+)
 from noai_guard.cli import main
 from noai_guard.decision import Decision, Signal, Verdict
 from noai_guard.policy import decide
@@ -180,7 +188,7 @@ def test_not_checked_is_a_warning_beside_nothing_failed_open(tmp_path: Path) -> 
     box = status.group(1)
     assert '<p class="verdict ok">Nothing failed open' in box
     warn = re.search(r'<p class="verdict warn"[^>]*>Not checked: 16<span class="note">([^<]*)</span>', box)
-    assert warn is not None and "robots-txt: 16" in warn.group(1)
+    assert warn is not None and "decision records: robots-txt: 16" in warn.group(1)
     # The card is a warning too, not a green "ok".
     assert '<div class="card warn"><div class="v">16</div><div class="k">not checked</div>' in html
     md = (out / "report.md").read_text("utf-8")
@@ -282,7 +290,61 @@ def test_runs_are_labelled_by_command_when_recorded(tmp_path: Path) -> None:
     assert runs["r-feed"]["not_checked"] == ["meta-robots", "x-robots-tag"]
     html = (out / "report.html").read_text("utf-8")
     assert "<td>shell, enforcing</td>" in html
-    assert "could not check meta-robots, x-robots-tag for any record" in html
+    assert "its records could not be checked for meta-robots, x-robots-tag (URL-only inputs)" in html
     assert "verdict warn" in html
     md = (out / "report.md").read_text("utf-8")
     assert "| r-shell | shell, enforcing |" in md
+
+
+def test_url_only_inputs_count_as_not_checked(tmp_path: Path) -> None:
+    """An audit summary's ``not_checked`` groups (feeds, logs: no headers or HTML) add their records;
+    decision records inside a group (with their own ``not_checked`` list) are not counted twice."""
+    pol = POLICY.to_dict()
+    page_signals = [d.META_ROBOTS, d.X_ROBOTS_TAG, d.TDMREP]
+    recs: list[dict[str, Any]] = [run_record(run_id="feed-1", mode="audit", policy=pol)]
+    for i in range(5):  # the feed's records that were written (unknown robots.txt: no capture)
+        recs.append(
+            decision_record(
+                _not_checked(f"http://feed{i}.example/"),
+                action=ALLOWED,
+                phase=AFTER_THE_FACT,
+                run_id="feed-1",
+                mode="audit",
+                not_checked=page_signals,
+                input_file="feed.jsonl",
+            )
+        )
+    for i in range(2):  # a WARC's records in the same run, robots.txt not checked
+        recs.append(
+            decision_record(
+                _not_checked(f"http://warc{i}.example/"),
+                action=ALLOWED,
+                phase=AFTER_THE_FACT,
+                run_id="feed-1",
+                mode="audit",
+                input_file="pages.warc.gz",
+            )
+        )
+    group = {
+        "signals": page_signals,
+        "why": "feeds carry no headers",
+        "inputs": ["feed.jsonl"],
+        "records": 12,
+    }
+    recs.append(summary_record(run_id="feed-1", mode="audit", policy=pol, origins={}, not_checked=[group]))
+    trail = tmp_path / "t.jsonl"
+    write_all(trail, recs)
+    out = tmp_path / "o"
+    build_report([str(trail)], out, formats=("json", "html", "md"))
+    doc = _doc(out)
+    h = doc["headline"]
+    assert h["not_checked"] == 12 + 2
+    (r,) = h["runs_not_checking"]
+    assert (r["signals"], r["records"], r["why"]) == (page_signals, 12, "feeds carry no headers")
+    by = {x["signal"]: x["records"] for x in doc["unknowns"]["unchecked_by_signal"]}
+    assert by == {d.ROBOTS_TXT: 7, d.META_ROBOTS: 5, d.X_ROBOTS_TAG: 5, d.TDMREP: 5}
+    html = (out / "report.html").read_text("utf-8")
+    assert "Not checked: 14" in html
+    said = "12 record(s) could not be checked for meta-robots, x-robots-tag, tdmrep (feeds carry no headers)"
+    assert said in html
+    assert said in (out / "report.md").read_text("utf-8")
