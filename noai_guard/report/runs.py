@@ -28,6 +28,8 @@ COMMAND_FIELD = "command"
 #: logs carry no headers or HTML): an audit summary's groups ``{"signals", "why", "inputs",
 #: "records", ...}``, or plain signal names.
 NOT_CHECKED_FIELD = "not_checked"
+#: Commands whose runs are crawls (labelled by their mode); any other (shell, fetch, parse, check ...) by itself.
+_CRAWL_COMMANDS = frozenset({"", "crawl", "runspider"})
 
 
 @dataclass
@@ -67,8 +69,8 @@ class _Run:
 
     @property
     def label(self) -> str:
-        """How the report names the run: its command when recorded, else its mode."""
-        base = self.command or self.mode
+        """How the report names the run: a hand-run Scrapy command by it (``scrapy shell``), else its mode."""
+        base = f"scrapy {self.command}" if self.command not in _CRAWL_COMMANDS else self.mode
         if self.enforce is None:
             return base
         return base + (", enforcing" if self.enforce else ", audit-only")

@@ -285,15 +285,15 @@ def test_runs_are_labelled_by_command_when_recorded(tmp_path: Path) -> None:
     out = tmp_path / "o"
     build_report([str(trail)], out, formats=("json", "html", "md"))
     runs = {r["run_id"]: r for r in _doc(out)["runs"]}
-    assert runs["r-shell"]["label"] == "shell, enforcing" and runs["r-shell"]["command"] == "shell"
+    assert runs["r-shell"]["label"] == "scrapy shell, enforcing" and runs["r-shell"]["command"] == "shell"
     assert runs["r-crawl"]["label"] == "crawl, enforcing" and runs["r-crawl"]["command"] == ""
     assert runs["r-feed"]["not_checked"] == ["meta-robots", "x-robots-tag"]
     html = (out / "report.html").read_text("utf-8")
-    assert "<td>shell, enforcing</td>" in html
+    assert "<td>scrapy shell, enforcing</td>" in html
     assert "its records could not be checked for meta-robots, x-robots-tag (URL-only inputs)" in html
     assert "verdict warn" in html
     md = (out / "report.md").read_text("utf-8")
-    assert "| r-shell | shell, enforcing |" in md
+    assert "| r-shell | scrapy shell, enforcing |" in md
 
 
 def test_url_only_inputs_count_as_not_checked(tmp_path: Path) -> None:

@@ -144,7 +144,7 @@ def test_payloads_reach_the_report(hostile_report: Path) -> None:
     doc_runs = {r["run_id"]: r for r in doc["runs"]}
     assert doc_runs[PAYLOADS[0]]["command"] == PAYLOADS[0]
     assert doc_runs[PAYLOADS[0]]["not_checked"] == [PAYLOADS[0]]
-    assert "<td>&lt;script&gt;alert(1)&lt;/script&gt;</td>" in html
+    assert "<td>scrapy &lt;script&gt;alert(1)&lt;/script&gt;</td>" in html
     assert doc["exceptions"]["audit_inputs"]["captures_cited"]["unique_cited"] == len(PAYLOADS)
 
 
