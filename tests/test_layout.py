@@ -40,8 +40,9 @@ PUBLIC = frozenset(
 INTERNAL_MARK = "Internal:"
 MAX_CLASS_LINES = 400  # issue 12: no class over ~400 lines
 
-# Imported under a name that is not installed here: stdlib only from Python 3.14 on.
-_NOT_INSTALLED_OK = frozenset({"compression"})
+# Imported only when present: the stdlib of newer Pythons; selectolax, a comparison row in
+# benchmarks/html_head.py.
+_NOT_INSTALLED_OK = frozenset({"compression", "selectolax"})
 
 
 def _modules() -> dict[str, Path]:

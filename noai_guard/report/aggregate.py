@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from .. import __version__
@@ -32,7 +32,7 @@ from .decisions import MAX_FILES, DecisionTally
 from .domains import DomainTable, domains_section
 from .fields import MAX_KEY, MAX_NAMED, MAX_TEXT, key, text
 from .inputs import InputError, InputFile, clean_text, iter_records
-from .runs import MAX_POLICIES, MAX_RUNS, RunLedger
+from .runs import MAX_POLICIES, MAX_RUNS, RunLedger, _Run
 from .samples import EvidenceSamples
 from .specs import DISCLAIMER, LIMITATIONS, SPEC_VERSIONS
 from .summaries import SummaryTally
@@ -131,6 +131,8 @@ class Aggregator:
         hashes, undeclared = ledger.hashes_section()
         runs_wo_summary = sum(1 for r in runs if r.summaries == 0)
         multi_summary = [r.run_id for r in runs if r.summaries > 1]
+        from_summaries = summaries.from_run_summaries(len(runs) - runs_wo_summary, runs_wo_summary)
+        unknowns = decisions.unknowns_section()
         doc: dict[str, Any] = {
             "schema": REPORT_SCHEMA,
             "generated_at": generated_at or _now(),
@@ -156,18 +158,19 @@ class Aggregator:
             "tokens": ledger.tokens_section(),
             "signals_checked": ledger.signals_checked(),
             "spec_versions": dict(SPEC_VERSIONS),
+            "headline": _headline(from_summaries, runs, unknowns),
             "summary": {
-                "from_run_summaries": summaries.from_run_summaries(len(runs) - runs_wo_summary, runs_wo_summary),
+                "from_run_summaries": from_summaries,
                 **decisions.summary_section(summaries.by_signal),
             },
-            "unknowns": decisions.unknowns_section(),
+            "unknowns": unknowns,
             "domains": domains_section(self.domains, top),
             "samples": self.samples.section(),
             "timeline": decisions.timeline_section(),
             "exceptions": {
                 "fetch": summaries.fetch,
                 "fetch_other_kinds": summaries.fetch_other_kinds,
-                "audit_inputs": summaries.audit_inputs(),
+                "audit_inputs": {**summaries.audit_inputs(), "captures_cited": decisions.captures.section()},
                 "parse_failures": decisions.parse_failures_section(top),
                 "oversize": decisions.oversize_section(top),
                 "trail": {
@@ -186,6 +189,42 @@ class Aggregator:
 
     def close(self) -> None:
         self.domains.close()
+
+
+def _headline(rs: dict[str, int], runs: Iterable[_Run], u: dict[str, Any]) -> dict[str, Any]:
+    """The answer first: evaluated, blocked, allowed, unknown, not checked, failed open.
+
+    Evaluated / blocked / allowed come from run summaries; a run that wrote none
+    (crashed, or still running) adds its decision records instead, counted apart.
+    Unknown and failed open count decision records; not checked, the records of each run
+    not checked for some signal (:attr:`~.runs._Run.unchecked_total`).
+    """
+    no_summary = [r for r in runs if r.summaries == 0]
+    extra = sum(r.decisions for r in no_summary)
+    blocked = rs["skipped"] + rs["dropped"] + rs["flagged"]
+    return {
+        "evaluated": rs["evaluated"] + extra,
+        "blocked": blocked + sum(r.blocked for r in no_summary),
+        "allowed": rs["allowed"] + sum(r.allowed for r in no_summary),
+        "unknown": u["total"],
+        "unknown_to_reserve": u["resolved_to_reserve"],
+        "unknown_to_allow": u["resolved_to_allow"],
+        "not_checked": sum(r.unchecked_total for r in runs),
+        "failed_open": u["fail_open"]["total"],
+        "runs_without_summary": len(no_summary),
+        "decisions_of_runs_without_summary": extra,
+        "runs_not_checking": [
+            {
+                "run_id": r.run_id,
+                "label": r.label,
+                "signals": r.not_checked,
+                "records": r.not_checked_records,
+                "why": r.not_checked_why,
+            }
+            for r in runs
+            if r.not_checked
+        ][:100],
+    }
 
 
 def _now() -> str:

@@ -12,9 +12,10 @@ from typing import Any
 
 from .. import decision as d
 from ..auditlog import ACTIONS, ALLOWED, DROPPED, FLAGGED, SKIPPED
+from .captures import CaptureTally
 from .domains import DomainTable, domain_of_url
 from .domains import signal_column as _sigcol
-from .fields import MAX_NAMED, action_counts, key, named
+from .fields import MAX_NAMED, action_counts, key, named, unchecked_signals
 from .samples import EvidenceSamples
 from .stats import OVERFLOW, BoundedCounter, TimeHistogram
 
@@ -53,6 +54,9 @@ class DecisionTally:
         self.own_rules = 0
         self.other_rules = 0
         self.not_checked = 0  # unknown because the evidence was never seen (no capture), not a failed fetch
+        self.unchecked_records = 0  # records with a signal never seen (fields.unchecked_signals)
+        self.unchecked_by_signal = BoundedCounter(MAX_NAMED)
+        self.captures = CaptureTally()
         self.fail_open_robots = 0  # robots-txt unknown resolved to allow
         self.fail_open_reserve = 0  # a reservation recorded as allowed
         self.timeline = TimeHistogram()
@@ -121,6 +125,8 @@ class DecisionTally:
         if t is not None and action in _BLOCK_ACTIONS:
             self.timeline.add(t, action)
         self._files(rec.get("signals"))
+        self._unchecked(rec)
+        self.captures.add(rec.get("capture"))
 
         # Evidence samples: reservations, flags and unknowns (allowed-by-signal records are counted only).
         sample = signal is not None and (blocked or action == FLAGGED or verdict != "allow")
@@ -144,6 +150,14 @@ class DecisionTally:
             self.fail_open_reserve += 1
             return "reservation recorded but URL allowed"
         return ""
+
+    def _unchecked(self, rec: dict[str, Any]) -> None:
+        """Signals the record could not check (never seen), whatever the verdict."""
+        names = unchecked_signals(rec)
+        if names:
+            self.unchecked_records += 1
+            for n in sorted(names):
+                self.unchecked_by_signal.add(n)
 
     def _files(self, sigs: object) -> None:
         """Site files the record's signals call unparseable or cut (a heuristic on their words)."""
@@ -203,6 +217,8 @@ class DecisionTally:
             "resolved_to_reserve": unk_reserve,
             "resolved_to_allow": unk_allow,
             "not_checked": self.not_checked,
+            "unchecked_records": self.unchecked_records,
+            "unchecked_by_signal": [{"signal": s, "records": n} for s, n in self.unchecked_by_signal.items()],
             "by_signal": [
                 {"signal": s, **c}
                 for s, c in sorted(

@@ -73,3 +73,18 @@ def strs(v: object) -> list[str]:
 def action_counts() -> dict[str, int]:
     """A row of decision counts by action (per signal, per purpose)."""
     return {"decisions": 0, "blocked": 0, SKIPPED: 0, DROPPED: 0, FLAGGED: 0, ALLOWED: 0, "unknown": 0}
+
+
+def unchecked_signals(rec: dict[str, Any]) -> set[str]:
+    """The signals a decision record could not check: those its ``signals`` mark ``"checked": false``
+    (no capture) and those its ``not_checked`` list names (an input without headers or HTML)."""
+    sigs = rec.get("signals")
+    names = (
+        {key(s.get("name")) for s in sigs if isinstance(s, dict) and s.get("checked") is False}
+        if isinstance(sigs, list)
+        else set()
+    )
+    nc = rec.get("not_checked")
+    if isinstance(nc, list):
+        names.update(key(n) for n in nc[:64])
+    return names

@@ -4,10 +4,16 @@ No external resources, no scripts: inline CSS, inline SVG charts
 (:mod:`.svg`), and a Content-Security-Policy that forbids everything else, so
 even a mistake in escaping could not load or run anything.  Every value from
 the audit data goes through :func:`.htmlutil.esc` (``html.escape`` with
-``quote=True``); URLs are shown as text, never as links.  Long tables sit in
-scroll boxes with sticky headers and are cut at ``--top`` rows (the complete
-per-domain table is ``domains.csv``); ``@media print`` lays the same content
-out for paper/PDF with every section expanded.
+``quote=True``); URLs are shown as text, never as links.
+
+The first screen answers the question (issue 14): evaluated, blocked,
+allowed, unknown, not checked, failed open, with the fail-open statement and
+the not-checked warning side by side; the detail follows, and the hashes,
+run ids and policy text come after it.  It fits a 1280 px window: every cell
+wraps long URLs and evidence anywhere (``overflow-wrap:anywhere``), the
+evidence tables have fixed column widths, tables are cut at ``--top`` rows
+(the complete per-domain table is ``domains.csv``); ``@media print`` lays the
+same content out for A4 (``@page``) with every section expanded.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from .svg import column_chart, hbar_chart
 _CSS = """
 :root{--fg:#1d232b;--muted:#5b6470;--line:#d8dde3;--bg:#fff;--soft:#f5f7f9;--accent:#1f5f99;
 --skipped:#c0392b;--dropped:#e67e22;--flagged:#8e44ad;--allowed:#2e8b57;--unknown:#7f8c8d;
---volume:#1f5f99;--other:#95a5a6;--ok:#1e7b43;--bad:#b3261e}
+--volume:#1f5f99;--other:#95a5a6;--ok:#1e7b43;--bad:#b3261e;--warn:#9a5b00}
 *{box-sizing:border-box}
 html{-webkit-text-size-adjust:100%}
 body{margin:0;color:var(--fg);background:var(--bg);font:14px/1.45 system-ui,-apple-system,"Segoe UI",
@@ -44,19 +50,31 @@ nav.toc a{color:var(--accent);text-decoration:none}
 .card .k{color:var(--muted);font-size:12px}
 .card.ok{border-color:var(--ok)}.card.ok .v{color:var(--ok)}
 .card.bad{border-color:var(--bad)}.card.bad .v{color:var(--bad)}
+.card.warn{border-color:var(--warn)}.card.warn .v{color:var(--warn)}
+.card .d{color:var(--muted);font-size:12px;margin-top:2px}
+.cards.headline{grid-template-columns:repeat(6,minmax(0,1fr))}.headline .v{font-size:28px}
+.scope{color:var(--muted);margin:0 0 4px}
 .verdict{padding:8px 12px;border-radius:6px;margin:8px 0;font-weight:600}
 .verdict.ok{background:#e8f5ec;color:var(--ok)}.verdict.bad{background:#fdecea;color:var(--bad)}
+.verdict.warn{background:#fff4e0;color:var(--warn)}
+.verdict .note{font-weight:400;display:block;margin-top:2px}
+.status{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:0 12px}
+.status .verdict{margin:4px 0}
 .tbl{max-height:70vh;overflow:auto;border:1px solid var(--line);border-radius:4px;margin:6px 0 12px}
 table{border-collapse:collapse;width:100%;font-size:13px}
 caption{text-align:left;color:var(--muted);padding:4px 6px}
 th,td{padding:4px 8px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
+td{overflow-wrap:anywhere}th{overflow-wrap:break-word;hyphens:auto}
+.samples table{table-layout:fixed}
+.samples th:nth-child(1){width:11%}.samples th:nth-child(2){width:17%}.samples th:nth-child(3){width:16%}
+.samples th:nth-child(4){width:14%}.samples th:nth-child(5){width:13%}.samples th:nth-child(6){width:16%}
+.samples th:nth-child(7){width:13%}
+.samples pre{max-height:none;font-size:11px;padding:4px}
 thead th{position:sticky;top:0;background:#eef1f4;z-index:1}
 tbody tr:nth-child(even){background:#fafbfc}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}td.n{white-space:nowrap}
 td.code,pre,code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px}
-td.code{white-space:pre-wrap;overflow-wrap:anywhere;min-width:12em;max-width:420px}
-td.wide{min-width:14em}
-.samples td.code{min-width:14em}
+td.code{white-space:pre-wrap;overflow-wrap:anywhere}
 td.empty,p.empty{color:var(--muted);font-style:italic}
 pre{background:var(--soft);border:1px solid var(--line);padding:8px;overflow:auto;max-height:50vh;
 white-space:pre-wrap;overflow-wrap:anywhere}
@@ -75,6 +93,10 @@ footer{margin-top:32px;color:var(--muted);font-size:12px;border-top:1px solid va
 @media print{
 body{font-size:10pt}.wrap{max-width:none;padding:0}
 nav.toc{display:none}
+table{font-size:8.5pt}th,td{padding:2px 4px}
+td.code,pre,code{font-size:8pt}
+.cards.headline{grid-template-columns:repeat(3,minmax(0,1fr))}.headline .v{font-size:18pt}
+.verdict{-webkit-print-color-adjust:exact;print-color-adjust:exact}
 .tbl{max-height:none;overflow:visible;border:none}
 thead{display:table-header-group}thead th{position:static;background:#eee}
 tr,.card,svg.chart,dl.kv{break-inside:avoid}
@@ -82,21 +104,21 @@ h2,h3{break-after:avoid}h2{break-before:auto}
 details::details-content{content-visibility:visible;display:contents}
 details>summary{list-style:none}details>summary::-webkit-details-marker{display:none}
 pre{max-height:none;overflow:visible}
-td.code{max-width:none}
-.cards{grid-template-columns:repeat(4,1fr)}
+.cards{grid-template-columns:repeat(4,minmax(0,1fr))}
 }
 """
 
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 
 _SECTIONS: tuple[tuple[str, str], ...] = (
-    ("cover", "Cover"),
-    ("policy", "Policy and signals"),
+    ("answer", "Answer"),
     ("summary", "Summary"),
-    ("unknowns", "Unknown outcomes"),
+    ("unknowns", "Unknown and not checked"),
     ("timeline", "Over time"),
     ("domains", "By domain"),
     ("samples", "Evidence samples"),
+    ("policy", "Policy and signals"),
+    ("runs", "Runs and provenance"),
     ("exceptions", "Exceptions"),
     ("limitations", "Limitations"),
     ("integrity", "Integrity"),
@@ -109,10 +131,11 @@ def _kv(pairs: list[tuple[str, object]]) -> Markup:
     )
 
 
-def _card(label: str, value: object, state: str = "") -> Markup:
+def _card(label: str, value: object, state: str = "", detail: object = "") -> Markup:
     c = f"card {state}".strip()
+    d = f'<div class="d">{esc(detail)}</div>' if detail else ""
     return Markup(
-        f'<div class="{esc(c)}"><div class="v">{esc(value)}</div><div class="k">{esc(label)}</div></div>'
+        f'<div class="{esc(c)}"><div class="v">{esc(value)}</div><div class="k">{esc(label)}</div>{d}</div>'
     )
 
 
@@ -136,7 +159,108 @@ def _range(doc: dict[str, Any]) -> str:
     return f"{tr['first']} — {tr['last']} (UTC)"
 
 
-def _cover(doc: dict[str, Any]) -> Markup:
+def _masthead(doc: dict[str, Any]) -> Markup:
+    """Title, disclaimer and one line of scope: what the answer below is about."""
+    runs = doc["runs"]
+    n_runs = len(runs) + doc["runs_truncated"]
+    labels: dict[str, int] = {}
+    for r in runs:
+        labels[r["label"].split(",")[0]] = labels.get(r["label"].split(",")[0], 0) + 1
+    kinds = ", ".join(f"{v:,} {k}" for k, v in labels.items())
+    scope = (
+        f"{n_runs:,} run(s)" + (f" ({kinds})" if kinds else "") + f" · {doc['records']:,} trail records"
+        f" · {_range(doc)}"
+    )
+    return Markup(
+        '<header class="cover" id="cover">'
+        "<h1>AI opt-out compliance report</h1>"
+        f'<p class="scope">{esc(scope)}</p>'
+        f'<p class="sub">{esc(doc["disclaimer"])}</p>'
+        "</header>"
+    )
+
+
+def _headline(doc: dict[str, Any]) -> Markup:
+    """The answer: six numbers, then the fail-open statement beside the not-checked warning."""
+    h = doc["headline"]
+    fo, nc = h["failed_open"], h["not_checked"]
+    rs = doc["summary"]["from_run_summaries"]
+    cards = [
+        _card("evaluated", h["evaluated"], detail="URLs judged (run summaries)"),
+        _card(
+            "blocked",
+            h["blocked"],
+            "bad" if h["blocked"] else "",
+            f"skipped {rs['skipped']:,} · dropped {rs['dropped']:,} · flagged {rs['flagged']:,}",
+        ),
+        _card("allowed", h["allowed"], detail="unknowns allowed by policy included"),
+        _card(
+            "unknown",
+            h["unknown"],
+            "warn" if h["unknown"] else "",
+            f"→ blocked {h['unknown_to_reserve']:,} · → allowed {h['unknown_to_allow']:,}",
+        ),
+        _card("not checked", nc, "warn" if nc else "ok", "decision records with a signal never seen"),
+        _card("failed open", fo, "bad" if fo else "ok", "unreadable signal or reservation let through"),
+    ]
+    if fo == 0:
+        fail = Markup(
+            '<p class="verdict ok">Nothing failed open: every unreachable robots.txt was treated as a '
+            "complete disallow and no recorded reservation was let through.</p>"
+        )
+    else:
+        fail = Markup(
+            f'<p class="verdict bad">{esc(fo)} fail-open event(s): an unreachable robots.txt or a recorded '
+            'reservation was let through; see "Unknown and not checked".</p>'
+        )
+    status = [fail, _not_checked_banner(doc)]
+    note: object = ""
+    if h["runs_without_summary"]:
+        note = tag(
+            "p",
+            f"{h['runs_without_summary']:,} run(s) wrote no summary (crashed or still running): their "
+            f"{h['decisions_of_runs_without_summary']:,} decision records are counted instead.",
+            cls="note",
+        )
+    return Markup(
+        '<section id="answer" aria-label="Answer">'
+        '<div class="cards headline">' + "".join(cards) + "</div>"
+        '<div class="status">' + join(status) + "</div>" + esc(note) + "</section>"
+    )
+
+
+def _not_checked_banner(doc: dict[str, Any]) -> Markup:
+    """A warning with the count of records never checked, per signal, and the runs that checked none."""
+    h = doc["headline"]
+    u = doc["unknowns"]
+    nc = h["not_checked"]
+    per_sig = ", ".join(f"{r['signal']}: {r['records']:,}" for r in u["unchecked_by_signal"][:6])
+    runs = h["runs_not_checking"]
+    if not nc and not runs:
+        return Markup('<p class="verdict ok">Every decision record had each signal it names checked.</p>')
+    parts = []
+    if nc:
+        parts.append(
+            f"{nc:,} record(s) not checked for some signal"
+            + (f" (decision records: {per_sig})" if per_sig else "")
+            + ": the evidence was never seen (e.g. an audit without a robots.txt capture); "
+            "the policy resolved them."
+        )
+    for r in runs[:5]:
+        n = f"{r['records']:,} record(s)" if r["records"] else "its records"
+        why = f" ({r['why']})" if r["why"] else " (URL-only inputs)"
+        parts.append(
+            f"Run {r['run_id'][:12]} ({r['label']}): {n} could not be checked for "
+            f"{', '.join(r['signals'])}{why}."
+        )
+    return Markup(
+        f'<p class="verdict warn" role="status">Not checked: {esc(nc)}'
+        f'<span class="note">{esc(" ".join(parts))}</span></p>'
+    )
+
+
+def _runs(doc: dict[str, Any]) -> Markup:
+    """Provenance: tool, schema, hashes and every run (the detail the answer rests on)."""
     tool = doc["tool"]
     runs = doc["runs"]
     pols = doc["policies"]
@@ -161,49 +285,49 @@ def _cover(doc: dict[str, Any]) -> Markup:
     run_rows = (
         (
             r["run_id"],
-            r["mode"] + ("" if r["enforce"] is None else (", enforcing" if r["enforce"] else ", audit-only")),
+            r["label"],
             r["version"],
-            r["started"],
-            r["ended"],
+            _lines(r["started"], r["ended"]),
             r["decisions"],
             (r["finish_reason"] or "yes") if r["has_summary"] else "no",
-            r["spider"] or "; ".join(r["inputs"]),
+            _lines(r["spider"] or "; ".join(r["inputs"]), _unchecked_note(r["not_checked"])),
         )
         for r in runs[:1000]
     )
     more = len(runs) - 1000
-    return Markup(
-        '<header class="cover" id="cover">'
-        f"<h1>AI opt-out compliance report</h1>"
-        f'<p class="sub">{esc(doc["disclaimer"])}</p>'
-        f"{_kv(kv)}"
-        "</header>"
-        + _details(
+    return _section(
+        "runs",
+        "Runs and provenance",
+        _kv(kv),
+        _details(
             f"Runs ({len(runs):,})",
             table(
                 [
                     "Run id",
-                    "Mode",
+                    "Run",
                     "Version",
-                    "Started (UTC)",
-                    "Ended (UTC)",
+                    "Started / ended (UTC)",
                     "Decision records",
                     "Summary",
                     "Spider / inputs",
                 ],
                 run_rows,
-                numeric=[5],
-                code=[0, 7],
+                numeric=[4],
+                code=[0],
             ),
             tag("p", f"{more:,} more runs are listed in report.json.", cls="note") if more > 0 else "",
             open_=len(runs) <= 20,
-        )
-        + join(
+        ),
+        join(
             tag("p", f"Caveat, run {r['run_id'][:12]}: {c}", cls="note caveat")
             for r in runs[:1000]
             for c in r.get("caveats", ())
-        )
+        ),
     )
+
+
+def _unchecked_note(signals: list[str]) -> str:
+    return f"not checked: {', '.join(signals)}" if signals else ""
 
 
 def _cut_warning(doc: dict[str, Any]) -> Markup:
@@ -220,7 +344,7 @@ def _cut_warning(doc: dict[str, Any]) -> Markup:
 
 
 def _toc() -> Markup:
-    items = "".join(f'<li><a href="#{esc(s)}">{esc(t)}</a></li>' for s, t in _SECTIONS)
+    items = "".join(f'<li><a href="#{esc(s)}">{esc(t)}</a></li>' for s, t in _SECTIONS if s != "answer")
     return Markup(f'<nav class="toc" aria-label="Contents"><ol>{items}</ol></nav>')
 
 
@@ -300,32 +424,30 @@ def _summary(doc: dict[str, Any]) -> Markup:
     s = doc["summary"]
     rs = s["from_run_summaries"]
     u = doc["unknowns"]
-    fo = u["fail_open"]["total"]
-    cards = [
-        _card("URLs evaluated (run summaries)", rs["evaluated"]),
-        _card("allowed", rs["allowed"]),
-        _card("skipped before fetch", rs["skipped"]),
-        _card("dropped after fetch", rs["dropped"]),
-        _card("flagged (audit)", rs["flagged"]),
-        _card("decision records", s["decision_records"]),
-        _card("unknown → reserve (fail-closed)", u["resolved_to_reserve"]),
-        _card("unknown → allow (by policy)", u["resolved_to_allow"]),
-        _card("fail-open events", fo, "bad" if fo else "ok"),
-    ]
-    verdict = (
-        Markup(
-            '<p class="verdict ok">Nothing failed open: every unreachable robots.txt was treated as a '
-            "complete disallow and no recorded reservation was let through.</p>"
-        )
-        if fo == 0
-        else Markup(f'<p class="verdict bad">{esc(fo)} fail-open event(s): see "Unknown outcomes".</p>')
+    totals = _kv(
+        [
+            ("URLs evaluated (run summaries)", rs["evaluated"]),
+            ("Allowed", rs["allowed"]),
+            ("Skipped before fetch", rs["skipped"]),
+            ("Dropped after fetch", rs["dropped"]),
+            ("Flagged (audit, or audit-only crawl)", rs["flagged"]),
+            ("Decision records", s["decision_records"]),
+            (
+                "Unknown → reserve (fail-closed) / → allow (by policy)",
+                f"{u['resolved_to_reserve']:,} / {u['resolved_to_allow']:,}",
+            ),
+            (
+                "Runs with / without a summary",
+                f"{rs['runs_with_summary']:,} / {rs['runs_without_summary']:,}",
+            ),
+        ]
     )
     note = ""
     if rs["runs_without_summary"]:
         note = tag(
             "p",
             f"{rs['runs_without_summary']:,} run(s) wrote no summary (crashed or still running): their "
-            "evaluated/allowed totals are missing; their decision records are counted.",
+            "evaluated/allowed totals are missing here; their decision records are counted.",
             cls="note",
         )
     sig_rows = [
@@ -365,8 +487,7 @@ def _summary(doc: dict[str, Any]) -> Markup:
     return _section(
         "summary",
         "Summary",
-        Markup('<div class="cards">' + "".join(cards) + "</div>"),
-        verdict,
+        totals,
         note,
         charts,
         sig_table,
@@ -401,10 +522,17 @@ def _unknowns(doc: dict[str, Any]) -> Markup:
                     fo["robots_unknown_allowed"],
                 ),
                 ("Reservation recorded but URL allowed (fail-open)", fo["reservation_allowed"]),
+                ("Decision records with a signal not checked (never seen)", u["unchecked_records"]),
             ]
         ),
         table(
             *tables.unknowns_by_signal(doc), numeric=[1, 2], code=[0], caption="Unknown outcomes by signal"
+        ),
+        table(
+            *tables.not_checked(doc),
+            numeric=[1],
+            code=[0],
+            caption="Not checked, by signal: the evidence was never seen (no capture, or an input without it)",
         ),
         table(
             ["Resolution", "Decisions"],
@@ -416,7 +544,7 @@ def _unknowns(doc: dict[str, Any]) -> Markup:
     if fo["samples"]:
         parts.append(tag("h3", "Fail-open events (sample)"))
         parts.append(_sample_table(fo["samples"]))
-    return _section("unknowns", "Unknown outcomes and fail-closed events", *parts)
+    return _section("unknowns", "Unknown and not checked", *parts)
 
 
 def _timeline(doc: dict[str, Any]) -> Markup:
@@ -552,11 +680,11 @@ def _sample_rows(items: list[dict[str, Any]], capture: bool) -> list[list[object
         )
         outcome = _lines(
             f"{it['action']} ({it['verdict']})",
-            it["resolution"],
             f"{it['purpose']}, {it['phase']}",
+            tag("span", it["resolution"], cls="note") if it["resolution"] else "",
         )
         row: list[object] = [
-            _lines(it["time"], tag("span", it["run_id"], cls="note")),
+            _lines(it["time"].replace("T", " "), tag("span", it["run_id"], cls="note")),
             it["url"],
             it["evidence"],
             where,
@@ -592,9 +720,13 @@ def _samples(doc: dict[str, Any]) -> Markup:
     if not sm["by_signal"]:
         parts.append(tag("p", "No decision record named a signal.", cls="empty"))
     for g in sm["by_signal"]:
+        mix = f"blocked {g['blocked']:,} · unknown {g['unknown']:,} · allowed {g['allowed']:,}"
         parts.append(
             _details(
-                Markup(f"{_code(g['signal'])} — {esc(len(g['items']))} of {esc(g['population'])} decisions"),
+                Markup(
+                    f"{_code(g['signal'])} — {esc(len(g['items']))} of {esc(g['population'])} decisions "
+                    f'<span class="note">({esc(mix)}; blocks shown first, then unknowns, then allows)</span>'
+                ),
                 _sample_table(g["items"]),
             )
         )
@@ -639,7 +771,7 @@ def _exceptions(doc: dict[str, Any]) -> Markup:
             [
                 ("Archive records read", ai["records"]),
                 ("Records judged", ai["judged"]),
-                ("Site-file captures used", ai["captures"]),
+                *_capture_rows(ai),
                 ("Non-HTML records", ai["non_html"]),
                 ("Truncated records", ai["truncated"]),
                 ("Damaged records", ai["damaged"]),
@@ -669,6 +801,30 @@ def _exceptions(doc: dict[str, Any]) -> Markup:
             ]
         ),
     )
+
+
+def _capture_rows(ai: dict[str, Any]) -> list[tuple[str, object]]:
+    """Site-file captures of audits, per record and per unique capture URL, each labelled."""
+    cc = ai["captures_cited"]
+    capped = " (at least: too many to track)" if cc["unique_capped"] else ""
+    return [
+        (
+            "Site-file captures available (inputs and --robots-from; the audit's “captures:”)",
+            ai["captures_indexed"],
+        ),
+        ("… of which found inside the input archives", ai["captures"]),
+        (
+            "Decision records whose site files came from a capture (per record)",
+            f"{cc['records_citing']:,}"
+            + (f" ({_pairs(cc['records_by_kind'])})" if cc["records_by_kind"] else ""),
+        ),
+        (
+            "Unique capture URLs those records cite (per capture)",
+            f"{cc['unique_cited']:,}{capped}"
+            + (f" ({_pairs(cc['unique_by_kind'])})" if cc["unique_by_kind"] else ""),
+        ),
+        ("Decision records with no capture for a site file", cc["records_without"]),
+    ]
 
 
 def _limitations(doc: dict[str, Any]) -> Markup:
@@ -714,15 +870,17 @@ def render_html(doc: dict[str, Any]) -> str:
     title = f"AI opt-out compliance report — {doc['tool']['name']} {doc['tool']['version']}"
     body = join(
         [
-            _cover(doc),
+            _masthead(doc),
             _cut_warning(doc),
+            _headline(doc),
             _toc(),
-            _policy(doc),
             _summary(doc),
             _unknowns(doc),
             _timeline(doc),
             _domains(doc),
             _samples(doc),
+            _policy(doc),
+            _runs(doc),
             _exceptions(doc),
             _limitations(doc),
             _integrity(doc),

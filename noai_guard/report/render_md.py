@@ -1,5 +1,9 @@
 """Internal: the Markdown report, the same sections as the HTML, as GitHub-flavoured Markdown.
 
+It leads with the answer (evaluated, blocked, allowed, unknown, not checked,
+failed open, and the fail-open statement beside the not-checked warning);
+runs, hashes and policy text follow the detail.
+
 Values from audit data are escaped for Markdown *and* HTML (Markdown
 renderers pass raw HTML through): ``& < >`` become entities, Markdown
 punctuation is backslash-escaped, ``|`` cannot break a table cell and line
@@ -72,6 +76,9 @@ def render_markdown(doc: dict[str, Any]) -> str:
         f"{pl['date']}; policy list = packaged list: {same})"
     )
     w("# AI opt-out compliance report\n\n")
+    n_runs = len(doc["runs"]) + doc["runs_truncated"]
+    rng = f"{tr['first']} — {tr['last']} (UTC)" if tr["first"] else "no readable times"
+    w(f"{n_runs:,} run(s) · {doc['records']:,} trail records · {md(rng)}\n\n")
     w(f"*{md(doc['disclaimer'])}*\n\n")
     cut = [i for i in doc["inputs"] if i.get("cut")]
     if cut:
@@ -80,62 +87,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
             "covers only the records before the cut.\n"
         )
         w("".join(f">\n> - {md(i['path'])}: {md(i['cut'])}\n" for i in cut) + "\n")
-    w(
-        _kv(
-            [
-                ("Generated (UTC)", doc["generated_at"]),
-                ("Tool", f"{tool['name']} {tool['version']}"),
-                ("Tool versions in trails", _pairs(doc["tools_seen"])),
-                ("Report schema", doc["schema"]),
-                ("Time range (UTC)", f"{tr['first']} — {tr['last']}" if tr["first"] else "no readable times"),
-                ("Runs", len(doc["runs"]) + doc["runs_truncated"]),
-                ("Audit records read", doc["records"]),
-                ("Policy hash(es)", ", ".join(p["hash"] for p in doc["policies"]) or "none recorded"),
-                ("Own product token(s)", ", ".join(tokens["own"]) or "—"),
-                ("Proxy tokens", proxy_line),
-                ("Registrable domains", doc["domains"]["psl"]),
-            ]
-        )
-    )
-    w("\n## Runs\n\n")
-    w(
-        _table(
-            ["Run id", "Mode", "Version", "Started (UTC)", "Ended (UTC)", "Decision records", "Summary"],
-            (
-                (
-                    r["run_id"],
-                    r["mode"],
-                    r["version"],
-                    r["started"],
-                    r["ended"],
-                    r["decisions"],
-                    r["has_summary"],
-                )
-                for r in doc["runs"][:200]
-            ),
-            numeric=[5],
-        )
-    )
-    if len(doc["runs"]) > 200:
-        w(f"\n{len(doc['runs']) - 200:,} more runs are listed in report.json.\n")
-    for r in doc["runs"][:200]:
-        for c in r.get("caveats", ()):
-            w(f"\n> Caveat, run {r['run_id'][:12]}: {c}\n")
-
-    w("\n## Policy and signals\n\n")
-    for p in doc["policies"]:
-        w(f"### Policy `{p['hash']}`\n\n")
-        w(_kv([("Runs", ", ".join(p["runs"]))]))
-        w(
-            "\nCanonical JSON (its SHA-256 is the policy hash):\n\n```json\n"
-            + _fence(canonical_json(p["policy"]))
-            + "\n```\n\n"
-        )
-    if not doc["policies"]:
-        w("No run or summary record carried a policy.\n\n")
-    w("### Signals checked\n\n")
-    w(_table(*tables.signals_checked(doc)))
-
+    w(_answer(doc))
     s = doc["summary"]
     rs = s["from_run_summaries"]
     u = doc["unknowns"]
@@ -160,19 +112,12 @@ def render_markdown(doc: dict[str, Any]) -> str:
             ]
         )
     )
-    if fo["total"] == 0:
-        w(
-            "\n**Nothing failed open:** every unreachable robots.txt was treated as a complete disallow and no "
-            "recorded reservation was let through.\n"
-        )
-    else:
-        w(f"\n**{fo['total']:,} fail-open event(s)** — see *Unknown outcomes*.\n")
     w("\n### By signal\n\n")
     w(_table(*tables.by_signal(doc), numeric=range(1, 8)))
     w("\n### By purpose\n\n")
     w(_table(*tables.by_purpose(doc), numeric=range(1, 8)))
 
-    w("\n## Unknown outcomes and fail-closed events\n\n")
+    w("\n## Unknown and not checked\n\n")
     w(
         _kv(
             [
@@ -182,11 +127,14 @@ def render_markdown(doc: dict[str, Any]) -> str:
                 ("… of which not checked (no evidence available)", u["not_checked"]),
                 ("robots.txt unknown resolved to allow (fail-open)", fo["robots_unknown_allowed"]),
                 ("Reservation recorded but URL allowed (fail-open)", fo["reservation_allowed"]),
+                ("Decision records with a signal not checked (never seen)", u["unchecked_records"]),
             ]
         )
     )
     w("\n")
     w(_table(*tables.unknowns_by_signal(doc), numeric=[1, 2]))
+    w("\nNot checked, by signal (the evidence was never seen):\n\n")
+    w(_table(*tables.not_checked(doc), numeric=[1]))
 
     dm = doc["domains"]
     top = doc["parameters"]["top"]
@@ -240,7 +188,11 @@ def render_markdown(doc: dict[str, Any]) -> str:
         f"\n## Evidence samples\n\nSeed {md(sm['seed'])}, up to {sm['per_signal']} per signal. {md(sm['method'])}\n"
     )
     for g in sm["by_signal"]:
-        w(f"\n### {md(g['signal'])} ({len(g['items']):,} of {g['population']:,})\n\n")
+        w(
+            f"\n### {md(g['signal'])} ({len(g['items']):,} of {g['population']:,})\n\n"
+            f"Blocked {g['blocked']:,}, unknown {g['unknown']:,}, allowed {g['allowed']:,}; "
+            "blocks shown first, then unknowns, then allows.\n\n"
+        )
         w(
             _table(
                 ["Time (UTC)", "URL", "Evidence", "Line", "Scope", "Own token", "Evidence from", "Action"],
@@ -260,6 +212,72 @@ def render_markdown(doc: dict[str, Any]) -> str:
                 numeric=[3],
             )
         )
+    w("\n## Policy and signals\n\n")
+    for p in doc["policies"]:
+        w(f"### Policy `{p['hash']}`\n\n")
+        w(_kv([("Runs", ", ".join(p["runs"]))]))
+        w(
+            "\nCanonical JSON (its SHA-256 is the policy hash):\n\n```json\n"
+            + _fence(canonical_json(p["policy"]))
+            + "\n```\n\n"
+        )
+    if not doc["policies"]:
+        w("No run or summary record carried a policy.\n\n")
+    w("### Signals checked\n\n")
+    w(_table(*tables.signals_checked(doc)))
+
+    w("\n## Runs and provenance\n\n")
+    w(
+        _kv(
+            [
+                ("Generated (UTC)", doc["generated_at"]),
+                ("Tool", f"{tool['name']} {tool['version']}"),
+                ("Tool versions in trails", _pairs(doc["tools_seen"])),
+                ("Report schema", doc["schema"]),
+                ("Time range (UTC)", f"{tr['first']} — {tr['last']}" if tr["first"] else "no readable times"),
+                ("Runs", len(doc["runs"]) + doc["runs_truncated"]),
+                ("Audit records read", doc["records"]),
+                ("Policy hash(es)", ", ".join(p["hash"] for p in doc["policies"]) or "none recorded"),
+                ("Own product token(s)", ", ".join(tokens["own"]) or "—"),
+                ("Proxy tokens", proxy_line),
+                ("Registrable domains", doc["domains"]["psl"]),
+            ]
+        )
+    )
+    w("\n")
+    w(
+        _table(
+            [
+                "Run id",
+                "Run",
+                "Version",
+                "Started (UTC)",
+                "Ended (UTC)",
+                "Decision records",
+                "Summary",
+                "Not checked",
+            ],
+            (
+                (
+                    r["run_id"],
+                    r["label"],
+                    r["version"],
+                    r["started"],
+                    r["ended"],
+                    r["decisions"],
+                    r["has_summary"],
+                    ", ".join(r["not_checked"]),
+                )
+                for r in doc["runs"][:200]
+            ),
+            numeric=[5],
+        )
+    )
+    if len(doc["runs"]) > 200:
+        w(f"\n{len(doc['runs']) - 200:,} more runs are listed in report.json.\n")
+    for r in doc["runs"][:200]:
+        for c in r.get("caveats", ()):
+            w(f"\n> Caveat, run {md(r['run_id'][:12])}: {md(c)}\n")
     ex = doc["exceptions"]
     w("\n## Exceptions\n\n### Site-file fetches by status class\n\n")
     w(_table(*tables.fetch_status(doc), numeric=range(1, 6)))
@@ -289,6 +307,16 @@ def render_markdown(doc: dict[str, Any]) -> str:
                 ("Decisions under an undeclared policy hash", doc["undeclared_policy_decisions"]),
                 ("Records whose policy_hash does not match their policy", doc["policy_hash_mismatches"]),
                 ("Audit: truncated / damaged archive records", f"{ai['truncated']:,} / {ai['damaged']:,}"),
+                ("Audit: site-file captures available (inputs and --robots-from)", ai["captures_indexed"]),
+                ("Audit: … of which found inside the input archives", ai["captures"]),
+                (
+                    "Audit: decision records whose site files came from a capture (per record)",
+                    ai["captures_cited"]["records_citing"],
+                ),
+                (
+                    "Audit: unique capture URLs those records cite (per capture)",
+                    ai["captures_cited"]["unique_cited"],
+                ),
                 ("Audit: stretches that could not be read (not judged)", ai.get("unreadable", 0)),
                 ("Audit: origins without a robots.txt capture", ai["origins_without_robots"]),
             ]
@@ -314,6 +342,56 @@ def render_markdown(doc: dict[str, Any]) -> str:
             numeric=[1, 2],
         )
     )
+    return "".join(out)
+
+
+def _answer(doc: dict[str, Any]) -> str:
+    """The answer first: six numbers, the fail-open statement and the not-checked warning."""
+    h = doc["headline"]
+    rs = doc["summary"]["from_run_summaries"]
+    u = doc["unknowns"]
+    out = ["## Answer\n\n"]
+    out.append(
+        _table(
+            ["Evaluated", "Blocked", "Allowed", "Unknown", "Not checked", "Failed open"],
+            [(h["evaluated"], h["blocked"], h["allowed"], h["unknown"], h["not_checked"], h["failed_open"])],
+            numeric=range(6),
+        )
+    )
+    out.append(
+        f"\nBlocked: skipped {rs['skipped']:,}, dropped {rs['dropped']:,}, flagged {rs['flagged']:,}. "
+        f"Unknown: {h['unknown_to_reserve']:,} resolved to blocked, {h['unknown_to_allow']:,} to allowed "
+        "(allowed includes them).\n\n"
+    )
+    fo = h["failed_open"]
+    if fo == 0:
+        out.append(
+            "- **Nothing failed open:** every unreachable robots.txt was treated as a complete disallow and "
+            "no recorded reservation was let through.\n"
+        )
+    else:
+        out.append(f"- **{fo:,} fail-open event(s)** — see *Unknown and not checked*.\n")
+    nc = h["not_checked"]
+    if nc:
+        per = ", ".join(f"{md(r['signal'])}: {r['records']:,}" for r in u["unchecked_by_signal"][:6])
+        out.append(
+            f"- **Warning: not checked: {nc:,}** record(s)"
+            + (f" (decision records: {per})" if per else "")
+            + ": the evidence was never seen (e.g. an audit without a robots.txt capture); "
+            "the policy resolved them.\n"
+        )
+    for r in h["runs_not_checking"][:5]:
+        n = f"{r['records']:,} record(s)" if r["records"] else "its records"
+        why = f" ({md(r['why'])})" if r["why"] else " (URL-only inputs)"
+        out.append(
+            f"- **Warning:** run {md(r['run_id'])} ({md(r['label'])}): {n} could not be checked for "
+            f"{md(', '.join(r['signals']))}{why}.\n"
+        )
+    if h["runs_without_summary"]:
+        out.append(
+            f"- {h['runs_without_summary']:,} run(s) wrote no summary: their "
+            f"{h['decisions_of_runs_without_summary']:,} decision records are counted instead.\n"
+        )
     return "".join(out)
 
 

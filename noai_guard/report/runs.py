@@ -11,14 +11,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import decision as d
+from ..auditlog import ALLOWED, FLAGGED
 from ..policy import SIGNAL_PURPOSES, policy_hash
 from ..tokens import default_proxy_tokens, proxy_tokens_info
-from .fields import count, key, strs, text
+from .fields import count, key, strs, text, unchecked_signals
 from .specs import SPEC_VERSIONS
 from .stats import OVERFLOW, BoundedCounter, normalize_time
 
 MAX_RUNS = 10000
 MAX_POLICIES = 64
+
+#: A run's command (crawl, shell, fetch, parse, check ...) when its run record names it; the
+#: report labels the run by it, and by its mode when absent.
+COMMAND_FIELD = "command"
+#: Run or summary record field naming the signals a run could not check (URL-only inputs: feeds,
+#: logs carry no headers or HTML): an audit summary's groups ``{"signals", "why", "inputs",
+#: "records", ...}``, or plain signal names.
+NOT_CHECKED_FIELD = "not_checked"
+#: Commands whose runs are crawls (labelled by their mode); any other (shell, fetch, parse, check ...) by itself.
+_CRAWL_COMMANDS = frozenset({"", "crawl", "runspider"})
 
 
 @dataclass
@@ -41,6 +52,29 @@ class _Run:
     finish_reason: str = ""
     inputs: list[str] = field(default_factory=list)  # what an audit read (WARCs, feeds ...)
     caveats: list[str] = field(default_factory=list)  # what its summary says was not checked or failed
+    command: str = ""
+    not_checked: list[str] = field(default_factory=list)  # signals the run could not check at all
+    not_checked_records: int = 0  # records the summary's not_checked groups count
+    not_checked_why: str = ""
+    unchecked: int = 0  # decision records with a signal never seen
+    unchecked_outside: int = 0  # ... of which not in a not_checked group (no per-record not_checked list)
+    blocked: int = 0  # decision records skipped, dropped or flagged
+    allowed: int = 0  # decision records allowed
+
+    @property
+    def unchecked_total(self) -> int:
+        """Records not checked for some signal: the summary's groups, plus decision records outside them."""
+        if self.not_checked_records:
+            return self.not_checked_records + self.unchecked_outside
+        return self.unchecked
+
+    @property
+    def label(self) -> str:
+        """How the report names the run: a hand-run Scrapy command by it (``scrapy shell``), else its mode."""
+        base = f"scrapy {self.command}" if self.command not in _CRAWL_COMMANDS else self.mode
+        if self.enforce is None:
+            return base
+        return base + (", enforcing" if self.enforce else ", audit-only")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +94,9 @@ class _Run:
             "finish_reason": self.finish_reason,
             "inputs": self.inputs,
             "caveats": self.caveats,
+            "command": self.command,
+            "label": self.label,
+            "not_checked": self.not_checked,
         }
 
 
@@ -157,12 +194,28 @@ class RunLedger:
             run.spider = key(rec.get("spider"))
         if isinstance(rec.get("enforce"), bool):
             run.enforce = rec["enforce"]
+        self.run_fields(rec, run)
         inputs = rec.get("inputs")
         if isinstance(inputs, list):
             for i in inputs[:8]:
                 name = i.get("file") or i.get("path") if isinstance(i, dict) else i
                 if len(run.inputs) < 8:
                     run.inputs.append(text(name, 500))
+
+    def run_fields(self, rec: dict[str, Any], run: _Run) -> None:
+        """The command and the signals not checked that a run or summary record names."""
+        cmd = rec.get(COMMAND_FIELD)
+        if isinstance(cmd, str) and cmd:
+            run.command = key(cmd)
+        nc = rec.get(NOT_CHECKED_FIELD)
+        for g in nc[:32] if isinstance(nc, list) else []:
+            names = [key(g)] if isinstance(g, str) else strs(g.get("signals")) if isinstance(g, dict) else []
+            for k in names[:32]:
+                if k not in run.not_checked:
+                    run.not_checked.append(k)
+            if isinstance(g, dict):
+                run.not_checked_records += count(g.get("records"))
+                run.not_checked_why = run.not_checked_why or text(g.get("why"), 300)
 
     def summary(self, rec: dict[str, Any], source: str) -> None:
         """The run-level part of a ``summary`` record: when the run ended, its policy, why."""
@@ -177,11 +230,20 @@ class RunLedger:
         for line in _caveats(rec):
             if line not in run.caveats and len(run.caveats) < 8:
                 run.caveats.append(line)
+        self.run_fields(rec, run)
 
     def decision(self, rec: dict[str, Any], source: str) -> str | None:
         """The run-level part of a ``decision`` record; returns its normalised time."""
         run = self.run(rec, source)
         run.decisions += 1
+        if unchecked_signals(rec):
+            run.unchecked += 1
+            nc = rec.get(NOT_CHECKED_FIELD)
+            run.unchecked_outside += not (isinstance(nc, list) and nc)
+        if rec.get("blocked") is True or rec.get("action") == FLAGGED:
+            run.blocked += 1
+        elif rec.get("action") == ALLOWED:
+            run.allowed += 1
         t = self.time(rec.get("time"))
         if t is not None:
             if run.first_decision is None or t < run.first_decision:

@@ -3,12 +3,18 @@
 :class:`EvidenceSamples` keeps, per signal and for the fail-open records, a
 bottom-k sample (:class:`~.stats.BottomKSampler`) of the decision records
 offered to it, and builds a sample's item only when it is kept.
+
+A signal's sample is stratified by outcome: up to ``k`` blocks (skipped,
+dropped or flagged), then unknowns, then allows, each stratum drawn on its
+own, and shown in that order; so one real block among many "no capture"
+unknowns is always shown (issue 14, item 9).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from ..auditlog import FLAGGED
 from .fields import MAX_KEY, key, text
 from .stats import BottomKSampler
 
@@ -45,8 +51,39 @@ _KNOWN_DECISION_KEYS = frozenset(
 METHOD = (
     "bottom-k sampling: each decision record gets a priority from a BLAKE2b hash keyed by the "
     "seed and the signal over (run, time, URL, signal, purpose, evidence, line, evidence URL); "
-    "the k lowest are kept. Same trails and seed give the same sample in any input order."
+    "the k lowest are kept. Blocks (skipped, dropped, flagged) come first, then unknowns, then "
+    "allows: each is sampled on its own and later ones fill what is left of the k. "
+    "Same trails and seed give the same sample in any input order."
 )
+
+#: Outcome strata of a signal's sample, in the order they are shown.
+STRATA: tuple[str, ...] = ("blocked", "unknown", "allowed")
+
+
+def stratum(blocked: bool, action: str, verdict: str) -> str:
+    """Which stratum a sampled record falls in: a block, an unknown left allowed, or an allow."""
+    if blocked or action == FLAGGED:
+        return "blocked"
+    return "unknown" if verdict == "unknown" else "allowed"
+
+
+class _Strata:
+    """One signal's samplers, one per stratum."""
+
+    __slots__ = ("samplers",)
+
+    def __init__(self, k: int, seed: str) -> None:
+        self.samplers = {s: BottomKSampler(k, f"{seed}/{s}") for s in STRATA}
+
+    @property
+    def population(self) -> int:
+        return sum(sm.population for sm in self.samplers.values())
+
+    def sample(self, k: int) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for s in STRATA:
+            out += self.samplers[s].sample()[: max(k - len(out), 0)]
+        return out
 
 
 class EvidenceSamples:
@@ -55,7 +92,7 @@ class EvidenceSamples:
     def __init__(self, k: int, seed: int | str) -> None:
         self.k = k
         self.seed = seed
-        self.by_signal: dict[str, BottomKSampler] = {}
+        self.by_signal: dict[str, _Strata] = {}
         self.fail_open = BottomKSampler(k, f"{seed}/fail-open")
 
     def offer(
@@ -94,11 +131,11 @@ class EvidenceSamples:
             return built[0]
 
         if sample:
-            sampler = self.by_signal.get(sname)
-            if sampler is None:
-                sampler = BottomKSampler(self.k, f"{self.seed}/{sname}")
-                self.by_signal[sname] = sampler
-            sampler.offer(identity, item)
+            strata = self.by_signal.get(sname)
+            if strata is None:
+                strata = _Strata(self.k, f"{self.seed}/{sname}")
+                self.by_signal[sname] = strata
+            strata.samplers[stratum(blocked, action, verdict)].offer(identity, item)
         if fail_open:
             self.fail_open.offer(identity, item)
 
@@ -108,8 +145,13 @@ class EvidenceSamples:
             "seed": str(self.seed),
             "per_signal": self.k,
             "by_signal": [
-                {"signal": s, "population": sm.population, "items": sm.sample()}
-                for s, sm in sorted(self.by_signal.items(), key=lambda kv: (-kv[1].population, kv[0]))
+                {
+                    "signal": s,
+                    "population": st.population,
+                    **{name: sm.population for name, sm in st.samplers.items()},
+                    "items": st.sample(self.k),
+                }
+                for s, st in sorted(self.by_signal.items(), key=lambda kv: (-kv[1].population, kv[0]))
             ],
         }
 

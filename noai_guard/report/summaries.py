@@ -32,6 +32,7 @@ class SummaryTally:
         self.origins = 0
         self.audit_totals = dict.fromkeys(AUDIT_TOTALS, 0)
         self.origins_without_robots = 0
+        self.captures_indexed = 0  # every capture an audit could use: the inputs' and --robots-from's
         self.malformed = 0  # an origin entry that is not an object
 
     def add(self, rec: dict[str, Any]) -> None:
@@ -40,6 +41,8 @@ class SummaryTally:
             for k in AUDIT_TOTALS:
                 if k in totals:
                     self.audit_totals[k] += count(totals.get(k))
+        # What `noai-guard audit` prints as "captures:" (totals.captures counts the inputs' own only).
+        self.captures_indexed += count(rec.get("captures_indexed"))
         missing = rec.get("origins_without_robots")
         if isinstance(missing, list):
             self.origins_without_robots += len(missing)
@@ -114,4 +117,8 @@ class SummaryTally:
         }
 
     def audit_inputs(self) -> dict[str, int]:
-        return {**self.audit_totals, "origins_without_robots": self.origins_without_robots}
+        return {
+            **self.audit_totals,
+            "captures_indexed": self.captures_indexed,
+            "origins_without_robots": self.origins_without_robots,
+        }

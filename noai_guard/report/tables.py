@@ -95,6 +95,15 @@ def unknowns_by_signal(doc: dict[str, Any]) -> Table:
     return headers, rows
 
 
+def not_checked(doc: dict[str, Any]) -> Table:
+    """Decision records per signal marked not checked (column 1 is a count)."""
+    headers = ["Signal", "Decision records not checked"]
+    rows: list[tuple[object, ...]] = [
+        (r["signal"], r["records"]) for r in doc["unknowns"]["unchecked_by_signal"]
+    ]
+    return headers, rows
+
+
 def fetch_status(doc: dict[str, Any]) -> Table:
     """Site-file fetches by status class (columns 1-5 are counts)."""
     headers = ["File", "2xx", "3xx", "4xx", "5xx", "Network error"]

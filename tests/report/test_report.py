@@ -318,14 +318,14 @@ def test_html_parses_with_lxml_too(report_dir: Path) -> None:
     import lxml.html
 
     doc = lxml.html.document_fromstring((report_dir / "report.html").read_bytes())
-    assert len(doc.findall(".//section")) == 9
+    assert len(doc.findall(".//section")) == 11  # the answer, then 10 sections of detail
     assert len(doc.findall(".//svg")) >= 5
     assert doc.xpath("//table/thead/tr/th")
 
 
 def test_markdown_has_every_section(report_dir: Path) -> None:
     md = (report_dir / "report.md").read_text("utf-8")
-    for h in ("## Summary", "## Unknown outcomes", "## By registrable domain", "## Evidence samples",
+    for h in ("## Summary", "## Unknown and not checked", "## By registrable domain", "## Evidence samples",
               "## Exceptions", "## Limitations", "## Integrity"):  # fmt: skip
         assert h in md
     assert "absence of a machine\\-readable signal is not consent" in md or "is not consent" in md

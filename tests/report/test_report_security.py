@@ -76,11 +76,23 @@ def _hostile_trail(path: Path, payload: str, i: int) -> None:
         payload: payload,
     }
     recs = [
-        {**run_record(run_id=payload, mode=payload, policy=policy), "tool": payload, "version": payload},
+        {
+            **run_record(run_id=payload, mode=payload, policy=policy, command=payload, not_checked=[payload]),
+            "tool": payload,
+            "version": payload,
+        },
         decision_record(
             dec, action="skipped", phase=payload, run_id=payload, mode=payload, **{payload: payload}
         ),
         decision_record(dec, action="flagged", phase=payload, run_id=payload, mode=payload, capture=payload),
+        decision_record(
+            dec,
+            action="flagged",
+            phase=payload,
+            run_id=payload,
+            mode=payload,
+            capture={payload: {"url": payload, "date": payload}, "robots": {"missing": payload}},
+        ),
         # A hostile host: urlsplit keeps it, so it becomes the "registrable domain".
         {
             **decision_record(dec, action="dropped", phase=payload, run_id=payload),
@@ -128,6 +140,12 @@ def test_payloads_reach_the_report(hostile_report: Path) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;" in html
     assert "&amp;lt;script&amp;gt;already-escaped" in html
+    # The run's command labels it, and the signals it could not check are listed (escaped).
+    doc_runs = {r["run_id"]: r for r in doc["runs"]}
+    assert doc_runs[PAYLOADS[0]]["command"] == PAYLOADS[0]
+    assert doc_runs[PAYLOADS[0]]["not_checked"] == [PAYLOADS[0]]
+    assert "<td>scrapy &lt;script&gt;alert(1)&lt;/script&gt;</td>" in html
+    assert doc["exceptions"]["audit_inputs"]["captures_cited"]["unique_cited"] == len(PAYLOADS)
 
 
 def test_html_has_only_renderer_markup(hostile_report: Path) -> None:
