@@ -19,6 +19,9 @@ from .stats import OVERFLOW, BoundedCounter, normalize_time
 
 MAX_RUNS = 10000
 MAX_POLICIES = 64
+# Runs of these Scrapy commands (the run record's ``command``) are crawls; any other command's
+# run (``scrapy shell``, ``fetch``, ``parse``, ``check`` ...) is labelled by it in ``mode``.
+_CRAWL_COMMANDS = frozenset({"", "crawl", "runspider"})
 
 
 @dataclass
@@ -40,11 +43,17 @@ class _Run:
     enforce: bool | None = None
     finish_reason: str = ""
     inputs: list[str] = field(default_factory=list)  # what an audit read (WARCs, feeds ...)
+    command: str = ""  # the Scrapy command that ran the crawl ("" from Python, or an older trail)
 
     def to_dict(self) -> dict[str, Any]:
+        mode = self.mode
+        if self.command not in _CRAWL_COMMANDS:
+            # Item 12: a hand-run command's run is not listed as a crawl.
+            mode = f"scrapy {self.command}" + ("" if mode in ("crawl", "") else f" ({mode})")
         return {
             "run_id": self.run_id,
-            "mode": self.mode,
+            "mode": mode,
+            "command": self.command or None,
             "tool": self.tool,
             "version": self.version,
             "started": self.started or self.first_decision,
@@ -155,6 +164,8 @@ class RunLedger:
             run.spider = key(rec.get("spider"))
         if isinstance(rec.get("enforce"), bool):
             run.enforce = rec["enforce"]
+        if rec.get("command") is not None:
+            run.command = key(rec.get("command"))
         inputs = rec.get("inputs")
         if isinstance(inputs, list):
             for i in inputs[:8]:
@@ -172,6 +183,8 @@ class RunLedger:
         self.policy(rec.get("policy"), run, rec.get("policy_hash"))
         if rec.get("reason") is not None:
             run.finish_reason = key(rec.get("reason"))
+        if not run.command and rec.get("command") is not None:
+            run.command = key(rec.get("command"))
 
     def decision(self, rec: dict[str, Any], source: str) -> str | None:
         """The run-level part of a ``decision`` record; returns its normalised time."""
