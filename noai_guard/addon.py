@@ -8,14 +8,25 @@ middlewares where they must sit, unless the project already lists them:
   ``RobotsTxtMiddleware`` (100), so a reserved request is skipped before any
   other work and Scrapy's robots.txt request is answered from noai_guard's fetch;
 - ``NoAIGuardResponseMiddleware`` at 950: its ``process_response`` runs before
-  ``HttpCacheMiddleware`` (900) stores a response.
+  ``HttpCacheMiddleware`` (900) stores a response;
+
+and the spider middleware ``NoAIGuardProvenanceMiddleware`` at 10 (engine
+side), which is off (``NotConfigured``) unless ``NOAI_GUARD_ITEM_PROVENANCE``
+names an item field.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .crawl import REQUEST_PRIORITY, RESPONSE_PRIORITY, NoAIGuardMiddleware, NoAIGuardResponseMiddleware
+from .crawl import (
+    PROVENANCE_PRIORITY,
+    REQUEST_PRIORITY,
+    RESPONSE_PRIORITY,
+    NoAIGuardMiddleware,
+    NoAIGuardProvenanceMiddleware,
+    NoAIGuardResponseMiddleware,
+)
 
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
@@ -31,6 +42,9 @@ class NoAIGuardAddon:
         )
         settings.setdefault_in_component_priority_dict(
             "DOWNLOADER_MIDDLEWARES", NoAIGuardResponseMiddleware, RESPONSE_PRIORITY
+        )
+        settings.setdefault_in_component_priority_dict(
+            "SPIDER_MIDDLEWARES", NoAIGuardProvenanceMiddleware, PROVENANCE_PRIORITY
         )
 
 

@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "explain": "explain",
     "audit": "audit",
     "report": "report",
+    "leaks": "leaks",
 }
 
 EXIT_USAGE = 2

@@ -3,14 +3,24 @@
 ``DOWNLOADER_MIDDLEWARES = {"noai_guard.middleware.NoAIGuardMiddleware": 90,
 "noai_guard.middleware.NoAIGuardResponseMiddleware": 950}`` (or the add-on)
 installs the two components; :data:`META_BYPASS` and :data:`META_DECISION`
-are the request meta keys a project reads or sets.
+are the request meta keys a project reads or sets.  ``SPIDER_MIDDLEWARES =
+{"noai_guard.middleware.NoAIGuardProvenanceMiddleware": 10}`` (or the add-on)
+installs the item provenance stamp (``NOAI_GUARD_ITEM_PROVENANCE``).
 """
 
 from __future__ import annotations
 
 from .content import decode
 from .crawl.components import NoAIGuardMiddleware, NoAIGuardResponseMiddleware
-from .crawl.keys import AUDIT_FAILED, META_BYPASS, META_DECISION, REQUEST_PRIORITY, RESPONSE_PRIORITY
+from .crawl.keys import (
+    AUDIT_FAILED,
+    META_BYPASS,
+    META_DECISION,
+    PROVENANCE_PRIORITY,
+    REQUEST_PRIORITY,
+    RESPONSE_PRIORITY,
+)
+from .crawl.provenance import NoAIGuardProvenanceMiddleware
 
 
 def decode_prefix(body: bytes, content_encoding: str | None, limit: int) -> tuple[bytes, bool]:
@@ -34,9 +44,11 @@ __all__ = [
     "AUDIT_FAILED",
     "META_BYPASS",
     "META_DECISION",
+    "PROVENANCE_PRIORITY",
     "REQUEST_PRIORITY",
     "RESPONSE_PRIORITY",
     "NoAIGuardMiddleware",
+    "NoAIGuardProvenanceMiddleware",
     "NoAIGuardResponseMiddleware",
     "decode_body",
     "decode_prefix",

@@ -16,7 +16,10 @@ Module map (each small, by job; only :mod:`noai_guard.engine` decides):
 - :mod:`~noai_guard.crawl.media`: the embedded-image reservations (LRU);
 - :mod:`~noai_guard.crawl.page`: a Scrapy response as the engine's
   ``Page``, and per-URL helpers;
-- :mod:`~noai_guard.crawl.keys`: meta keys, priorities, the close reason.
+- :mod:`~noai_guard.crawl.keys`: meta keys, priorities, the close reason;
+- :mod:`~noai_guard.crawl.provenance`: the spider middleware that stamps
+  items with their response's decision (``NOAI_GUARD_ITEM_PROVENANCE``);
+- :mod:`~noai_guard.crawl.command`: which Scrapy command runs the crawl.
 
 The public names are re-exported by :mod:`noai_guard.middleware` (and the
 components by :mod:`noai_guard`); everything else here is internal.
@@ -25,14 +28,24 @@ components by :mod:`noai_guard`); everything else here is internal.
 from __future__ import annotations
 
 from .components import NoAIGuardMiddleware, NoAIGuardResponseMiddleware
-from .keys import AUDIT_FAILED, META_BYPASS, META_DECISION, REQUEST_PRIORITY, RESPONSE_PRIORITY
+from .keys import (
+    AUDIT_FAILED,
+    META_BYPASS,
+    META_DECISION,
+    PROVENANCE_PRIORITY,
+    REQUEST_PRIORITY,
+    RESPONSE_PRIORITY,
+)
+from .provenance import NoAIGuardProvenanceMiddleware
 
 __all__ = [
     "AUDIT_FAILED",
     "META_BYPASS",
     "META_DECISION",
+    "PROVENANCE_PRIORITY",
     "REQUEST_PRIORITY",
     "RESPONSE_PRIORITY",
     "NoAIGuardMiddleware",
+    "NoAIGuardProvenanceMiddleware",
     "NoAIGuardResponseMiddleware",
 ]

@@ -21,3 +21,6 @@ AUDIT_FAILED = "noai_guard_audit_failed"
 #: Where the addon installs the two components.
 REQUEST_PRIORITY = 90  # after OffsiteMiddleware (50), before RobotsTxtMiddleware (100)
 RESPONSE_PRIORITY = 950  # process_response before HttpCacheMiddleware (900) stores
+#: Where the add-on installs the item provenance spider middleware: on the engine side of
+#: every built-in one, so it stamps the items as the spider middlewares leave them.
+PROVENANCE_PRIORITY = 10

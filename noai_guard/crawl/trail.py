@@ -6,11 +6,20 @@ start-up), a trail that takes no run record closes the spider before any
 request, and a write that fails mid-crawl closes the spider with the reason
 :data:`~noai_guard.crawl.keys.AUDIT_FAILED` after the decision at hand is
 enforced.  Records go through :mod:`noai_guard.auditlog`, the one writer.
+
+The run and summary records name the Scrapy command that ran (``command``:
+``crawl``, ``shell``, ``fetch`` ..., or ``None`` for a crawl started from
+Python; :mod:`~noai_guard.crawl.command`).  ``scrapy shell`` never closes its
+spider (the process exits with the engine still running), so no
+``spider_closed`` comes: a trail still open when the interpreter exits writes
+its summary then, with the reason :data:`EXIT_REASON`.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
+import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
@@ -21,6 +30,7 @@ from w3lib.url import file_uri_to_path
 from .. import auditlog
 from ..decision import Decision, Signal, Verdict
 from ..settings import SettingsError
+from .command import scrapy_command
 from .keys import AUDIT_FAILED
 from .page import emits
 
@@ -34,7 +44,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["OriginCounts", "Trail", "audit_path"]
+__all__ = ["EXIT_REASON", "OriginCounts", "Trail", "audit_path"]
+
+#: The summary's reason when the process exits with the spider still open (``scrapy shell``).
+EXIT_REASON = "process_exit"
 
 # Per-origin summary rows kept; further origins are counted together.
 _SUMMARY_ORIGINS = 100_000
@@ -124,22 +137,34 @@ class Trail:
         # batched the same way: name -> increments not yet in the stats.
         self._pending: dict[str, int] = {}
         self._pending_n = 0
+        self.command: str | None = None  # the Scrapy command that runs the crawl (start())
+        self._at_exit: Any = None  # the atexit hook that writes the summary of a spider never closed
+        self._closed = False
 
     # -- lifecycle -------------------------------------------------------------
 
     def start(self, run: dict[str, Any]) -> None:
         """Write the run record; raises CloseSpider(AUDIT_FAILED) when the trail takes none."""
         self.log_debug = emits(logger, logging.DEBUG)
-        self.write(run)
+        self.command = scrapy_command()
+        self.write({**run, "command": self.command})
         if self._error is not None:
             # The trail opened but took no record (e.g. /dev/full, a full disk): nothing is
             # crawled.  Scrapy's way for a component that fails to start (logged once).
             raise CloseSpider(AUDIT_FAILED)
         self._running = True
+        # A weak reference: the hook does not keep a finished crawl's trail alive.
+        self._at_exit = _close_at_exit_hook(weakref.ref(self))
+        atexit.register(self._at_exit)
 
     def close(self, reason: str) -> None:
         """Write the summary record and close the file; failures are counted and logged once."""
+        if self._closed:
+            return  # closed at exit, then by a late spider_closed (or the other way round)
         self._running = False  # a failure from now on has nothing left to close
+        if self._at_exit is not None:
+            atexit.unregister(self._at_exit)
+            self._at_exit = None
         self.flush_counts()  # the totals below read the stats
         origins = {o: c.to_dict() for o, c in self._origins.items()}
         stats = self.stats
@@ -151,6 +176,7 @@ class Trail:
                 origins=origins,
                 policy_hash=self.policy.hash,
                 reason=reason,
+                command=self.command,
                 totals={
                     k: int(stats.get_value(f"noai_guard/{k}", 0) or 0)
                     for k in ("request_count", "skipped", "dropped", "flagged", "allowed")
@@ -158,6 +184,7 @@ class Trail:
             )
         )
         self.flush_counts()  # the summary record's own count
+        self._closed = True
         if self.audit is not None:
             try:
                 self.audit.close()
@@ -171,6 +198,11 @@ class Trail:
 
         Returns normally either way: the caller still enforces the decision it records.
         """
+        if self._closed:
+            # A record after the summary (the shell's engine thread, after the exit hook
+            # closed the trail): counted as lost, the file is not reopened.
+            self.stats.inc_value("noai_guard/audit/error_count")
+            return
         try:
             if self.audit is None:
                 self.audit = auditlog.JsonLinesAuditLog(self.path, fsync=self.fsync)
@@ -343,3 +375,23 @@ class Trail:
                 },
                 extra={"spider": self.crawler.spider},
             )
+
+
+def _close_at_exit_hook(ref: weakref.ReferenceType[Trail]) -> Any:
+    """An atexit hook: the summary of a trail whose spider was never closed (``scrapy shell``)."""
+
+    def close_at_exit() -> None:
+        trail = ref()
+        if trail is None or not trail._running:
+            return
+        try:
+            trail.close(EXIT_REASON)
+        except Exception as exc:  # noqa: BLE001  # never a traceback at interpreter exit
+            logger.error("noai_guard: cannot write the audit trail's summary at exit: %(exc)r", {"exc": exc})
+        else:
+            logger.info(
+                "noai_guard: the spider was not closed (%(command)s); summary written at exit to %(path)s",
+                {"command": f"scrapy {trail.command}" if trail.command else "process exit", "path": trail.path},
+            )
+
+    return close_at_exit
