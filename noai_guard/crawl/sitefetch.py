@@ -228,7 +228,10 @@ class SiteFetcher:
     # -- politeness (item 19) --------------------------------------------------------
 
     def _downloader(self) -> Any:
-        engine = self.crawler.engine
+        try:
+            engine = self.crawler.engine
+        except RuntimeError:  # Scrapy >= 2.19 before the crawl starts: no engine yet
+            return None
         return getattr(engine, "downloader", None)
 
     def file_slot(self, url: str) -> str | None:

@@ -372,9 +372,9 @@ def test_first_page_waits_one_download_delay_not_one_per_site_file(crawl: Crawl,
     pages = sorted(h.time for h in site.log if h.path in ("/a", "/b", "/c"))
     assert len(files) == 3 and len(pages) == 3
     # The three files went together (they took 2 s, one DOWNLOAD_DELAY apart, before)...
-    assert max(files) - min(files) < 0.5, files
+    assert max(files) - min(files) < 0.9, files  # 2.0 s on the old code
     first_wait = pages[0] - min(files)
     # ...and the first page waited one delay after them: 3 s before, about 1 s now.
-    assert 0.9 <= first_wait < 1.8, first_wait
+    assert 0.9 <= first_wait < 2.5, first_wait  # 3.0 s on the old code (jitter off)
     # Pages are still one DOWNLOAD_DELAY apart (the site's slot is untouched).
     assert all(b - a >= 0.9 for a, b in itertools.pairwise(pages)), pages
