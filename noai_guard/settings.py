@@ -11,6 +11,7 @@ meaning.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import json
 import os
 from collections.abc import Mapping
@@ -66,6 +67,10 @@ NOAI_GUARD_HTML_STRICT = False
 # How many image URLs reserved by the page that embeds them are remembered (LRU).
 NOAI_GUARD_IMAGE_PROVENANCE_SIZE = 100000
 
+# Stamp each item a callback yields with its response's decision: True (field
+# "noai_guard") or the item field's name; False: off.
+NOAI_GUARD_ITEM_PROVENANCE: bool | str = False
+
 # noimageai reserves a page's images but not its text (default: the whole page,
 # as DeviantArt asks).
 NOAI_GUARD_LENIENT_NOIMAGEAI = False
@@ -107,7 +112,58 @@ DEFAULTS: dict[str, Any] = {k: v for k, v in dict(globals()).items() if k.starts
 
 
 class SettingsError(ValueError):
-    """A ``NOAI_GUARD_*`` setting has a value that cannot be used; names the setting."""
+    """A ``NOAI_GUARD_*`` setting has a value that cannot be used; names the setting.
+
+    The message is one line: the setting, the value given and what is allowed
+    (``NOAI_GUARD_PURPOSE: 'ai_train' is not a purpose; allowed: ai-train,
+    ai-input, search (did you mean 'ai-train'?)``).  The crawl components log it
+    once and the crawl does not start (:mod:`noai_guard.crawl.guard`).
+    """
+
+
+def bad_value(name: str, value: object, expected: str, allowed: str = "") -> SettingsError:
+    """``NAME: VALUE is not EXPECTED; allowed: ALLOWED (did you mean ...?)``: the one format of every setting error."""
+    return SettingsError(_with_hint(PolicyError(name, value, expected, allowed).message(), value, allowed))
+
+
+def _with_hint(message: str, value: object, allowed: str) -> str:
+    """Add ``(did you mean 'ai-train'?)`` when a string is close to one allowed name (a typo)."""
+    if not isinstance(value, str) or not allowed:
+        return message
+    names = [a.strip() for a in allowed.split(",") if a.strip() and " " not in a.strip()]
+    close = difflib.get_close_matches(value.strip().lower(), names, n=1, cutoff=0.6)
+    return f"{message} (did you mean {close[0]!r}?)" if close else message
+
+
+PROVENANCE_SETTING = "NOAI_GUARD_ITEM_PROVENANCE"
+#: The item field ``NOAI_GUARD_ITEM_PROVENANCE = True`` writes.
+DEFAULT_FIELD = "noai_guard"
+
+_FIELD_ON = frozenset({"1", "true", "yes", "on"})
+_FIELD_OFF = frozenset({"", "0", "false", "no", "off", "none"})
+
+
+def provenance_field(settings: BaseSettings) -> str | None:
+    """The item field NOAI_GUARD_ITEM_PROVENANCE names (``True``: :data:`DEFAULT_FIELD`), or None when off.
+
+    ``-s NOAI_GUARD_ITEM_PROVENANCE=true`` arrives as text: the boolean words
+    are read as Scrapy's ``getbool`` reads them; any other text is the field name.
+    """
+    value = settings.get(PROVENANCE_SETTING)
+    if value is None or value is False:
+        return None
+    if value is True:
+        return DEFAULT_FIELD
+    if isinstance(value, str):
+        word = value.strip()
+        if word.lower() in _FIELD_OFF:
+            return None
+        if word.lower() in _FIELD_ON:
+            return DEFAULT_FIELD
+        return word
+    if isinstance(value, int) and value in (0, 1):
+        return DEFAULT_FIELD if value else None
+    raise bad_value(PROVENANCE_SETTING, value, "an item field name or a boolean", "True, False, a field name")
 
 
 def _get(settings: BaseSettings, name: str) -> Any:
@@ -115,58 +171,92 @@ def _get(settings: BaseSettings, name: str) -> Any:
     return DEFAULTS[name] if value is None else value
 
 
+_LIST = "a list of strings, or one comma-separated string"
+
+
 def _getlist(settings: BaseSettings, name: str) -> list[str] | None:
-    value = _get(settings, name)
+    value = _plain(_get(settings, name))
     if value is None:
         return None
     if isinstance(value, str):
         value = [v for v in (p.strip() for p in value.split(",")) if v]
     if not isinstance(value, (list, tuple, set, frozenset)) or not all(isinstance(v, str) for v in value):
-        raise SettingsError(f"{name} must be a list of strings, got {value!r}")
+        raise bad_value(name, value, "a list of names", _LIST)
     return list(value)
 
 
 def get_int(settings: BaseSettings, name: str, *, minimum: int) -> int:
     value = _get(settings, name)
+    expected, allowed = f"an integer of at least {minimum}", f"a whole number >= {minimum}"
+    if isinstance(value, bool):
+        raise bad_value(name, value, expected, allowed)
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise SettingsError(f"{name} must be an integer, got {value!r}") from None
-    if number < minimum:
-        raise SettingsError(f"{name} must be at least {minimum}, got {number}")
+        raise bad_value(name, value, expected, allowed) from None
+    if number < minimum or (isinstance(value, float) and number != value):
+        raise bad_value(name, value, expected, allowed)
     return number
 
 
 def get_float(settings: BaseSettings, name: str, *, minimum: float) -> float:
     value = _get(settings, name)
+    expected, allowed = f"a number of at least {minimum:g}", f"seconds >= {minimum:g}"
+    if isinstance(value, bool):
+        raise bad_value(name, value, expected, allowed)
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise SettingsError(f"{name} must be a number, got {value!r}") from None
-    if number < minimum:
-        raise SettingsError(f"{name} must be at least {minimum}, got {number}")
+        raise bad_value(name, value, expected, allowed) from None
+    if not number >= minimum or number == float("inf"):  # also refuses NaN
+        raise bad_value(name, value, expected, allowed)
     return number
 
 
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off")
+
+
 def get_bool(settings: BaseSettings, name: str) -> bool:
-    """A boolean setting (default from :data:`DEFAULTS`); a bad value is a SettingsError naming it."""
-    try:
-        return bool(settings.getbool(name, DEFAULTS[name]))
-    except ValueError:
-        raise SettingsError(f"{name} must be a boolean, got {settings.get(name)!r}") from None
+    """A boolean setting (default from :data:`DEFAULTS`); a bad value is a SettingsError naming it.
+
+    Accepts what Scrapy's ``getbool`` and the policy's boolean fields accept
+    (``True``/``False``, ``1``/``0``, ``"true"``/``"false"``, ``"yes"``/``"no"``,
+    ``"on"``/``"off"``, any case), and nothing else: ``"maybe"`` is an error,
+    not a silent True.
+    """
+    value = _get(settings, name)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in (*_TRUE, *_FALSE):
+        return value.strip().lower() in _TRUE
+    raise bad_value(name, value, "a boolean", "True, False (or 1, 0, yes, no, on, off)")
 
 
 def own_tokens(settings: BaseSettings) -> tuple[str, ...]:
     """NOAI_GUARD_USER_AGENTS, else the product token of ROBOTSTXT_USER_AGENT, else of USER_AGENT."""
-    tokens = _getlist(settings, "NOAI_GUARD_USER_AGENTS")
+    name = "NOAI_GUARD_USER_AGENTS"
+    tokens = _getlist(settings, name)
+    given = tokens is not None
     if tokens is None:
         ua = settings.get("ROBOTSTXT_USER_AGENT") or settings.get("USER_AGENT") or ""
         token = product_token(str(ua))
         tokens = [token] if token else []
     tokens = [t.strip() for t in tokens if t.strip()]
     if not tokens:
+        if given:
+            raise bad_value(
+                name,
+                _plain(settings.get(name)),
+                "a list of product tokens",
+                "one or more tokens such as MyBot; None: the token of ROBOTSTXT_USER_AGENT or USER_AGENT",
+            )
         raise SettingsError(
-            "no product token for the crawler: set NOAI_GUARD_USER_AGENTS, ROBOTSTXT_USER_AGENT or USER_AGENT"
+            f"{name}: None and no product token in ROBOTSTXT_USER_AGENT or USER_AGENT "
+            f"({settings.get('USER_AGENT')!r}); allowed: a list of tokens such as MyBot, "
+            "or a USER_AGENT that starts with one"
         )
     return tuple(tokens)
 
@@ -201,7 +291,7 @@ def _json_object(name: str, value: Any, what: str) -> Mapping[str, Any]:
         with contextlib.suppress(ValueError):  # not JSON: reported below, with the text
             value = json.loads(value)
     if not isinstance(value, Mapping):
-        raise SettingsError(PolicyError(name, value, what).message())
+        raise bad_value(name, value, what, "a dict, or its JSON text")
     return value
 
 
@@ -214,7 +304,10 @@ def _base_policy(raw: Any) -> dict[str, Any]:
         try:
             source = load_policy_file(raw)
         except PolicyFileError as exc:
-            raise SettingsError(f"{name}: {exc}") from None
+            raise SettingsError(
+                f"{name}: {exc}; allowed: a dict of policy fields, its JSON text, "
+                "or the path of a policy file or audit trail"
+            ) from None
         data: Mapping[str, Any] = source.data
         label = f"{name} ({source.label})"
     else:
@@ -223,7 +316,11 @@ def _base_policy(raw: Any) -> dict[str, Any]:
         full = policy_from_mapping(data).to_dict()
     except PolicyError as exc:
         raise SettingsError(
-            exc.message(label if exc.field == "policy" else f"{label}[{exc.field!r}]")
+            _with_hint(
+                exc.message(label if exc.field == "policy" else f"{label}[{exc.field!r}]"),
+                exc.value,
+                exc.allowed,
+            )
         ) from None
     # Only the fields it gives: the others come from the settings and their defaults.
     return {k: v for k, v in full.items() if k in data}
@@ -269,7 +366,18 @@ def policy_from_settings(settings: BaseSettings) -> Policy:
     try:
         return policy_from_mapping(data)
     except PolicyError as exc:
-        raise SettingsError(exc.message(labels.get(exc.field, "NOAI_GUARD_POLICY"))) from None
+        message = exc.message(labels.get(exc.field, "NOAI_GUARD_POLICY"))
+        raise SettingsError(_with_hint(message, exc.value, exc.allowed)) from None
 
 
-__all__ = ["DEFAULTS", "FIELD_SETTINGS", "SettingsError", "own_tokens", "policy_from_settings"]
+__all__ = [
+    "DEFAULTS",
+    "FIELD_SETTINGS",
+    "SettingsError",
+    "bad_value",
+    "get_bool",
+    "get_float",
+    "get_int",
+    "own_tokens",
+    "policy_from_settings",
+]

@@ -23,10 +23,12 @@ import sys
 from collections.abc import Sequence
 from types import FrameType
 
-__all__ = ["HAND_COMMANDS", "scrapy_command"]
+__all__ = ["HAND_COMMANDS", "HAND_RUN", "scrapy_command"]
 
 #: Commands a user runs by hand on a URL or two, not crawls (the report labels their runs).
 HAND_COMMANDS = frozenset({"shell", "fetch", "view", "parse", "check", "bench"})
+#: Of those, the ones that fetch URLs the user named: what they block is told at INFO.
+HAND_RUN = frozenset({"fetch", "parse", "shell", "view"})
 
 _CMDLINE = os.path.join("scrapy", "cmdline.py")
 _SCRIPT_NAMES = frozenset({"scrapy", "scrapy.exe", "scrapy-script.py"})

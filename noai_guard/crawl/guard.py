@@ -12,25 +12,37 @@ through.  It decides nothing itself: every decision is the judge's.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import OrderedDict
 from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any
-from weakref import WeakKeyDictionary
+from typing import TYPE_CHECKING, Any, cast
+from weakref import WeakKeyDictionary, WeakSet
 
 from scrapy import signals
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Request, Response
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet.defer import Deferred
 
 from .. import auditlog
 from .. import decision as d
 from ..decision import Decision, Verdict
 from ..engine import Judge, Judgement, Page, SiteFiles
 from ..evaluate import SiteEval
-from ..settings import DEFAULTS, SettingsError, get_bool, get_float, get_int, policy_from_settings
-from ..sitefiles import KINDS, Kind
-from .keys import META_DECISION, META_SITE, RESPONSE_PRIORITY
+from ..settings import (
+    DEFAULTS,
+    SettingsError,
+    get_bool,
+    get_float,
+    get_int,
+    policy_from_settings,
+    provenance_field,
+)
+from ..sitefiles import KINDS, PATHS, Kind
+from .command import HAND_RUN, scrapy_command
+from .keys import META_BYPASS, META_DECISION, META_SITE, RESPONSE_PRIORITY
 from .media import MediaStore
 from .page import origin as _origin
 from .page import page_of
@@ -65,7 +77,98 @@ _KIND_SIGNALS: dict[Kind, frozenset[str]] = {
     "ai-txt": frozenset({d.AI_TXT}),
 }
 
+# The signal an unreachable site file leaves unknown.
+_KIND_SIGNAL: dict[Kind, str] = {"robots": d.ROBOTS_TXT, "tdmrep": d.TDMREP, "ai-txt": d.AI_TXT}
+
 _GUARDS: WeakKeyDictionary[Crawler, Guard] = WeakKeyDictionary()
+# Crawlers already told (once, at INFO) that noai_guard is disabled: both components ask.
+_DISABLED_TOLD: WeakSet[Crawler] = WeakSet()
+# URLs whose block was told at INFO in a hand-run command (once per URL), bounded.
+_TOLD_URLS = 4096
+_PRIORITY_NAMES = {
+    0: "Scrapy's default",
+    10: "the command",
+    15: "an add-on",
+    20: "the project settings",
+    30: "the spider's custom_settings",
+    40: "the command line (-s)",
+}
+
+
+def _refuse_to_start(error: SettingsError) -> None:
+    """A bad setting: one ERROR line, and the crawl does not start (the exception goes on).
+
+    Scrapy reports a component that raises in ``from_crawler`` by letting the
+    exception end the crawl task: ``scrapy crawl`` then exits with status 1,
+    before "Spider opened" and before any request.  Under the asyncio
+    ``AsyncCrawlerProcess`` (Scrapy's default with the asyncio reactor, and
+    reactorless) the task's exception is never retrieved, so asyncio adds a
+    traceback of some thirty lines to stderr that says nothing the line below
+    does not.  The task's exception is marked retrieved when it is this error
+    (whoever awaits the task, a script, still gets it raised); any other
+    exception is reported as asyncio would have.
+    """
+    logger.error("noai_guard: %(error)s; the crawl is not started", {"error": str(error)})
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # no running event loop: a Twisted-only reactor reports it its own way
+        return
+    if task is None:
+        return
+
+    def retrieved(t: asyncio.Task[Any]) -> None:
+        if t.cancelled():
+            return
+        exc = t.exception()  # marks it retrieved
+        if exc is not None and exc is not error:
+            t.get_loop().call_exception_handler(
+                {"message": "Task exception was never retrieved", "exception": exc, "task": t}
+            )
+
+    task.add_done_callback(retrieved)
+
+
+def _tell_disabled(crawler: Crawler) -> None:
+    """Once per crawler, at INFO: the components are installed but NOAI_GUARD_ENABLED is false."""
+    if crawler in _DISABLED_TOLD:
+        return
+    _DISABLED_TOLD.add(crawler)
+    settings = crawler.settings
+    prio = settings.getpriority("NOAI_GUARD_ENABLED") or 0
+    by = _PRIORITY_NAMES.get(prio, f"priority {prio}")
+    how = (
+        "add noai_guard.NoAIGuardAddon to ADDONS to enable it"
+        if prio == 0
+        else "remove that setting or set it to True to enable it"
+    )
+    logger.info(
+        "noai_guard: disabled (NOAI_GUARD_ENABLED = %(value)r, from %(by)s): no request is checked for "
+        "AI opt-outs and no audit trail is written; %(how)s",
+        {"value": settings.get("NOAI_GUARD_ENABLED"), "by": by, "how": how},
+    )
+
+
+async def _sleep(seconds: float) -> None:
+    """Wait ``seconds`` on Scrapy's event loop (asyncio or a Twisted reactor)."""
+    dfd: Deferred[None] = Deferred()
+    try:
+        from scrapy.utils.asyncio import call_later
+    except ImportError:  # pragma: no cover - Scrapy 2.13
+        from twisted.internet import reactor
+
+        cast("Any", reactor).callLater(seconds, dfd.callback, None)
+    else:
+        call_later(seconds, dfd.callback, None)
+    await maybe_deferred_to_future(dfd)
+
+
+def describe_sources(sources: frozenset[str]) -> str:
+    """The start-up line's sources: ``all 11 signals``, or the ones on and the ones off."""
+    on = [s for s in d.SIGNALS if s in sources]
+    off = [s for s in d.SIGNALS if s not in sources]
+    if not off:
+        return f"all {len(on)} signals"
+    return f"{', '.join(on) or 'none'} (off: {', '.join(off)})"
 
 
 class Guard:
@@ -75,18 +178,25 @@ class Guard:
     def for_crawler(cls, crawler: Crawler) -> Guard:
         guard = _GUARDS.get(crawler)
         if guard is None:
-            guard = _GUARDS[crawler] = cls(crawler)
+            try:
+                guard = cls(crawler)
+            except SettingsError as exc:
+                _refuse_to_start(exc)
+                raise
+            _GUARDS[crawler] = guard
         return guard
 
     def __init__(self, crawler: Crawler) -> None:
         settings: BaseSettings = crawler.settings
         if not get_bool(settings, "NOAI_GUARD_ENABLED"):
-            raise NotConfigured
+            _tell_disabled(crawler)
+            raise NotConfigured  # no message: Scrapy would log one WARNING per component
         self.crawler = crawler
         assert crawler.stats is not None
         self.stats: StatsCollector = crawler.stats
         self.policy: Policy = policy_from_settings(settings)
         self.enforce = get_bool(settings, "NOAI_GUARD_ENFORCE")
+        provenance_field(settings)  # checked here too: a bad value ends the crawl before it starts
         self.audit_allowed = get_bool(settings, "NOAI_GUARD_AUDIT_ALLOWED")
         fsync = get_bool(settings, "NOAI_GUARD_AUDIT_FSYNC")
         uri = settings.get("NOAI_GUARD_AUDIT_URI", DEFAULTS["NOAI_GUARD_AUDIT_URI"])
@@ -108,8 +218,15 @@ class Guard:
         self.images_on = d.EMBEDDING_PAGE in self.policy.sources and image_size > 0
         # Reuse for Scrapy's RobotsTxtMiddleware: its robots.txt request is
         # answered from noai_guard's fetch, so the file is downloaded once.
-        self.reuse_robots = settings.getbool("ROBOTSTXT_OBEY") and "robots" in self.kinds
+        self.robotstxt_obey = settings.getbool("ROBOTSTXT_OBEY")
+        self.reuse_robots = self.robotstxt_obey and "robots" in self.kinds
         self.components: set[str] = set()
+        # Item 18: in a command run by hand on a URL (scrapy fetch / shell / parse / view), a
+        # blocked request is told at INFO, once per URL; a crawl keeps them at DEBUG (as
+        # Scrapy's "Forbidden by robots.txt") and counts them in the stats.
+        self.command = scrapy_command()
+        self.tell_blocked = self.command in HAND_RUN
+        self._told: OrderedDict[str, None] = OrderedDict()
 
         # The judge keeps one SiteEval per origin (as many as the file cache holds
         # origins) and one decision memo shared by all of them.
@@ -130,6 +247,7 @@ class Guard:
             cache_size=self.cache_size,
             reuse_robots=self.reuse_robots,
             fetched=self.trail.fetched,
+            blocks_if_unreachable=frozenset(k for k in self.kinds if self._reserves_unknown(_KIND_SIGNAL[k])),
         )
         self.media = MediaStore(image_size)
         self._media_urls = self.media.urls  # the store's own mapping: empty until a page reserves images
@@ -139,6 +257,13 @@ class Guard:
 
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    def _reserves_unknown(self, signal: str) -> bool:
+        """Does an unknown outcome of ``signal`` block under the policy (NOAI_GUARD_UNKNOWN)?"""
+        policy = self.policy
+        if signal not in policy.sources:
+            return False
+        return policy.unknown_as.get(signal, policy.unknown_default) is Verdict.RESERVE
 
     @property
     def audit_path(self) -> str:
@@ -174,16 +299,39 @@ class Guard:
                 retry_after=self.retry_after,
             ),
         )
+        if self.tell_blocked:
+            self.trail.log_debug = False  # told at INFO instead (_tell), not twice
+        policy = self.policy
         logger.info(
-            "noai_guard: %(mode)s for %(purpose)s as %(tokens)s, audit trail at %(path)s",
+            "noai_guard: on, %(mode)s; purpose %(purpose)s; own tokens %(tokens)s; sources: %(sources)s; "
+            "site files per origin: %(files)s; audit trail: %(path)s",
             {
-                "mode": "enforcing" if self.enforce else "audit-only (nothing dropped)",
-                "purpose": self.policy.purpose,
-                "tokens": ", ".join(self.policy.user_agents),
+                "mode": "enforcing"
+                if self.enforce
+                else "audit-only (NOAI_GUARD_ENFORCE = False: nothing dropped)",
+                "purpose": policy.purpose,
+                "tokens": ", ".join(policy.user_agents),
+                "sources": describe_sources(policy.sources),
+                "files": ", ".join(PATHS[k] for k in self.kinds) or "none",
                 "path": self.audit_path,
             },
             extra={"spider": spider},
         )
+        robots_on = [s for s in (d.ROBOTS_TXT, d.ROBOTS_TXT_PROXY) if s in policy.sources]
+        if not self.robotstxt_obey and robots_on:
+            # Item 16: Scrapy's conventions do not switch noai_guard's robots.txt check off.
+            logger.info(
+                "noai_guard: ROBOTSTXT_OBEY is False, but noai_guard still applies robots.txt (%(signals)s) "
+                "for %(tokens)s, dont_obey_robotstxt included; its skips are counted in noai_guard/skipped "
+                "and noai_guard/reason_count/<signal>, not robotstxt/forbidden (request meta %(bypass)s "
+                "bypasses noai_guard)",
+                {
+                    "signals": ", ".join(robots_on),
+                    "tokens": ", ".join(policy.user_agents),
+                    "bypass": META_BYPASS,
+                },
+                extra={"spider": spider},
+            )
         for name in ("NoAIGuardMiddleware", "NoAIGuardResponseMiddleware"):
             if name not in self.components:
                 logger.error(
@@ -271,11 +419,21 @@ class Guard:
             return self._before_fetch_files(request, url, origin)
         self._ready.move_to_end(origin)
         self._judge_pre(request, url, origin, self.judge.before_fetch(url, ready[1], evaluator=ready[2]))
+        visits = self.sites.visits
+        if visits and origin in visits:  # files fetched less than one delay ago (item 19)
+            wait = self.sites.page_wait(origin, request)
+            if wait > 0:
+                return _sleep(wait)
         return None
 
     async def _before_fetch_files(self, request: Request, url: str, origin: str) -> None:
         files, ev = await self._evaluator(origin)
         self._judge_pre(request, url, origin, self.judge.before_fetch(url, files, evaluator=ev))
+        # Item 19: the files were one visit of the site; its first page waits the slot's
+        # delay after it (SiteFetcher.file_slot), not one delay per file.
+        wait = self.sites.page_wait(origin, request)
+        if wait > 0:
+            await _sleep(wait)
 
     def _judge_pre(self, request: Request, url: str, origin: str, judgement: Judgement) -> None:
         decision = judgement.decision
@@ -285,6 +443,8 @@ class Guard:
         counts = self.trail.requested(origin, judgement.site)  # with the site signals' unknowns
         if decision.blocked:
             self.trail.blocked(decision, counts, auditlog.PRE_FETCH, origin, request)
+            if self.tell_blocked:
+                self._tell(decision, auditlog.PRE_FETCH, request)
             if self.enforce:
                 raise IgnoreRequest(f"noai_guard: {decision.reason}")
 
@@ -335,9 +495,13 @@ class Guard:
         if decision.blocked:
             if self.enforce:
                 trail.blocked(decision, trail.counts(origin), auditlog.POST_FETCH, origin, request)
+                if self.tell_blocked:
+                    self._tell(decision, auditlog.POST_FETCH, request)
                 raise IgnoreRequest(f"noai_guard: {decision.reason}")
             if pre is None or not pre.blocked:  # one flag per URL in audit-only mode
                 trail.blocked(decision, trail.counts(origin), auditlog.POST_FETCH, origin, request)
+                if self.tell_blocked:
+                    self._tell(decision, auditlog.POST_FETCH, request)
             return response
         if pre is not None and pre.blocked:  # audit-only: flagged before the fetch
             return response
@@ -349,6 +513,39 @@ class Guard:
         # No log line per allowed page: Scrapy's root logger passes DEBUG records to its
         # handler, so even a filtered one costs a LogRecord; the stats count them.
         return response
+
+    def _tell(self, decision: Decision, phase: str, request: Request) -> None:
+        """Item 18: a blocked request of a hand-run command, at INFO, once per URL: signal and evidence."""
+        url = request.url
+        if url in self._told:
+            return
+        self._told[url] = None
+        if len(self._told) > _TOLD_URLS:
+            self._told.popitem(last=False)
+        if not self.enforce:
+            action = "flagged (audit-only, not dropped)"
+        elif phase == auditlog.PRE_FETCH:
+            action = "skipped before the fetch"
+        else:
+            action = "dropped after the fetch"
+        by = decision.decided_by
+        where = ""
+        if by is not None and by.source:
+            where = f" at {by.source}" + (f" line {by.line}" if by.line else "")
+        logger.info(
+            "noai_guard: %(request)s %(action)s: %(verdict)s by %(signal)s%(where)s: %(evidence)r; "
+            "audit trail: %(path)s",
+            {
+                "request": request,
+                "action": action,
+                "verdict": decision.verdict.value,
+                "signal": decision.signal or "unknown",
+                "where": where,
+                "evidence": None if by is None else by.evidence,
+                "path": self.audit_path,
+            },
+            extra={"spider": self.crawler.spider},
+        )
 
     def _remember_media(self, page: Page, judgement: Judgement) -> None:
         """Item 4: noai / noimageai on a page reserves the images it embeds (lenient mode too)."""

@@ -27,14 +27,13 @@ from scrapy.exceptions import NotConfigured
 from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 
 from ..decision import Decision
-from ..settings import SettingsError
+from ..settings import DEFAULT_FIELD, PROVENANCE_SETTING, provenance_field
 from .guard import Guard
 from .keys import META_BYPASS, META_DECISION
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
-    from scrapy.settings import BaseSettings
 
 logger = logging.getLogger(__name__)
 
@@ -46,41 +45,10 @@ __all__ = [
     "provenance_field",
 ]
 
-PROVENANCE_SETTING = "NOAI_GUARD_ITEM_PROVENANCE"
-#: The item field ``NOAI_GUARD_ITEM_PROVENANCE = True`` writes.
-DEFAULT_FIELD = "noai_guard"
 #: The verdict stamped on an item from a response noai_guard did not judge.
 NOT_CHECKED = "not-checked"
 # Evidence longer than this is cut (with "…"): the stamp names the signal, the trail has it all.
 EVIDENCE_CHARS = 160
-
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"", "0", "false", "no", "off", "none"})
-
-
-def provenance_field(settings: BaseSettings) -> str | None:
-    """The item field NOAI_GUARD_ITEM_PROVENANCE names (``True``: :data:`DEFAULT_FIELD`), or None when off.
-
-    ``-s NOAI_GUARD_ITEM_PROVENANCE=true`` arrives as text: the boolean words
-    are read as Scrapy's ``getbool`` reads them; any other text is the field name.
-    """
-    value = settings.get(PROVENANCE_SETTING)
-    if value is None or value is False:
-        return None
-    if value is True:
-        return DEFAULT_FIELD
-    if isinstance(value, str):
-        word = value.strip()
-        if word.lower() in _FALSE:
-            return None
-        if word.lower() in _TRUE:
-            return DEFAULT_FIELD
-        return word
-    if isinstance(value, int) and value in (0, 1):
-        return DEFAULT_FIELD if value else None
-    raise SettingsError(
-        f"{PROVENANCE_SETTING} must be True, False or an item field name (a string), got {value!r}"
-    )
 
 
 def _short(text: str | None) -> str | None:

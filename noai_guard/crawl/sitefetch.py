@@ -3,7 +3,10 @@
 Internal to :mod:`noai_guard.crawl`.  Each file is fetched once per origin
 and kept for ``NOAI_GUARD_CACHE_TTL`` (RFC 9309 §2.4), an unreachable one
 only for ``NOAI_GUARD_RETRY_AFTER`` (§2.3.1.4: never cached as allow);
-concurrent callers wait for the one fetch in flight.  Redirects are followed
+concurrent callers wait for the one fetch in flight.  An origin's files are
+requested together, in a download slot of their own (see :meth:`SiteFetcher.file_slot`
+for the politeness reasoning), not one after the other in the page's slot
+where each paid ``DOWNLOAD_DELAY``.  Redirects are followed
 here, up to five hops, to http(s) targets only (§2.3.1.2); at most 500 KiB
 is downloaded and parsed (§2.5); a body cut short (Scrapy's ``dataloss``)
 is unreachable.  Scrapy's own robots.txt request (``ROBOTSTXT_OBEY``) is
@@ -19,7 +22,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from scrapy import signals
 from scrapy.exceptions import IgnoreRequest, StopDownload
@@ -61,6 +64,8 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _FILE_MAXSIZE = 16 * 1024 * 1024
 # Scrapy-side robots.txt bodies kept for RobotsTxtMiddleware to reuse.
 _REUSE_SIZE = 1024
+#: The download slot of a host's site files: ``noai_guard:`` + the host (Scrapy's page slot key).
+FILE_SLOT_PREFIX = "noai_guard:"
 
 
 def _state(value: SiteFile) -> str:
@@ -90,8 +95,13 @@ class SiteFetcher:
         cache_size: int,
         reuse_robots: bool,
         fetched: Callable[[str, Kind, str], None],
+        blocks_if_unreachable: frozenset[Kind] = frozenset(),
     ) -> None:
-        """``fetched(origin, kind, status class)`` is told each fetch's outcome (the summary counts)."""
+        """``fetched(origin, kind, status class)`` is told each fetch's outcome (the summary counts).
+
+        ``blocks_if_unreachable``: the kinds whose unreachable file blocks the origin under the
+        policy (robots.txt by default, RFC 9309 §2.3.1.4): one WARNING per origin says so.
+        """
         self.crawler = crawler
         assert crawler.stats is not None
         self.stats: StatsCollector = crawler.stats
@@ -110,6 +120,15 @@ class SiteFetcher:
         # (see _watch_bytes / _unwatch_bytes), not for the whole crawl.
         self._bytes_watched = False
         self._bytes_always = False  # set once a Scrapy robots.txt request is marked as a site file
+        self.blocks_if_unreachable = blocks_if_unreachable
+        # (origin, kind) already warned about as unreachable; forgotten once it is fetched again.
+        self._warned: OrderedDict[tuple[str, Kind], None] = OrderedDict()
+        # Per origin: when its latest bundle of site-file fetches started (see page_wait).
+        self.visits: OrderedDict[str, float] = OrderedDict()
+        self._visits_max = cache_size
+        # Site-file requests in flight per file slot (its DOWNLOAD_SLOTS entry lives as long).
+        self._slot_users: dict[str, int] = {}
+        self._own_slots: set[str] = set()
 
     # -- the size cap (RFC 9309 §2.5) --------------------------------------------
 
@@ -177,6 +196,10 @@ class SiteFetcher:
         now = time.monotonic()
         out: dict[Kind, SiteFile] = {}
         waiting: list[tuple[Kind, Deferred[SiteFile]]] = []
+        busy = any(
+            (e := self._cache.get((origin, k))) is not None and e.waiters is not None for k in self.kinds
+        )
+        started = False
         for kind in self.kinds if kinds is None else kinds:
             key = (origin, kind)
             e = self._cache.get(key)
@@ -188,13 +211,110 @@ class SiteFetcher:
                 # Missing, or older than NOAI_GUARD_CACHE_TTL (RFC 9309 §2.4) or,
                 # if unreachable, than NOAI_GUARD_RETRY_AFTER: fetch (again).
                 e = self._start_fetch(origin, kind)
+                started = True
             assert e.waiters is not None
             w: Deferred[SiteFile] = Deferred()
             e.waiters.append(w)
             waiting.append((kind, w))
+        if started and not busy:  # a new visit of the origin: its files, all requested now
+            self.visits[origin] = now
+            self.visits.move_to_end(origin)
+            while len(self.visits) > self._visits_max:
+                self.visits.popitem(last=False)
         for kind, w in waiting:
             out[kind] = await maybe_deferred_to_future(w)
         return out
+
+    # -- politeness (item 19) --------------------------------------------------------
+
+    def _downloader(self) -> Any:
+        try:
+            engine = self.crawler.engine
+        except RuntimeError:  # Scrapy >= 2.19 before the crawl starts: no engine yet
+            return None
+        return getattr(engine, "downloader", None)
+
+    def file_slot(self, url: str) -> str | None:
+        """The download slot of the site files of ``url``'s host, set up on first use; None: Scrapy's.
+
+        Scrapy's politeness settings bound the load on a site two ways: how many
+        requests at once (the slot's concurrency: ``DOWNLOAD_SLOTS[host]``,
+        ``CONCURRENT_REQUESTS_PER_IP`` or ``_PER_DOMAIN``) and the time between
+        two requests (the slot's delay: ``DOWNLOAD_DELAY``, AutoThrottle).  In the
+        page's slot the three files paid the delay one after the other before
+        the first page could go (3 s with ``DOWNLOAD_DELAY = 1``).  They now go
+        in a slot of their own, ``noai_guard:<host>``, with no delay and at most
+        as many at once as the site's slot allows (and never more than the
+        files: 3); :meth:`page_wait` then holds the origin's first page one delay
+        after the files were requested, as a page waits after Scrapy's own
+        robots.txt request.  So the files count as one visit: the same requests
+        as before, never more at once than the site's concurrency, and the
+        site's delay between that visit and the next page.  A ``DOWNLOAD_SLOTS``
+        entry for the ``noai_guard:<host>`` key, if the project sets one, wins.
+        """
+        downloader = self._downloader()
+        per_slot = getattr(downloader, "per_slot_settings", None)
+        host = urlsplit(url).hostname
+        if not isinstance(per_slot, dict) or not host:
+            return None  # an engine without per-slot settings: Scrapy's own slot, as before
+        key = FILE_SLOT_PREFIX + host
+        users = self._slot_users.get(key, 0)
+        if not users and key not in per_slot:
+            site = per_slot.get(host, {})
+            conc = site.get("concurrency") or (
+                getattr(downloader, "ip_concurrency", 0)
+                or getattr(downloader, "domain_concurrency", 0)
+                or self.crawler.settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN")
+            )
+            # Read by Scrapy when it creates the slot (the first request); removed once no
+            # site-file request of the host is in flight (_slot_done), so it holds no memory.
+            per_slot[key] = {"concurrency": max(1, min(len(self.kinds) or 1, int(conc))), "delay": 0.0}
+            self._own_slots.add(key)
+        self._slot_users[key] = users + 1
+        return key
+
+    def _slot_done(self, key: str | None) -> None:
+        if key is None:
+            return
+        users = self._slot_users.get(key, 0) - 1
+        if users > 0:
+            self._slot_users[key] = users
+            return
+        self._slot_users.pop(key, None)
+        per_slot = getattr(self._downloader(), "per_slot_settings", None)
+        if key in self._own_slots:  # ours, not the project's
+            self._own_slots.discard(key)
+            if isinstance(per_slot, dict):
+                per_slot.pop(key, None)
+
+    def page_delay(self, request: Request) -> float:
+        """The delay of the download slot ``request`` will take (0 when Scrapy has none)."""
+        downloader = self._downloader()
+        if downloader is None:
+            return 0.0
+        try:
+            key = downloader.get_slot_key(request)
+            slot = downloader.slots.get(key)
+            if slot is not None:
+                return float(slot.delay)
+            site = getattr(downloader, "per_slot_settings", {}).get(key, {})
+            if "delay" in site:
+                return float(site["delay"])
+            # AutoThrottle sets the downloader's default delay (its start delay).
+            return float(getattr(downloader, "_delay", self.crawler.settings.getfloat("DOWNLOAD_DELAY")))
+        except (AttributeError, TypeError, ValueError):  # pragma: no cover - another downloader
+            return 0.0
+
+    def page_wait(self, origin: str, request: Request) -> float:
+        """Seconds ``request`` (a page of ``origin``) waits so its slot's delay follows the files' visit."""
+        started = self.visits.get(origin)
+        if started is None:
+            return 0.0
+        left = started + self.page_delay(request) - time.monotonic()
+        if left <= 0:
+            del self.visits[origin]  # later pages of the origin are spaced by their slot alone
+            return 0.0
+        return left
 
     def _start_fetch(self, origin: str, kind: Kind) -> _Entry:
         key = (origin, kind)
@@ -236,24 +356,60 @@ class SiteFetcher:
         if state == "unreachable" and cls == "2xx":
             cls = "error"  # a 2xx body cut short (dataloss): a network error mid-body
         self._fetched(origin, kind, cls)
+        detail = getattr(value, "detail", "") or (f"HTTP {status}" if status is not None else "network error")
+        key = (origin, kind)
+        if state == "unreachable" and kind in self.blocks_if_unreachable:
+            if key not in self._warned:
+                self._warn_unreachable(origin, kind, url, detail)
+            self._warned[key] = None
+            self._warned.move_to_end(key)
+            while len(self._warned) > self._cache_max:
+                self._warned.popitem(last=False)
+        else:
+            self._warned.pop(key, None)  # reachable again: a later failure is warned about again
         logger.debug(
             "noai_guard: %(url)s is %(state)s (%(detail)s)",
-            {"url": url, "state": state, "detail": getattr(value, "detail", "") or status},
+            {"url": url, "state": state, "detail": detail},
             extra={"spider": self.crawler.spider},
         )
         for w in waiters:
             w.callback(value)
 
+    def _warn_unreachable(self, origin: str, kind: Kind, url: str, detail: str) -> None:
+        """Item 17: once per origin (until the file is fetched again): blocked, why, and until when."""
+        retry = self.retry_after
+        at = time.strftime("%H:%M:%S", time.localtime(time.time() + retry))
+        logger.warning(
+            "noai_guard: %(url)s is unreachable (%(detail)s): every request to %(origin)s is blocked "
+            "(%(why)s) until it is fetched again, with the first request after %(retry)gs "
+            "(NOAI_GUARD_RETRY_AFTER), i.e. after %(at)s; not repeated while it stays unreachable "
+            "(stats: noai_guard/%(kind)s/*)",
+            {
+                "url": url,
+                "detail": detail,
+                "origin": origin,
+                "why": "RFC 9309 §2.3.1.4: complete disallow"
+                if kind == "robots"
+                else "its signal is unknown, resolved as reserve by NOAI_GUARD_UNKNOWN",
+                "retry": retry,
+                "at": at,
+                "kind": kind,
+            },
+            extra={"spider": self.crawler.spider},
+        )
+
     # -- one fetch -----------------------------------------------------------------
 
     @staticmethod
-    def _file_request(url: str) -> Request:
+    def _file_request(url: str, slot: str | None = None) -> Request:
+        meta: dict[str, Any] = {"download_slot": slot, "autothrottle_dont_adjust_delay": True} if slot else {}
         return Request(
             url,
             priority=DOWNLOAD_PRIORITY,
             callback=NO_CALLBACK,
             dont_filter=True,
             meta={
+                **meta,
                 META_FILE: 0,
                 META_BYPASS: True,
                 "dont_obey_robotstxt": True,
@@ -274,8 +430,9 @@ class SiteFetcher:
         target = url
         for hop in range(MAX_REDIRECTS + 1):
             self.stats.inc_value(f"noai_guard/{kind}/request_count")
+            slot = self.file_slot(target)
             try:
-                request = self._file_request(target)
+                request = self._file_request(target, slot)
                 if hasattr(engine, "download_async"):  # Scrapy >= 2.14
                     response = await engine.download_async(request)
                 else:  # pragma: no cover - Scrapy 2.13
@@ -285,6 +442,8 @@ class SiteFetcher:
                 name = global_object_name(type(exc))
                 self.stats.inc_value(f"noai_guard/{kind}/exception_count/{name}")
                 return from_fetch(kind, url, status=None, detail=name), None
+            finally:
+                self._slot_done(slot)
             status = response.status
             self.stats.inc_value(f"noai_guard/{kind}/response_status_count/{status}")
             location = first_header(response, b"Location")

@@ -95,12 +95,14 @@ def audit_path(uri: str, spider_name: str) -> str:
     try:
         path = auditlog.expand_uri(uri, name=spider_name)
     except (KeyError, ValueError, TypeError) as exc:
-        raise SettingsError(f"{name}: bad placeholder in {uri!r}: {exc!r}") from None
+        raise SettingsError(
+            f"{name}: bad placeholder in {uri!r}: {exc!r}; allowed: %(name)s, %(time)s"
+        ) from None
     scheme = path.split("://", 1)[0].lower() if "://" in path else ""
     if scheme == "file":
         path = file_uri_to_path(path)
     elif scheme:
-        raise SettingsError(f"{name}: the trail is a local file (a path or file:// URI), got {path!r}")
+        raise SettingsError(f"{name}: {path!r} is not a local file; allowed: a path or file:// URI")
     problem = auditlog.unwritable(path)
     if problem is not None:
         raise SettingsError(f"{name}: cannot write the audit trail at {path}: {problem}")

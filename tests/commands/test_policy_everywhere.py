@@ -49,11 +49,14 @@ def test_issue_14_settings_errors_name_setting_value_and_allowed() -> None:
     with pytest.raises(SettingsError) as exc:
         policy_from_settings(Settings({"NOAI_GUARD_PURPOSE": "ai_train"}))
     assert str(exc.value) == (
-        "NOAI_GUARD_PURPOSE: 'ai_train' is not a purpose; allowed: ai-train, ai-input, search"
+        "NOAI_GUARD_PURPOSE: 'ai_train' is not a purpose; allowed: ai-train, ai-input, search "
+        "(did you mean 'ai-train'?)"
     )
     with pytest.raises(SettingsError) as exc:
         policy_from_settings(Settings({"NOAI_GUARD_SOURCES": "robots,xrobots"}))
-    assert str(exc.value) == f"NOAI_GUARD_SOURCES: 'robots' is not a signal name; allowed: {ALL_SIGNALS}"
+    assert str(exc.value) == (
+        f"NOAI_GUARD_SOURCES: 'robots' is not a signal name; allowed: {ALL_SIGNALS} (did you mean 'robots-txt'?)"
+    )
 
 
 @pytest.mark.parametrize(

@@ -378,8 +378,9 @@ def test_unwritable_trail_path_stops_scrapy_crawl(make_site: MakeSite, tmp_path:
     assert out.returncode != 0, text_out[-3000:]
     assert site.log == []
     assert "Spider opened" not in text_out
-    line = f"NOAI_GUARD_AUDIT_URI: cannot write the audit trail at {bad}: {why}"
+    line = f"NOAI_GUARD_AUDIT_URI: cannot write the audit trail at {bad}: {why}; the crawl is not started"
     assert any(x.endswith(line) for x in text_out.splitlines()), text_out[-3000:]
+    assert "Traceback" not in text_out  # one line (issue 14, item 14)
     # Found before the trail or any directory is created.
     assert regular.read_text() == "not a directory"
 

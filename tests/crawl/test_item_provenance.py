@@ -233,6 +233,6 @@ def test_provenance_field(value: object, field: str | None) -> None:
 def test_provenance_field_bad_value_names_the_setting(value: object) -> None:
     s = Settings({"NOAI_GUARD_ITEM_PROVENANCE": value})
     with pytest.raises(
-        SettingsError, match=r"NOAI_GUARD_ITEM_PROVENANCE must be True, False or an item field"
+        SettingsError, match=r"^NOAI_GUARD_ITEM_PROVENANCE: .* allowed: True, False, a field name"
     ):
         provenance_field(s)
