@@ -15,6 +15,9 @@
 
 #define HEAD_END 0
 #define UNSURE 1
+/* scan_head_tags(..., exact=True): the head ended, but a flagged meta comes after a point
+ * where WHATWG's head may have ended already (see the Python module). */
+#define HEAD_END_LOOSE 2
 /* Bytes a window that is not the whole document must hold past the token that ends the
  * head: libxml2's push parser holds a "<!" back until 9 bytes are in, the first tag until 5. */
 #define LOOKAHEAD 16
@@ -408,6 +411,21 @@ static void tokens_prepare(Tokens *t)
     }
 }
 
+/* The index of the lowest set bit of m (m != 0). */
+static Py_ssize_t lowest_bit(uint64_t m)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return (Py_ssize_t)__builtin_ctzll(m);
+#else
+    Py_ssize_t k = 0;
+    while (!(m & 1)) {
+        m >>= 1;
+        k++;
+    }
+    return k;
+#endif
+}
+
 /* Whether token k occurs at d[i:], ASCII case-insensitively (d lowered, the token as given). */
 static int token_at(const uc *d, Py_ssize_t i, Py_ssize_t b, PyObject *tok)
 {
@@ -440,10 +458,8 @@ static int holds_token(const uc *d, Py_ssize_t a, Py_ssize_t b, Tokens *t)
     }
     for (i = a; i < b; i++) {
         uint64_t m = first[d[i]];
-        if (m == 0)
-            continue;
-        for (k = 0; m != 0; k++, m >>= 1)
-            if ((m & 1) && token_at(d, i, b, PyTuple_GET_ITEM(t->tokens, k)))
+        for (; m != 0; m &= m - 1) /* the set bits only: many tokens share few first bytes */
+            if (token_at(d, i, b, PyTuple_GET_ITEM(t->tokens, lowest_bit(m))))
                 return 1;
     }
     return 0;
@@ -492,13 +508,18 @@ static Scan done(const uc *d, Py_ssize_t end, Py_ssize_t scanned, Py_ssize_t nee
 static const Scan NOT_SURE = {UNSURE, 0};
 
 /* The head scan proper; flagged meta spans are appended to the list `out`.  Returns
- * status -1 on a Python error. */
-static Scan scan_head(const uc *d, Py_ssize_t len, Py_ssize_t n, int at_eof, Tokens *tokens, PyObject *out)
+ * status -1 on a Python error.  *late (exact mode) is set when a meta is flagged after a
+ * point where WHATWG's head may have ended: a text run holding "&" (a reference the scan
+ * takes as blank may be text), a <noscript> after </head> ("after head": the body starts). */
+static Scan scan_head(const uc *d, Py_ssize_t len, Py_ssize_t n, int at_eof, Tokens *tokens, PyObject *out,
+                      int *late)
 {
     Py_ssize_t pos = 0, run, lt, stop, end, i;
     Py_ssize_t need;
     int seen = 0;     /* head content came (read_head then takes text to start the body at once) */
     int noscript = 0; /* a <noscript> start tag came, and no </noscript> since */
+    int after = 0;    /* a </head> came */
+    int loose = 0;    /* past a point where WHATWG's head may have ended */
     if (len >= 3 && d[0] == 0xEF && d[1] == 0xBB && d[2] == 0xBF)
         pos = 3; /* a UTF-8 BOM */
     if (pos > n)
@@ -528,6 +549,8 @@ static Scan scan_head(const uc *d, Py_ssize_t len, Py_ssize_t n, int at_eof, Tok
                 return NOT_SURE;
             return done(d, run, lt + 1, need, n);
         }
+        if (late != NULL && stop > pos && memchr(d + pos, '&', (size_t)(stop - pos)) != NULL)
+            loose = 1; /* "&nbsp;", "&amp;": text, the body's start for WHATWG */
         if (lt < 0)
             return at_eof ? done(d, n, n, 0, n) : NOT_SURE;
         if (lt + 1 >= n)
@@ -561,6 +584,8 @@ static Scan scan_head(const uc *d, Py_ssize_t len, Py_ssize_t n, int at_eof, Tok
                 seen = 1;
                 if (holds_token(d, lt, end, tokens)) {
                     PyObject *span = Py_BuildValue("(nn)", lt, end);
+                    if (loose && late != NULL)
+                        *late = 1;
                     if (span == NULL || PyList_Append(out, span) < 0) {
                         Py_XDECREF(span);
                         return (Scan){-1, 0};
@@ -570,6 +595,8 @@ static Scan scan_head(const uc *d, Py_ssize_t len, Py_ssize_t n, int at_eof, Tok
                 break;
             case T_NOSCRIPT:
                 noscript = 1;
+                if (after)
+                    loose = 1; /* "after head": <noscript> is "anything else", the body */
                 break;
             case T_HEAD:
             case T_BASE:
@@ -604,6 +631,8 @@ static Scan scan_head(const uc *d, Py_ssize_t len, Py_ssize_t n, int at_eof, Tok
                     return NOT_SURE;
                 if (kind == T_NOSCRIPT)
                     noscript = 0;
+                else if (kind == T_HEAD)
+                    after = 1;
             } else if (c == '>') { /* "</>": nothing */
                 end = lt + 3;
             } else { /* bogus comment */
@@ -630,12 +659,12 @@ static PyObject *py_scan_head_tags(PyObject *self, PyObject *args)
 {
     Py_buffer buf;
     Py_ssize_t limit, n, k;
-    int eof;
+    int eof, exact = 0, late = 0;
     PyObject *tokens, *out, *result = NULL;
     Tokens toks;
     Scan r;
     (void)self;
-    if (!PyArg_ParseTuple(args, "y*npO!:scan_head_tags", &buf, &limit, &eof, &PyTuple_Type, &tokens))
+    if (!PyArg_ParseTuple(args, "y*npO!|p:scan_head_tags", &buf, &limit, &eof, &PyTuple_Type, &tokens, &exact))
         return NULL;
     for (k = 0; k < PyTuple_GET_SIZE(tokens); k++) {
         if (!PyBytes_Check(PyTuple_GET_ITEM(tokens, k))) {
@@ -652,11 +681,11 @@ static PyObject *py_scan_head_tags(PyObject *self, PyObject *args)
     n = limit < 0 ? 0 : (limit > buf.len ? buf.len : limit);
     toks.tokens = tokens;
     toks.ready = 0;
-    r = scan_head((const uc *)buf.buf, buf.len, n, eof && n == buf.len, &toks, out);
+    r = scan_head((const uc *)buf.buf, buf.len, n, eof && n == buf.len, &toks, out, exact ? &late : NULL);
     if (r.status == HEAD_END) {
         PyObject *flagged = PyList_AsTuple(out);
         if (flagged != NULL)
-            result = Py_BuildValue("(inN)", HEAD_END, r.end, flagged);
+            result = Py_BuildValue("(inN)", late ? HEAD_END_LOOSE : HEAD_END, r.end, flagged);
     } else if (r.status == UNSURE) {
         result = Py_BuildValue("(in())", UNSURE, (Py_ssize_t)0);
     }
@@ -977,7 +1006,7 @@ static PyObject *py_media_tags(PyObject *self, PyObject *args)
 
 static PyMethodDef methods[] = {
     {"scan_head_tags", py_scan_head_tags, METH_VARARGS,
-     "scan_head_tags(data, limit, eof, tokens) -> (status, end, flagged): see noai_guard.htmlscan."},
+     "scan_head_tags(data, limit, eof, tokens, exact=False) -> (status, end, flagged): see noai_guard.htmlscan."},
     {"media_tags", py_media_tags, METH_VARARGS,
      "media_tags(data, limit, names) -> (status, tags): see noai_guard.htmlscan."},
     {NULL, NULL, 0, NULL},
@@ -993,7 +1022,8 @@ PyMODINIT_FUNC PyInit__htmlscan(void)
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
         return NULL;
-    if (PyModule_AddIntConstant(m, "HEAD_END", HEAD_END) < 0 || PyModule_AddIntConstant(m, "UNSURE", UNSURE) < 0) {
+    if (PyModule_AddIntConstant(m, "HEAD_END", HEAD_END) < 0 || PyModule_AddIntConstant(m, "UNSURE", UNSURE) < 0 ||
+        PyModule_AddIntConstant(m, "HEAD_END_LOOSE", HEAD_END_LOOSE) < 0) {
         Py_DECREF(m);
         return NULL;
     }

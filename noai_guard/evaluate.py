@@ -16,10 +16,12 @@ from . import aipref, directives, tdmrep
 from . import decision as d
 from .content import State, kept_by_scrapy, parse_codings
 from .decision import Decision, Headers, Signal, Verdict
-from .htmlhead import Head, read_head
+from .directives import _NOT_CRAWLERS, _SCOPE_RE
+from .htmlhead import Head, meta_from_attributes, read_head
 from .htmlscan import HEAD_END, scan_head_tags
 from .policy import DecisionMemo, Policy
 from .robots import ai_txt_path_rules, ai_txt_signals, matches_every_path, url_path
+from .tagattrs import attr_value, parse_start_tag, start_tag_raw
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -210,11 +212,11 @@ def _ascii_ref(m: re.Match[bytes]) -> bytes:
 
 
 class _Tokens:
-    """A policy's directive words, and what the head scan flags a ``<meta>`` for."""
+    """A policy's directive words, and what the head scans flag a ``<meta>`` for."""
 
-    __slots__ = ("any_ref", "kelvin", "scan", "scannable", "words")
+    __slots__ = ("any_ref", "kelvin", "metas", "named", "names", "scan", "scannable", "words")
 
-    def __init__(self, words: tuple[bytes, ...]) -> None:
+    def __init__(self, words: tuple[bytes, ...], names: tuple[bytes, ...] = ()) -> None:
         self.words = (*words, b"tdm")
         letters = set(b"".join(words).decode("ascii", "replace"))
         # The scan lowers ASCII only; a non-ASCII word is matched by str.lower() in the
@@ -224,6 +226,14 @@ class _Tokens:
         self.kelvin = "k" in letters  # "\u212a" may spell it
         extra = (b"&",) if self.any_ref else ()
         self.scan = (*self.words, b"&#", *extra, *((_KELVIN,) if self.kelvin else ()))
+        # What a <meta> that yields a signal holds (directives.meta_signals, tdmrep.meta_signals):
+        # the name "robots", an own or proxy token, "tdm" (tdm-reservation, tdm-policy) or a
+        # directive word, each maybe spelt with a character reference ("&") or the KELVIN SIGN.
+        # A meta whose bytes hold none of these yields no signal.  A non-ASCII name (matched
+        # by str.lower()) leaves such heads to read_head.
+        self.named = self.scannable and all(n.isascii() for n in names)
+        self.metas = tuple(dict.fromkeys((*self.words, b"robots", *names, b"&", _KELVIN)))
+        self.names = frozenset(n.decode("utf-8", "replace") for n in (b"robots", *names))
 
     def may_reserve(self, tag: bytes) -> bool:
         """Can this ``<meta>`` start tag (its bytes) carry a directive word or ``tdm``?"""
@@ -266,11 +276,79 @@ def scan_head(body: bytes, policy: Policy, *, eof: bool = True, encoding: str | 
     if not policy.html_strict and not body.startswith(_UTF16_BOMS):
         toks = _head_tokens(policy)
         if toks.scannable:
-            status, end, flagged = scan_head_tags(body, min(len(body), budget), eof, toks.scan)
-            if status == HEAD_END and not any(toks.may_reserve(body[s:e]) for s, e in flagged):
+            limit = min(len(body), budget)
+            status, end, flagged = scan_head_tags(body, limit, eof, toks.scan)
+            # Shortest first: a reserving meta is short, and a tag of 5 KB of references costs
+            # may_reserve 0.2 ms; a page without a candidate tries them all in any order.
+            if status == HEAD_END and any(
+                toks.may_reserve(body[s:e]) for s, e in sorted(flagged, key=_span_length)
+            ):
+                # A candidate meta: the head's metas that can yield a signal, read on their own.
+                head = _head_of_metas(body, limit, eof, toks, {s for s, _ in flagged}) if toks.named else None
+                if head is not None:
+                    return head
+            elif status == HEAD_END:
                 return Head((), True, end)
     return read_head(body, budget=budget, strict=policy.html_strict)
 
+
+def _span_length(span: tuple[int, int]) -> int:
+    return span[1] - span[0]
+
+
+def _head_of_metas(body: bytes, limit: int, eof: bool, toks: _Tokens, first: set[int]) -> Head | None:
+    """The :class:`Head` of a head that ended, built from the ``<meta>`` tags that can yield a
+    signal, each read on its own (:func:`~noai_guard.tagattrs.parse_start_tag`); ``None``
+    when that is not sure to give what :func:`read_head` gives for them.
+
+    The exact scan (``HEAD_END``, not ``HEAD_END_LOOSE``) flags only metas in WHATWG's
+    head, which ``read_head`` reports (tests/test_head_of_metas.py); the tag's bytes are
+    decoded as ``read_head`` decodes this body (UTF-8, a UTF-8 BOM skipped, invalid bytes
+    replaced: no transport charset reaches this path, and a ``<meta charset>`` does not
+    switch ``read_head``'s decoder); a tag starts at "<" and ends at ">", so decoding it
+    alone gives the characters decoding the whole body gives for it.  Metas without any
+    of the tokens yield no signal: leaving them out changes no signal.  ``bytes_read`` is
+    the scan's head end; only an incomplete head's signal quotes it.
+
+    ``first``: the starts of the metas the first scan flagged (``_Tokens.scan``); any other
+    meta holds none of those tokens, so ``_Tokens.may_reserve`` is false for it.
+    """
+    status, end, flagged = scan_head_tags(body, limit, eof, toks.metas, True)
+    if status != HEAD_END:
+        return None  # a meta past "&nbsp;" or "</head><noscript>" may be in the body
+    metas = []
+    names = toks.names
+    for s, e in flagged:
+        tag = body[s:e]
+        raw = start_tag_raw(tag)
+        if raw is None:
+            return None  # a tag longer than libxml2 takes whole
+        _, keys, values = raw
+        # Only the name's value is decoded to tell whether the meta can yield a signal (a
+        # tag may hold 100 KB): directives.meta_signals reads "robots" and the policy's own
+        # and proxy tokens whatever they say, and another name only when it may be a
+        # crawler's token and the content holds a directive word (then the tag does, unless
+        # may_reserve is false); tdmrep.meta_signals reads its four names.
+        name = attr_value(keys, values, "name") or attr_value(keys, values, "property")
+        if not name:
+            continue  # no Meta
+        key = name.strip().lower()
+        if key not in names and key not in _TDM_NAMES:
+            if key in _NOT_CRAWLERS or not _SCOPE_RE.fullmatch(key):
+                continue
+            if s not in first or not toks.may_reserve(tag):
+                continue
+        parsed = parse_start_tag(tag)
+        if parsed is None:
+            return None
+        meta = meta_from_attributes(parsed[1], False)
+        if meta is not None:
+            metas.append(meta)
+    return Head(tuple(metas), True, end)
+
+
+# tdmrep.meta_signals' names (its _RESERVATION_NAMES and _POLICY_NAMES).
+_TDM_NAMES = tdmrep._RESERVATION_NAMES | tdmrep._POLICY_NAMES
 
 _WIDE = {"utf-16": "utf-16-le", "utf-16-le": "utf-16-le", "utf-16-be": "utf-16-be"}
 
@@ -288,7 +366,7 @@ def wide_charset(content_type: str | None) -> str | None:
     return _WIDE.get(enc) if enc else None
 
 
-_TOKENS: dict[tuple[str, ...], _Tokens] = {}
+_TOKENS: dict[tuple[tuple[str, ...], tuple[str, ...]], _Tokens] = {}
 
 
 # The last policy asked about and its tokens: a crawl asks with one Policy object.
@@ -300,11 +378,15 @@ def _head_tokens(policy: Policy) -> _Tokens:
     last = _LAST_TOKENS
     if last is not None and last[0] is policy:
         return last[1]
-    key = tuple(sorted(policy.directives))
+    key = (
+        tuple(sorted(policy.directives)),
+        tuple(sorted(policy.own_tokens_lower | policy.proxy_tokens_lower)),
+    )
     toks = _TOKENS.get(key)
     if toks is None:
-        words = {k.lower().encode("utf-8", "replace") for k in key}
-        toks = _TOKENS[key] = _Tokens(tuple(sorted(words)))
+        words = {k.lower().encode("utf-8", "replace") for k in key[0]}
+        names = tuple(n.encode("utf-8", "replace") for n in key[1])
+        toks = _TOKENS[key] = _Tokens(tuple(sorted(words)), names)
     _LAST_TOKENS = (policy, toks)
     return toks
 

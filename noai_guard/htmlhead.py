@@ -134,7 +134,13 @@ def _meta(el: etree._Element, in_body: bool) -> Meta | None:
             if anc.tag in _OPAQUE:
                 return None  # text, inert (template) or foreign (SVG/MathML) content
     # The HTML parser gives str names and values, and keeps the first of duplicate attributes.
-    items = cast("list[tuple[str, str]]", el.items())
+    return meta_from_attributes(cast("list[tuple[str, str]]", el.items()), in_body)
+
+
+def meta_from_attributes(items: list[tuple[str, str]], in_body: bool) -> Meta | None:
+    """The :class:`Meta` of a ``<meta>`` with these attributes (names lowercased, values
+    decoded, the first of a repeated name only, in document order), or ``None`` without a
+    name: what :func:`read_head` reports for the element libxml2 builds of them."""
     if len(items) == 2:
         # The usual <meta name|property="..." content="...">, spelt out: the general
         # code below gives the same Meta for it.

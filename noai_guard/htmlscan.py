@@ -14,6 +14,14 @@ end, a window that ends before the head does (or, short of the document's end,
 less than ``_LOOKAHEAD`` bytes after it).  Going on past the real head end is
 always safe (more metas are checked); stopping early never is.
 
+It goes on past WHATWG's head end in two places only: a text run of what may be
+character references (``&nbsp;`` is text, ``&#32;`` a space: the scan takes both
+as blank) and a ``<noscript>`` after ``</head>`` ("after head": the body starts).
+With ``exact=True`` (a fifth argument) the status is :data:`HEAD_END_LOOSE`
+instead of ``HEAD_END`` when a meta is flagged after one of these: a
+``HEAD_END`` result's flagged metas are then all in WHATWG's head, which a caller
+that builds the head's metas from them needs.
+
 :func:`media_tags` (``data, limit, names -> (status, tags)``) lists the start
 tags of the whole document named in ``names`` (raw text, RCDATA and script
 data skipped as the tokenizer does) as ``(name_index, start, stop, parent)``;
@@ -42,6 +50,7 @@ from collections.abc import Callable
 __all__ = [
     "DONE",
     "HEAD_END",
+    "HEAD_END_LOOSE",
     "IMPLEMENTATION",
     "PARENT_OTHER",
     "PARENT_UNKNOWN",
@@ -55,6 +64,9 @@ __all__ = [
 HEAD_END = 0
 DONE = 0  # media_tags: the whole document was read
 UNSURE = 1
+# scan_head_tags(..., exact=True): HEAD_END, but a meta is flagged past a point where
+# WHATWG's head may have ended (a text run holding "&", a <noscript> after </head>).
+HEAD_END_LOOSE = 2
 # media_tags: a tag's parent is not known; known, but not one of the names asked for.
 PARENT_UNKNOWN = -1
 PARENT_OTHER = -2
@@ -227,7 +239,9 @@ def _escaped(d: bytes, pos: int, n: int) -> int:
     return -1
 
 
-def scan_head_tags_py(data: bytes, limit: int, eof: bool, tokens: tuple[bytes, ...]) -> ScanResult:
+def scan_head_tags_py(
+    data: bytes, limit: int, eof: bool, tokens: tuple[bytes, ...], exact: bool = False
+) -> ScanResult:
     """The pure-Python :func:`scan_head_tags`."""
     if not isinstance(data, bytes):
         data = memoryview(data).tobytes()
@@ -246,6 +260,9 @@ def scan_head_tags_py(data: bytes, limit: int, eof: bool, tokens: tuple[bytes, .
     run = pos  # where the current text run started
     seen = False  # a start tag in _HEAD_SEEN came
     noscript = False  # a <noscript> start tag came, and no </noscript> since
+    after = False  # a </head> came
+    loose = False  # past a point where WHATWG's head may have ended (exact mode)
+    late = False  # a meta flagged while loose
     while True:
         m = _WS_TAG.match(d, pos, n)
         if m is None:
@@ -257,14 +274,16 @@ def scan_head_tags_py(data: bytes, limit: int, eof: bool, tokens: tuple[bytes, .
                     # Text that ends the head (§13.2.6.4.4 "anything else"): libxml2 reports
                     # it once it sees the "<" after it, so that "<" must be in the window too.
                     if at_eof and lt < 0:
-                        return _done(d, run, n, 0, n, flagged)
+                        return _done(d, run, n, 0, n, flagged, late)
                     # Before any head content, read_head waits for the next start tag; in a
                     # <noscript>, it reads text as the element's (WHATWG: the head ends).
                     if lt < 0 or noscript or not (seen or at_eof):
                         return _NOT_SURE
-                    return _done(d, run, lt + 1, need, n, flagged)
+                    return _done(d, run, lt + 1, need, n, flagged, late)
+                if exact and d.find(b"&", pos, stop) >= 0:
+                    loose = True  # "&nbsp;", "&amp;": text, the body's start for WHATWG
             if lt < 0:
-                return _done(d, n, n, 0, n, flagged) if at_eof else _NOT_SURE
+                return _done(d, n, n, 0, n, flagged, late) if at_eof else _NOT_SURE
             if lt + 1 >= n or (d[lt + 1] == _SLASH and lt + 2 >= n):
                 return _NOT_SURE
             c = d[lt + 1]
@@ -285,7 +304,7 @@ def scan_head_tags_py(data: bytes, limit: int, eof: bool, tokens: tuple[bytes, .
                 else:
                     # "<" + anything else is text, which ends the head.
                     if (seen or at_eof) and not noscript:
-                        return _done(d, run, lt + 2, need, n, flagged)
+                        return _done(d, run, lt + 2, need, n, flagged, late)
                     return _NOT_SURE
                 if end <= 0:
                     return _NOT_SURE
@@ -301,6 +320,8 @@ def scan_head_tags_py(data: bytes, limit: int, eof: bool, tokens: tuple[bytes, .
                 return _NOT_SURE
             if name == b"noscript":
                 noscript = False
+            elif name == b"head":
+                after = True
         elif name in _HEAD_START:
             seen = seen or name in _HEAD_SEEN
             if name == b"meta":
@@ -308,9 +329,12 @@ def scan_head_tags_py(data: bytes, limit: int, eof: bool, tokens: tuple[bytes, .
                 for t in tokens:
                     if t in low:
                         flagged.append((lt, end))
+                        late = late or loose
                         break
             elif name == b"noscript":
                 noscript = True
+                # "after head": a <noscript> is "anything else", the body starts.
+                loose = loose or (exact and after)
         elif name in _RAW_START:
             seen = True
             if d[end - 2] == _SLASH:
@@ -324,7 +348,7 @@ def scan_head_tags_py(data: bytes, limit: int, eof: bool, tokens: tuple[bytes, .
         elif name == b"template":
             return _NOT_SURE
         else:
-            return _done(d, lt, end, need, n, flagged)
+            return _done(d, lt, end, need, n, flagged, late)
         pos = run = end
 
 
@@ -351,12 +375,15 @@ def _comment_end(d: bytes, pos: int, n: int) -> int:
     return a + 3 if a >= 0 else 0
 
 
-def _done(d: bytes, end: int, scanned: int, need: int, n: int, flagged: list[tuple[int, int]]) -> ScanResult:
-    """HEAD_END at ``end``, unless the window ``d[:n]`` ends less than ``need`` bytes after the
-    bytes scanned, ``d[:scanned]``, or a NUL byte lies in these (§13.2.5.1: libxml2 stalls)."""
+def _done(
+    d: bytes, end: int, scanned: int, need: int, n: int, flagged: list[tuple[int, int]], late: bool
+) -> ScanResult:
+    """HEAD_END (HEAD_END_LOOSE when ``late``) at ``end``, unless the window ``d[:n]`` ends less
+    than ``need`` bytes after the bytes scanned, ``d[:scanned]``, or a NUL byte lies in these
+    (§13.2.5.1: libxml2 stalls)."""
     if scanned + need > n or d.find(b"\x00", 0, scanned) >= 0:
         return _NOT_SURE
-    return (HEAD_END, end, tuple(flagged))
+    return (HEAD_END_LOOSE if late else HEAD_END, end, tuple(flagged))
 
 
 # --- media mode ---------------------------------------------------------------------------------
@@ -554,7 +581,7 @@ def media_tags_py(data: bytes, limit: int, names: tuple[bytes, ...]) -> MediaRes
         pos = end
 
 
-ScanHeadTags = Callable[[bytes, int, bool, tuple[bytes, ...]], ScanResult]
+ScanHeadTags = Callable[..., ScanResult]  # (data, limit, eof, tokens[, exact])
 MediaTags = Callable[[bytes, int, tuple[bytes, ...]], MediaResult]
 
 scan_head_tags_c: ScanHeadTags | None
