@@ -4,7 +4,8 @@ Copy the ADDONS line; the NOAI_GUARD_* lines below show each default and are
 only needed to change it.  Per-spider ``custom_settings`` work for all of them.
 """
 
-# -- The one line: enables noai_guard and installs its two downloader middlewares. --
+# -- The one line: enables noai_guard and installs its two downloader middlewares
+#    (and the item provenance spider middleware, off unless NOAI_GUARD_ITEM_PROVENANCE). --
 ADDONS = {"noai_guard.NoAIGuardAddon": 0}
 
 # -- Or, without the add-on, the manual equivalent: --
@@ -15,7 +16,8 @@ ADDONS = {"noai_guard.NoAIGuardAddon": 0}
 #     # After the fetch: process_response runs before HttpCacheMiddleware (900) stores.
 #     "noai_guard.middleware.NoAIGuardResponseMiddleware": 950,
 # }
-# (No spider middleware is needed.)
+# With NOAI_GUARD_ITEM_PROVENANCE on, also:
+# SPIDER_MIDDLEWARES = {"noai_guard.middleware.NoAIGuardProvenanceMiddleware": 10}
 
 # Enabling flag; the add-on sets it to True.  An explicit False here wins over the add-on.
 NOAI_GUARD_ENABLED = True
@@ -57,6 +59,11 @@ NOAI_GUARD_HTML_STRICT = False
 
 # How many image URLs reserved by the page that embeds them are remembered (LRU).
 NOAI_GUARD_IMAGE_PROVENANCE_SIZE = 100000
+
+# Stamp each item a spider callback yields with its response's decision (verdict,
+# blocked, deciding signal, evidence cut to 160 characters, policy hash, run id):
+# True writes the field "noai_guard", a string names the field; False: off.
+NOAI_GUARD_ITEM_PROVENANCE = False
 
 # noimageai reserves a page's images but lets its text through (default: it reserves
 # the whole page, as DeviantArt asks).

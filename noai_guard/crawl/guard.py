@@ -419,9 +419,9 @@ class Guard:
             return self._before_fetch_files(request, url, origin)
         self._ready.move_to_end(origin)
         self._judge_pre(request, url, origin, self.judge.before_fetch(url, ready[1], evaluator=ready[2]))
-        visits = self.sites.visits
+        visits = self.sites.slots.visits
         if visits and origin in visits:  # files fetched less than one delay ago (item 19)
-            wait = self.sites.page_wait(origin, request)
+            wait = self.sites.slots.page_wait(origin, request)
             if wait > 0:
                 return _sleep(wait)
         return None
@@ -430,8 +430,8 @@ class Guard:
         files, ev = await self._evaluator(origin)
         self._judge_pre(request, url, origin, self.judge.before_fetch(url, files, evaluator=ev))
         # Item 19: the files were one visit of the site; its first page waits the slot's
-        # delay after it (SiteFetcher.file_slot), not one delay per file.
-        wait = self.sites.page_wait(origin, request)
+        # delay after it (FileSlots.file_slot), not one delay per file.
+        wait = self.sites.slots.page_wait(origin, request)
         if wait > 0:
             await _sleep(wait)
 

@@ -4,8 +4,8 @@ Internal to :mod:`noai_guard.crawl`.  Each file is fetched once per origin
 and kept for ``NOAI_GUARD_CACHE_TTL`` (RFC 9309 §2.4), an unreachable one
 only for ``NOAI_GUARD_RETRY_AFTER`` (§2.3.1.4: never cached as allow);
 concurrent callers wait for the one fetch in flight.  An origin's files are
-requested together, in a download slot of their own (see :meth:`SiteFetcher.file_slot`
-for the politeness reasoning), not one after the other in the page's slot
+requested together, in a download slot of their own (see
+:mod:`noai_guard.crawl.politeness`), not one after the other in the page's slot
 where each paid ``DOWNLOAD_DELAY``.  Redirects are followed
 here, up to five hops, to http(s) targets only (§2.3.1.2); at most 500 KiB
 is downloaded and parsed (§2.5); a body cut short (Scrapy's ``dataloss``)
@@ -22,7 +22,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 from scrapy import signals
 from scrapy.exceptions import IgnoreRequest, StopDownload
@@ -47,6 +47,7 @@ from ..sitefiles import (
 from ..sitefiles import status_class as _status_class
 from .keys import META_BYPASS, META_FILE
 from .page import first_header
+from .politeness import FileSlots
 
 if TYPE_CHECKING:
     from scrapy import Spider
@@ -65,7 +66,6 @@ _FILE_MAXSIZE = 16 * 1024 * 1024
 # Scrapy-side robots.txt bodies kept for RobotsTxtMiddleware to reuse.
 _REUSE_SIZE = 1024
 #: The download slot of a host's site files: ``noai_guard:`` + the host (Scrapy's page slot key).
-FILE_SLOT_PREFIX = "noai_guard:"
 
 
 def _state(value: SiteFile) -> str:
@@ -123,12 +123,8 @@ class SiteFetcher:
         self.blocks_if_unreachable = blocks_if_unreachable
         # (origin, kind) already warned about as unreachable; forgotten once it is fetched again.
         self._warned: OrderedDict[tuple[str, Kind], None] = OrderedDict()
-        # Per origin: when its latest bundle of site-file fetches started (see page_wait).
-        self.visits: OrderedDict[str, float] = OrderedDict()
-        self._visits_max = cache_size
-        # Site-file requests in flight per file slot (its DOWNLOAD_SLOTS entry lives as long).
-        self._slot_users: dict[str, int] = {}
-        self._own_slots: set[str] = set()
+        #: The files' own download slots and the wait of an origin's first page after them.
+        self.slots = FileSlots(crawler, len(kinds), cache_size)
 
     # -- the size cap (RFC 9309 §2.5) --------------------------------------------
 
@@ -217,104 +213,10 @@ class SiteFetcher:
             e.waiters.append(w)
             waiting.append((kind, w))
         if started and not busy:  # a new visit of the origin: its files, all requested now
-            self.visits[origin] = now
-            self.visits.move_to_end(origin)
-            while len(self.visits) > self._visits_max:
-                self.visits.popitem(last=False)
+            self.slots.visited(origin, now)
         for kind, w in waiting:
             out[kind] = await maybe_deferred_to_future(w)
         return out
-
-    # -- politeness (item 19) --------------------------------------------------------
-
-    def _downloader(self) -> Any:
-        try:
-            engine = self.crawler.engine
-        except RuntimeError:  # Scrapy >= 2.19 before the crawl starts: no engine yet
-            return None
-        return getattr(engine, "downloader", None)
-
-    def file_slot(self, url: str) -> str | None:
-        """The download slot of the site files of ``url``'s host, set up on first use; None: Scrapy's.
-
-        Scrapy's politeness settings bound the load on a site two ways: how many
-        requests at once (the slot's concurrency: ``DOWNLOAD_SLOTS[host]``,
-        ``CONCURRENT_REQUESTS_PER_IP`` or ``_PER_DOMAIN``) and the time between
-        two requests (the slot's delay: ``DOWNLOAD_DELAY``, AutoThrottle).  In the
-        page's slot the three files paid the delay one after the other before
-        the first page could go (3 s with ``DOWNLOAD_DELAY = 1``).  They now go
-        in a slot of their own, ``noai_guard:<host>``, with no delay and at most
-        as many at once as the site's slot allows (and never more than the
-        files: 3); :meth:`page_wait` then holds the origin's first page one delay
-        after the files were requested, as a page waits after Scrapy's own
-        robots.txt request.  So the files count as one visit: the same requests
-        as before, never more at once than the site's concurrency, and the
-        site's delay between that visit and the next page.  A ``DOWNLOAD_SLOTS``
-        entry for the ``noai_guard:<host>`` key, if the project sets one, wins.
-        """
-        downloader = self._downloader()
-        per_slot = getattr(downloader, "per_slot_settings", None)
-        host = urlsplit(url).hostname
-        if not isinstance(per_slot, dict) or not host:
-            return None  # an engine without per-slot settings: Scrapy's own slot, as before
-        key = FILE_SLOT_PREFIX + host
-        users = self._slot_users.get(key, 0)
-        if not users and key not in per_slot:
-            site = per_slot.get(host, {})
-            conc = site.get("concurrency") or (
-                getattr(downloader, "ip_concurrency", 0)
-                or getattr(downloader, "domain_concurrency", 0)
-                or self.crawler.settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN")
-            )
-            # Read by Scrapy when it creates the slot (the first request); removed once no
-            # site-file request of the host is in flight (_slot_done), so it holds no memory.
-            per_slot[key] = {"concurrency": max(1, min(len(self.kinds) or 1, int(conc))), "delay": 0.0}
-            self._own_slots.add(key)
-        self._slot_users[key] = users + 1
-        return key
-
-    def _slot_done(self, key: str | None) -> None:
-        if key is None:
-            return
-        users = self._slot_users.get(key, 0) - 1
-        if users > 0:
-            self._slot_users[key] = users
-            return
-        self._slot_users.pop(key, None)
-        per_slot = getattr(self._downloader(), "per_slot_settings", None)
-        if key in self._own_slots:  # ours, not the project's
-            self._own_slots.discard(key)
-            if isinstance(per_slot, dict):
-                per_slot.pop(key, None)
-
-    def page_delay(self, request: Request) -> float:
-        """The delay of the download slot ``request`` will take (0 when Scrapy has none)."""
-        downloader = self._downloader()
-        if downloader is None:
-            return 0.0
-        try:
-            key = downloader.get_slot_key(request)
-            slot = downloader.slots.get(key)
-            if slot is not None:
-                return float(slot.delay)
-            site = getattr(downloader, "per_slot_settings", {}).get(key, {})
-            if "delay" in site:
-                return float(site["delay"])
-            # AutoThrottle sets the downloader's default delay (its start delay).
-            return float(getattr(downloader, "_delay", self.crawler.settings.getfloat("DOWNLOAD_DELAY")))
-        except (AttributeError, TypeError, ValueError):  # pragma: no cover - another downloader
-            return 0.0
-
-    def page_wait(self, origin: str, request: Request) -> float:
-        """Seconds ``request`` (a page of ``origin``) waits so its slot's delay follows the files' visit."""
-        started = self.visits.get(origin)
-        if started is None:
-            return 0.0
-        left = started + self.page_delay(request) - time.monotonic()
-        if left <= 0:
-            del self.visits[origin]  # later pages of the origin are spaced by their slot alone
-            return 0.0
-        return left
 
     def _start_fetch(self, origin: str, kind: Kind) -> _Entry:
         key = (origin, kind)
@@ -430,7 +332,7 @@ class SiteFetcher:
         target = url
         for hop in range(MAX_REDIRECTS + 1):
             self.stats.inc_value(f"noai_guard/{kind}/request_count")
-            slot = self.file_slot(target)
+            slot = self.slots.file_slot(target)
             try:
                 request = self._file_request(target, slot)
                 if hasattr(engine, "download_async"):  # Scrapy >= 2.14
@@ -443,7 +345,7 @@ class SiteFetcher:
                 self.stats.inc_value(f"noai_guard/{kind}/exception_count/{name}")
                 return from_fetch(kind, url, status=None, detail=name), None
             finally:
-                self._slot_done(slot)
+                self.slots.slot_done(slot)
             status = response.status
             self.stats.inc_value(f"noai_guard/{kind}/response_status_count/{status}")
             location = first_header(response, b"Location")

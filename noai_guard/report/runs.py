@@ -74,7 +74,9 @@ class _Run:
         base = f"scrapy {self.command}" if self.command not in _CRAWL_COMMANDS else self.mode
         if self.enforce is None:
             return base
-        return base + (", enforcing" if self.enforce else ", audit-only")
+        how = "enforcing" if self.enforce else "audit-only"
+        # A crawl's mode already says "audit-only" (the trail's mode names it).
+        return base if base == how else f"{base}, {how}"
 
     def to_dict(self) -> dict[str, Any]:
         return {

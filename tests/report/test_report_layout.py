@@ -348,3 +348,13 @@ def test_url_only_inputs_count_as_not_checked(tmp_path: Path) -> None:
     said = "12 record(s) could not be checked for meta-robots, x-robots-tag, tdmrep (feeds carry no headers)"
     assert said in html
     assert said in (out / "report.md").read_text("utf-8")
+
+
+def test_run_labels_name_the_mode_once() -> None:
+    """An audit-only crawl's mode already says so: its label is not "audit-only, audit-only"."""
+    from noai_guard.report.runs import _Run
+
+    assert _Run("r", mode="audit-only", enforce=False).label == "audit-only"
+    assert _Run("r", mode="crawl", enforce=True).label == "crawl, enforcing"
+    assert _Run("r", mode="audit-only", enforce=False, command="fetch").label == "scrapy fetch, audit-only"
+    assert _Run("r", mode="audit", enforce=None).label == "audit"
