@@ -231,6 +231,10 @@ def _name_format(prefix: bytes) -> str | None:
     for magic, at, what in _FORMATS:
         if prefix[at : at + len(magic)] == magic:
             return what
+    raw = prefix.lstrip(b"\r\n")
+    if raw.startswith(b"filedesc://"):
+        version = _arc_version(raw).decode("ascii", "replace") or "unknown"
+        return f"an ARC file of version {version}: only ARC v1 is read; convert it to WARC and audit that"
     text = prefix.lstrip(b"\xef\xbb\xbf \t\r\n")[:512].lower()
     if text.startswith((b"<!doctype html", b"<html")):
         return "an HTML page: audit the WARC it was saved in, or list its URL in a URL list"
@@ -244,10 +248,18 @@ def sniff_container(prefix: bytes) -> Literal["warc", "arc"] | None:
     text = prefix.lstrip(b"\r\n")
     if text.startswith(_WARC_MAGIC):
         return "warc"
-    # ARC (v1, the Internet Archive's format before WARC): the file starts with a filedesc:// record.
-    if text.startswith(b"filedesc://"):
+    # ARC (v1, the Internet Archive's format before WARC): the file starts with a filedesc://
+    # record whose second line gives the version ("1 0 ..."); v2's record lines hold more fields,
+    # which the reader would take for the v1 ones (a wrong URL): not read (see _name_format).
+    if text.startswith(b"filedesc://") and _arc_version(text) == b"1":
         return "arc"
     return None
+
+
+def _arc_version(text: bytes) -> bytes:
+    """The major version of the ARC file ``text`` starts (b"" if its version line is missing)."""
+    lines = text.split(b"\n", 2)
+    return lines[1].split(b" ", 1)[0].strip() if len(lines) > 1 else b""
 
 
 def _lz4_prefix(path: str) -> bytes:

@@ -508,3 +508,17 @@ def test_crawl_trails_with_different_policies(
     assert "ran with different policies; choose one with --policy TRAIL" in err and err.count("\n") == 1
     assert audit(folder, "--policy", folder / "other-trail.jsonl", "--out", tmp_path / "t.jsonl") == 0
     assert trail(tmp_path / "t.jsonl")[0]["policy"]["purpose"] == "search"
+
+
+@pytest.mark.parametrize("layout", ["plain", "gzip-per-record"])
+def test_arc_v2_is_named_not_misread(tmp_path: Path, layout: str) -> None:
+    """ARC v2's record lines hold more fields than v1's: read as v1 they give wrong URLs. Named instead."""
+    version = b"2 0 noai-guard tests\nURL IP-address Archive-date Content-type Result-code Checksum ...\n"
+    recs = [arc_record("filedesc://old.arc", "20140301095900", "text/plain", version, ip="0.0.0.0")]
+    recs.append(b"http://shop.example/ 127.0.0.1 20140301100000 text/html 200 abc - - 0 old.arc 4\nbody\n")
+    data = b"".join(gzip.compress(r) for r in recs) if layout != "plain" else b"".join(recs)
+    path = tmp_path / ("old.arc" if layout == "plain" else "old.arc.gz")
+    path.write_bytes(data)
+    with pytest.raises(InputError, match="ARC file of version 2: only ARC v1 is read"):
+        detect(path)
+    assert audit(path, "--out", tmp_path / "t.jsonl") == 2
