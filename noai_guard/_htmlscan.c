@@ -518,6 +518,7 @@ static Scan scan_head(const uc *d, Py_ssize_t len, Py_ssize_t n, int at_eof, Tok
     Py_ssize_t need;
     int seen = 0;     /* head content came (read_head then takes text to start the body at once) */
     int noscript = 0; /* a <noscript> start tag came, and no </noscript> since */
+    int head_tag = 0; /* a <head> start tag came */
     int after = 0;    /* a </head> came */
     int loose = 0;    /* past a point where WHATWG's head may have ended */
     if (len >= 3 && d[0] == 0xEF && d[1] == 0xBB && d[2] == 0xBF)
@@ -599,6 +600,9 @@ static Scan scan_head(const uc *d, Py_ssize_t len, Py_ssize_t n, int at_eof, Tok
                     loose = 1; /* "after head": <noscript> is "anything else", the body */
                 break;
             case T_HEAD:
+                head_tag = 1;
+                seen = 1;
+                break;
             case T_BASE:
             case T_BASEFONT:
             case T_BGSOUND:
@@ -610,6 +614,11 @@ static Scan scan_head(const uc *d, Py_ssize_t len, Py_ssize_t n, int at_eof, Tok
             case T_TEMPLATE:
                 return NOT_SURE;
             default:
+                /* WHATWG ("in head noscript"): the start tag pops the <noscript> and ends the
+                 * head; read_head agrees after a <head> start tag, but with the head implied
+                 * it reads on to the document's end. */
+                if (noscript && !head_tag)
+                    return NOT_SURE;
                 return done(d, lt, end, need, n);
             }
             pos = run = end;

@@ -260,6 +260,7 @@ def scan_head_tags_py(
     run = pos  # where the current text run started
     seen = False  # a start tag in _HEAD_SEEN came
     noscript = False  # a <noscript> start tag came, and no </noscript> since
+    head_tag = False  # a <head> start tag came
     after = False  # a </head> came
     loose = False  # past a point where WHATWG's head may have ended (exact mode)
     late = False  # a meta flagged while loose
@@ -324,6 +325,7 @@ def scan_head_tags_py(
                 after = True
         elif name in _HEAD_START:
             seen = seen or name in _HEAD_SEEN
+            head_tag = head_tag or name == b"head"
             if name == b"meta":
                 low = d[lt:end].lower()
                 for t in tokens:
@@ -345,7 +347,10 @@ def scan_head_tags_py(
             end = _tag_end(d, close, n)  # the end tag's attributes
             if end < 0:
                 return _NOT_SURE
-        elif name == b"template":
+        elif name == b"template" or (noscript and not head_tag):
+            # <template>: not modelled.  In "in head noscript" (WHATWG) any other start tag
+            # pops the <noscript> and ends the head; read_head agrees after a <head> start
+            # tag, but with the head implied it reads on to the document's end.
             return _NOT_SURE
         else:
             return _done(d, lt, end, need, n, flagged, late)

@@ -399,3 +399,13 @@ def test_the_decision_code_reads_only_metas_and_complete() -> None:
     assert head.complete
     moved = Head(head.metas, True, head.bytes_read + 12345)
     assert signals(moved) == signals(head)
+
+
+@pytest.mark.parametrize("eof", [False, True])
+@pytest.mark.parametrize("content", [b"noai", b"index, follow"])
+def test_start_tag_in_an_open_noscript(content: bytes, eof: bool) -> None:
+    """WHATWG pops an open <noscript> at a start tag such as <body> and ends the head there;
+    read_head reads on: the scan is unsure and read_head decides (found by the property test)."""
+    meta = b'<meta name="robots" content="' + content + b'">'
+    check(b"<noscript>" + meta + meta + b"<body></head><body>x</body>", eof=eof)
+    check(b"<head><noscript>" + meta + b"<div>x</div></noscript></head><body>y", eof=eof)
