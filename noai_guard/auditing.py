@@ -544,7 +544,7 @@ def _judge_warc(
             if item.truncated:
                 stats.truncated += 1
                 stats.add_damage(item.offset, "truncated record (judged on what is there)")
-            if reserves is not None and reserves.urls:
+            if reserves is not None and (reserves.urls or reserves.av_urls):
                 result.media.append(reserves)
             if item.head is None:
                 stats.non_html += 1
@@ -791,12 +791,13 @@ class Progress:
 
 
 def reserved_media(results: list[FileResult]) -> dict[str, MediaReservation]:
-    """Every image URL a reserving page embeds (:func:`media_key`) -> the first such page in input order."""
+    """Every media URL a reserving page embeds (:func:`media_key`) -> the first such page in input order."""
     reserved: dict[str, MediaReservation] = {}
     for r in results:
         for m in r.media:
-            for u in m.urls:
-                reserved.setdefault(media_key(u), m)
+            for part in m.parts():  # the images, then the audio and video, each with its signal
+                for u in part.urls:
+                    reserved.setdefault(media_key(u), part)
     return reserved
 
 

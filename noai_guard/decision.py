@@ -47,7 +47,7 @@ X_ROBOTS_TAG = "x-robots-tag"  # noai / noimageai / noml in the HTTP header
 META_ROBOTS = "meta-robots"  # noai / noimageai / noml in <meta name=robots|TOKEN>
 TDMREP = "tdmrep"  # W3C TDMRep: tdmrep.json, header or meta (layered)
 AI_TXT = "ai-txt"  # Spawning ai.txt
-EMBEDDING_PAGE = "embedding-page"  # an image reserved by the page that embeds it
+EMBEDDING_PAGE = "embedding-page"  # media (image, audio, video) reserved by the page that embeds it
 
 SIGNALS: dict[str, str] = {
     ROBOTS_TXT: "robots.txt Allow/Disallow for the crawler's own product token (RFC 9309)",
@@ -60,7 +60,7 @@ SIGNALS: dict[str, str] = {
     META_ROBOTS: '<meta name="robots"> or <meta name="TOKEN"> noai / noimageai / noml',
     TDMREP: "W3C TDMRep: /.well-known/tdmrep.json < tdm-reservation header < meta",
     AI_TXT: "Spawning /ai.txt",
-    EMBEDDING_PAGE: "image embedded by a page that carries noai / noimageai",
+    EMBEDDING_PAGE: "image (noai / noimageai / noml) or audio / video (noai / noml) embedded by a page that carries it",
 }
 
 # Where a signal was read from (``Signal.location``).

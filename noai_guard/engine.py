@@ -32,7 +32,7 @@ import io
 import re
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from w3lib.url import safe_url_string
@@ -54,10 +54,10 @@ from .evaluate import (
     undecodable_signal,
     wide_charset,
 )
-from .htmlhead import Head, embedded_images
+from .htmlhead import Head, embedded_images, embedded_media
 from .htmlscan import HEAD_END as SCAN_HEAD_END
 from .htmlscan import scan_head_tags
-from .policy import DecisionMemo, Policy, decide
+from .policy import IMAGE_DIRECTIVES, DecisionMemo, Policy, decide
 from .sitefiles import PATHS, Kind
 
 if TYPE_CHECKING:
@@ -396,11 +396,28 @@ _new_judgement = positional_factory(Judgement)
 
 @dataclass(frozen=True, slots=True)
 class MediaReservation:
-    """Media a reserving page embeds: the page's URL, the signal that reserves them, their URLs."""
+    """Media a reserving page embeds: the page's URL, the signal that reserves them, their URLs.
+
+    ``urls`` are the images, reserved by ``signal`` (the page's directives read as
+    binding an image: noai, noimageai, noml); ``av_urls`` the audio and video (and
+    a video's poster), reserved by ``av_signal`` (read as binding the page itself:
+    noai, noml; not noimageai).  :meth:`parts` splits them by signal.
+    """
 
     page_url: str
     signal: Signal
     urls: tuple[str, ...]
+    av_urls: tuple[str, ...] = ()
+    av_signal: Signal | None = None
+
+    def parts(self) -> tuple[MediaReservation, ...]:
+        """One reservation per signal, each listing only ``urls``: the images, then the audio and video."""
+        if not self.av_urls or self.av_signal is None:
+            return (self,) if self.urls else ()
+        av = MediaReservation(self.page_url, self.av_signal, self.av_urls)
+        if not self.urls:
+            return (av,)
+        return (MediaReservation(self.page_url, self.signal, self.urls), av)
 
 
 # --- the key an embedded image is remembered by ------------------------------------------------
@@ -475,6 +492,10 @@ class Judge:
 
     def __init__(self, policy: Policy, *, cache_size: int = 1024, memo_size: int = 8192) -> None:
         self.policy = policy
+        # The page's directives as they bind the audio and video it embeds: noimageai does not.
+        self._av_policy = replace(
+            policy, directives={k: v for k, v in policy.directives.items() if k not in IMAGE_DIRECTIVES}
+        )
         self.memo = DecisionMemo(policy, size=memo_size)
         self.cache_size = cache_size
         self._evals: OrderedDict[str, SiteEval] = OrderedDict()
@@ -624,16 +645,36 @@ class Judge:
         signal_headers = [(k, v) for k, v in page.headers if _is_signal_header(k)]
         sigs = directives.header_signals(signal_headers, page.url, policy, is_image=True)
         sigs += directives.meta_signals(head, page.url, policy, is_image=True)
-        as_image = decide(page.url, sigs, policy)
-        if not (as_image.blocked and as_image.verdict is Verdict.RESERVE and as_image.decided_by is not None):
+        image_signal = _reserving(decide(page.url, sigs, policy))
+        # Issue 15 item 0: the audio and video by the page's directives as they bind the page
+        # itself, noimageai left out (it binds images only, even where it reserves the page).
+        av_policy = self._av_policy
+        av_sigs = directives.header_signals(signal_headers, page.url, av_policy)
+        av_sigs += directives.meta_signals(head, page.url, av_policy)
+        av_signal = _reserving(decide(page.url, av_sigs, av_policy))
+        if image_signal is None and av_signal is None:
             return None
         source = page.reader(limit)
         body = source.read_until(limit)
         if source.state[0] is State.UNDECODABLE and not body:
             return None
         content_type = page.content_type or _last_header(page.headers, "content-type")
-        urls = tuple(embedded_images(body, page.url, encoding=wide_charset(content_type)))
-        return MediaReservation(page.url, as_image.decided_by, urls)
+        encoding = wide_charset(content_type)
+        if av_signal is None:
+            assert image_signal is not None
+            urls = tuple(embedded_images(body, page.url, encoding=encoding))
+            return MediaReservation(page.url, image_signal, urls)
+        images, av = embedded_media(body, page.url, encoding=encoding)
+        if image_signal is None:
+            return MediaReservation(page.url, av_signal, (), tuple(av), av_signal)
+        return MediaReservation(page.url, image_signal, tuple(images), tuple(av), av_signal)
+
+
+def _reserving(decision: Decision) -> Signal | None:
+    """The signal by which ``decision`` reserves, or None when it does not reserve."""
+    if decision.blocked and decision.verdict is Verdict.RESERVE:
+        return decision.decided_by
+    return None
 
 
 def _is_signal_header(name: str) -> bool:
@@ -671,6 +712,19 @@ def _last_header(headers: Headers, lname: str) -> str | None:
     return value
 
 
+# Audio and video by their path's extension, when no Content-Type says (issue 15 item 0).
+_AV_EXTS = (
+    *(".mp3", ".m4a", ".aac", ".oga", ".ogg", ".opus", ".wav", ".flac", ".weba"),
+    *(".mp4", ".m4v", ".webm", ".ogv", ".mov", ".mkv", ".avi", ".m3u8", ".mpd"),
+)
+
+
 def is_media(url: str, content_type: str | None) -> bool:
-    """Is a response media a page may embed (judged by its embedding page)?"""
+    """Is a response media a page may embed (judged by its embedding page): an image, audio or video?"""
+    if content_type:
+        ctype = content_type.strip().lower()
+        if ctype.startswith(("audio/", "video/")):
+            return True
+    elif url.split("?", 1)[0].split("#", 1)[0].lower().endswith(_AV_EXTS):
+        return True
     return is_image(url, content_type)

@@ -53,7 +53,7 @@ from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
 
-__all__ = ["Head", "Meta", "embedded_images", "read_head"]
+__all__ = ["Head", "Meta", "embedded_images", "embedded_media", "read_head"]
 
 # WHATWG HTML "in head" insertion mode: start tags processed as head content.
 _HEAD_TAGS = frozenset(
@@ -715,6 +715,22 @@ _IMAGE_HINTS = (
     re.compile(rb":[iI][mM][aA][gG][eE]"),
     re.compile(rb"&(?:#|[cC][oO][lL][oO][nN])"),
 )
+# The audio and video a page embeds (issue 15 item 0): reserved by the page's own noai / noml,
+# not by noimageai.  Open Graph (ogp.me "Structured properties": og:audio / og:video and their
+# :url / :secure_url) and Twitter's player card (twitter:player:stream, the raw media file).
+_AV_METAS = frozenset(
+    {
+        *("og:audio", "og:audio:url", "og:audio:secure_url"),
+        *("og:video", "og:video:url", "og:video:secure_url"),
+        "twitter:player:stream",
+    }
+)
+# _IMAGE_HINTS for audio and video: <audio, <video (<source is an image hint already), and the
+# meta keys' ":audio", ":video", ":stream".
+_AV_HINTS = (
+    re.compile(rb"<(?:[aA][uU][dD][iI][oO]|[vV][iI][dD][eE][oO])"),
+    re.compile(rb":(?:[aA][uU][dD][iI][oO]|[vV][iI][dD][eE][oO]|[sS][tT][rR][eE][aA][mM])"),
+)
 
 
 def _srcset_urls(value: str) -> list[str]:
@@ -766,59 +782,47 @@ def embedded_images(body: bytes, base_url: str, *, encoding: str | None = None) 
 def embedded_images_parsed(body: bytes, base_url: str, *, encoding: str | None = None) -> list[str]:
     """:func:`embedded_images` read from lxml's tree of the whole page: the reference of the scan."""
     try:
-        return _embedded_images(bytes(body), base_url, encoding)
+        return _embedded(bytes(body), base_url, encoding, False)[0]
     except Exception:  # noqa: BLE001  # pragma: no cover - the contract is "never raises"
         return []
 
 
-def _embedded_images(body: bytes, base_url: str, encoding: str | None) -> list[str]:
-    start = _utf8_start(body, encoding)
-    if start < 0 or body.startswith(b"<?xml", start):
-        # Decoded text, parsed as such.
-        dec, bom = _decoder(body, encoding)
-        text = dec.decode(body[bom:], final=True)
-        if text.lstrip(_HTML_WS).startswith("<?xml"):
-            # lxml refuses text that declares an encoding; the text is decoded already,
-            # so the declaration (an XHTML page's first line) is dropped.
-            text = text.lstrip(_HTML_WS)
-            text = text[text.find("?>") + 2 :] if "?>" in text else ""
-        if not text.strip():
-            return []
-        root = etree.fromstring(
-            text, etree.HTMLParser(no_network=True, remove_comments=True, remove_pis=True, huge_tree=True)
-        )
-    else:
-        data = body[start:]
-        tag_hint, key_hint, ref_hint = _IMAGE_HINTS
-        if not (tag_hint.search(data) or key_hint.search(data) or (b"&" in data and ref_hint.search(data))):
-            return []  # no image tag, and no image meta key even through a character reference
-        if not data.isascii():
-            data = data.decode("utf-8", "replace").encode("utf-8")  # what the text way parses
-        root = etree.fromstring(data, _media_parser())
-    if root is None:
-        return []
-    base = base_url
-    base_seen = False
-    found: list[str] = []
-    for el in root.iter("img", "source", "meta", "base"):
-        tag = el.tag
-        if tag == "img":
-            found.append(el.get("src") or "")
-            found += _srcset_urls(el.get("srcset") or "")
-        elif tag == "meta":
-            key = (el.get("property") or el.get("name") or "").strip().lower()
-            if key in _IMAGE_METAS:
-                found.append(el.get("content") or "")
-        elif tag == "source":
-            parent = el.getparent()
-            if parent is not None and parent.tag == "picture":
-                found += _srcset_urls(el.get("srcset") or "")
-        elif not base_seen:  # the first <base> with an href sets the base URL
-            href = (el.get("href") or "").strip()
-            if href:
-                base_seen = True
-                with contextlib.suppress(ValueError):
-                    base = urljoin(base_url, href)
+def embedded_media(body: bytes, base_url: str, *, encoding: str | None = None) -> tuple[list[str], list[str]]:
+    """``(images, audio_video)``: :func:`embedded_images`, and the audio and video the page embeds.
+
+    Audio and video: ``audio[src]``, ``video[src]``, ``video[poster]``,
+    ``source[src]`` in an ``audio`` or ``video`` (libxml2 nests a ``source`` in
+    the ``source`` before it: the first ancestor that is not a ``source``), and
+    the ``og:audio`` / ``og:video`` metas (with ``:url`` / ``:secure_url``) and
+    ``twitter:player:stream``; resolved and filtered as the images are, each
+    list without duplicates (a URL may be in both).  Never raises.
+    """
+    from .mediascan import embedded_media_fast  # it imports this module's helpers
+
+    fast = embedded_media_fast(body, base_url, encoding=encoding)  # never raises
+    return fast if fast is not None else embedded_media_parsed(body, base_url, encoding=encoding)
+
+
+def embedded_media_parsed(
+    body: bytes, base_url: str, *, encoding: str | None = None
+) -> tuple[list[str], list[str]]:
+    """:func:`embedded_media` read from lxml's tree of the whole page: the reference of the scan."""
+    try:
+        return _embedded(bytes(body), base_url, encoding, True)
+    except Exception:  # noqa: BLE001  # pragma: no cover - the contract is "never raises"
+        return [], []
+
+
+def _av_source(el: etree._Element) -> bool:
+    """Is this ``source`` an audio's or a video's (its first ancestor that is not a ``source``)?"""
+    parent = el.getparent()
+    while parent is not None and parent.tag == "source":
+        parent = parent.getparent()
+    return parent is not None and parent.tag in ("audio", "video")
+
+
+def _resolved(found: list[str], base: str) -> list[str]:
+    """The absolute http(s) URLs of the references ``found``, in order, without duplicates."""
     out: list[str] = []
     seen: set[str] = set()
     tried: set[str] = set()  # a repeated reference resolves the same way: skip it
@@ -837,3 +841,71 @@ def _embedded_images(body: bytes, base_url: str, encoding: str | None) -> list[s
             seen.add(url)
             out.append(url)
     return out
+
+
+def _embedded(body: bytes, base_url: str, encoding: str | None, av: bool) -> tuple[list[str], list[str]]:
+    """``(images, audio_video)`` from lxml's tree; audio and video only when ``av``."""
+    start = _utf8_start(body, encoding)
+    if start < 0 or body.startswith(b"<?xml", start):
+        # Decoded text, parsed as such.
+        dec, bom = _decoder(body, encoding)
+        text = dec.decode(body[bom:], final=True)
+        if text.lstrip(_HTML_WS).startswith("<?xml"):
+            # lxml refuses text that declares an encoding; the text is decoded already,
+            # so the declaration (an XHTML page's first line) is dropped.
+            text = text.lstrip(_HTML_WS)
+            text = text[text.find("?>") + 2 :] if "?>" in text else ""
+        if not text.strip():
+            return [], []
+        root = etree.fromstring(
+            text, etree.HTMLParser(no_network=True, remove_comments=True, remove_pis=True, huge_tree=True)
+        )
+    else:
+        data = body[start:]
+        tag_hint, key_hint, ref_hint = _IMAGE_HINTS
+        if not (
+            tag_hint.search(data)
+            or key_hint.search(data)
+            or (b"&" in data and ref_hint.search(data))
+            or (av and any(hint.search(data) for hint in _AV_HINTS))
+        ):
+            return [], []  # no media tag, and no media meta key even through a character reference
+        if not data.isascii():
+            data = data.decode("utf-8", "replace").encode("utf-8")  # what the text way parses
+        root = etree.fromstring(data, _media_parser())
+    if root is None:
+        return [], []
+    base = base_url
+    base_seen = False
+    found: list[str] = []
+    found_av: list[str] = []
+    tags = ("img", "source", "meta", "base", "audio", "video") if av else ("img", "source", "meta", "base")
+    for el in root.iter(*tags):
+        tag = el.tag
+        if tag == "img":
+            found.append(el.get("src") or "")
+            found += _srcset_urls(el.get("srcset") or "")
+        elif tag == "meta":
+            key = (el.get("property") or el.get("name") or "").strip().lower()
+            if key in _IMAGE_METAS:
+                found.append(el.get("content") or "")
+            elif av and key in _AV_METAS:
+                found_av.append(el.get("content") or "")
+        elif tag == "source":
+            parent = el.getparent()
+            if parent is not None and parent.tag == "picture":
+                found += _srcset_urls(el.get("srcset") or "")
+            elif av and _av_source(el):
+                found_av.append(el.get("src") or "")
+        elif tag == "base":
+            if not base_seen:  # the first <base> with an href sets the base URL
+                href = (el.get("href") or "").strip()
+                if href:
+                    base_seen = True
+                    with contextlib.suppress(ValueError):
+                        base = urljoin(base_url, href)
+        else:  # audio, video
+            found_av.append(el.get("src") or "")
+            if tag == "video":
+                found_av.append(el.get("poster") or "")
+    return _resolved(found, base), _resolved(found_av, base) if av else []

@@ -19,18 +19,25 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from urllib.parse import urljoin, urlsplit
 
 from noai_guard import htmlscan
-from noai_guard.htmlhead import _HTML_WS, _IMAGE_METAS, _srcset_urls, _utf8_start
+from noai_guard.htmlhead import _AV_METAS, _HTML_WS, _IMAGE_METAS, _srcset_urls, _utf8_start
 from noai_guard.tagattrs import attr_value, decode_value, start_tags_raw
 
-__all__ = ["embedded_images_fast"]
+__all__ = ["embedded_images_fast", "embedded_media_fast"]
 
 # The start tags asked of the scan; a tag's name_index / a source's parent index into this.
 MEDIA_NAMES = (b"img", b"source", b"meta", b"base", b"picture")
 _IMG, _SOURCE, _META, _BASE, _PICTURE = range(5)
+# With the audio and video (htmlhead.embedded_media): the same indexes, then these two.
+AV_NAMES = (*MEDIA_NAMES, b"audio", b"video")
+_AUDIO, _VIDEO = 5, 6
+_AV_SOURCE = -2  # a kind of tag to read: a source in an audio or a video (its src)
+_AV_UNKNOWN = -3  # a source in sources the first of which has a parent the scan does not know
+# The meta keys worth reading: an image's, an audio's or video's (htmlhead._AV_METAS).
+_AV_KEY_PARTS = (b":image", b":audio", b":video", b":stream")
 _PARENT_UNKNOWN = htmlscan.PARENT_UNKNOWN
 _SOURCE_UNKNOWN = -1  # a kind of tag to read: a source whose parent the scan does not know
 
@@ -141,30 +148,62 @@ def images_from_tags(
 
     ``name_index`` and ``parent`` index into :data:`MEDIA_NAMES` (``parent``, for a
     ``source``: -1 unknown, else known; only a ``picture`` parent counts).
-    Mirrors the element loop and the resolution of ``htmlhead._embedded_images``.
+    Mirrors the element loop and the resolution of ``htmlhead._embedded``.
+    """
+    found = media_from_tags(data, tags, base_url, False)
+    return None if found is None else found[0]
+
+
+def media_from_tags(
+    data: bytes, tags: Sequence[tuple[int, int, int, int]], base_url: str, av: bool
+) -> tuple[list[str], list[str]] | None:
+    """``(images, audio_video)`` the start tags ``(name_index, start, stop, parent)`` of ``data`` give.
+
+    :func:`images_from_tags`; with ``av``, the names are :data:`AV_NAMES` and the
+    audio and video are listed too: a ``source`` is an audio's or a video's when its
+    parent is one, or is a ``source`` (libxml2 nests a ``source`` in the one before:
+    a parent ``source`` is the tag listed just before) that is.
     """
     # Pass 1: the tags whose attributes matter, read together.
     kinds: list[int] = []
     chunks: list[bytes] = []
+    container = _PARENT_UNKNOWN  # the last source's first non-source ancestor (av only)
     for name, start, stop, parent in tags:
         if name == _META:
-            # An image meta's key holds ":image" (no character reference spells an ASCII
-            # letter; ":" is "&colon;" or numeric): without it and without "&", skip the tag.
+            # A media meta's key holds ":image" (":audio", ":video", ":stream" too with av; no
+            # character reference spells an ASCII letter; ":" is "&colon;" or numeric): without
+            # it and without "&", skip the tag.
             if data.find(b"&", start, stop) < 0:
                 colon = data.find(b":", start, stop)
-                if colon < 0 or b":image" not in data[colon:stop].lower():
+                if colon < 0:
+                    continue
+                tail = data[colon:stop].lower()
+                if av:
+                    if not any(part in tail for part in _AV_KEY_PARTS):
+                        continue
+                elif b":image" not in tail:
                     continue
         elif name == _SOURCE:
-            if parent != _PICTURE:
-                if parent != _PARENT_UNKNOWN:
-                    continue
+            outer = parent
+            if av:
+                outer = container = container if parent == _SOURCE else parent
+            if parent == _PICTURE:
+                pass  # a picture's: its srcset
+            elif parent == _PARENT_UNKNOWN:
                 name = _SOURCE_UNKNOWN
-        elif name != _IMG and name != _BASE:
+            elif av and outer in (_AUDIO, _VIDEO):
+                name = _AV_SOURCE
+            elif av and outer == _PARENT_UNKNOWN:
+                name = _AV_UNKNOWN
+            else:
+                continue
+        elif name != _IMG and name != _BASE and not (av and name in (_AUDIO, _VIDEO)):
             continue
         kinds.append(name)
         chunks.append(data[start:stop])
-    # Pass 2: in document order, as htmlhead._embedded_images walks lxml's tree.
+    # Pass 2: in document order, as htmlhead._embedded walks lxml's tree.
     found: list[str] = []
+    found_av: list[str] = []
     href = ""
     for kind, parsed in zip(kinds, start_tags_raw(chunks), strict=True):
         if parsed is None:
@@ -176,22 +215,43 @@ def images_from_tags(
             if "srcset" in names:
                 found += _srcset(decode_value(values[names.index("srcset")]))
         elif kind == _META:
-            key = attr_value(names, values, "property") or attr_value(names, values, "name") or ""
-            if key.strip().lower() in _IMAGE_METAS:
+            key = (
+                (attr_value(names, values, "property") or attr_value(names, values, "name") or "")
+                .strip()
+                .lower()
+            )
+            if key in _IMAGE_METAS:
                 found.append(attr_value(names, values, "content") or "")
+            elif av and key in _AV_METAS:
+                found_av.append(attr_value(names, values, "content") or "")
         elif kind == _BASE:
             if not href:  # the first <base> with an href sets the base URL
                 href = (attr_value(names, values, "href") or "").strip()
-        elif "srcset" in names:  # a source
-            urls = _srcset(decode_value(values[names.index("srcset")]))
-            if urls and kind == _SOURCE_UNKNOWN:
-                return None  # its parent may be a picture: lxml decides
-            found += urls
+        elif kind in (_AUDIO, _VIDEO, _AV_SOURCE):
+            if "src" in names:
+                found_av.append(decode_value(values[names.index("src")]))
+            if kind == _VIDEO and "poster" in names:
+                found_av.append(decode_value(values[names.index("poster")]))
+        elif kind == _AV_UNKNOWN:
+            if "src" in names:
+                return None  # in sources nested from one the scan cannot place: lxml decides
+        else:  # a source: a picture's, or one whose parent the scan does not know
+            if kind == _SOURCE_UNKNOWN and av and "src" in names:
+                return None  # its parent may be an audio or a video: lxml decides
+            if "srcset" in names:
+                urls = _srcset(decode_value(values[names.index("srcset")]))
+                if urls and kind == _SOURCE_UNKNOWN:
+                    return None  # its parent may be a picture: lxml decides
+                found += urls
     base = base_url
     if href:
         with contextlib.suppress(ValueError):
             base = urljoin(base_url, href)
     resolve = _Resolver(base).resolve
+    return _resolve_all(found, resolve), _resolve_all(found_av, resolve) if av else []
+
+
+def _resolve_all(found: list[str], resolve: Callable[[str], str | None]) -> list[str]:
     # Each distinct reference once, in order of first use (a repeat resolves the same way).
     refs = dict.fromkeys([ref.strip(_HTML_WS) for ref in found])
     refs.pop("", None)
@@ -230,3 +290,31 @@ def _embedded_images_fast(
     if status != htmlscan.DONE:
         return None
     return images_from_tags(data, tags, base_url)
+
+
+def embedded_media_fast(
+    body: bytes, base_url: str, *, encoding: str | None = None
+) -> tuple[list[str], list[str]] | None:
+    """``htmlhead.embedded_media(body, base_url, encoding=encoding)``, or None when unsure.
+
+    None too when the scan is the pure-Python one, as :func:`embedded_images_fast`.
+    """
+    if htmlscan.IMPLEMENTATION != "c":
+        return None
+    try:
+        return _embedded_media_fast(bytes(body), base_url, encoding)
+    except Exception:  # noqa: BLE001  # pragma: no cover - unsure: the caller parses the page
+        return None
+
+
+def _embedded_media_fast(
+    body: bytes, base_url: str, encoding: str | None, scan: htmlscan.MediaTags | None = None
+) -> tuple[list[str], list[str]] | None:
+    start = _utf8_start(body, encoding)
+    if start < 0 or body.startswith(b"<?xml", start) or len(body) > MAX_PAGE_BYTES:
+        return None  # embedded_media decodes and parses such pages as text
+    data = body[start:] if start else body
+    status, tags = (scan or htmlscan.media_tags)(data, len(data), AV_NAMES)
+    if status != htmlscan.DONE:
+        return None
+    return media_from_tags(data, tags, base_url, True)

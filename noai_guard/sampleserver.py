@@ -108,6 +108,24 @@ EXPECTED: tuple[Expectation, ...] = (
     _E(
         MAIN, "/images/card.png", d.EMBEDDING_PAGE, PRE_FETCH, image=True, note="og:image of a noimageai page"
     ),
+    # Issue 15 item 0: the video and audio a noai page embeds (the gallery embeds them too).
+    _E(
+        MAIN,
+        "/media/trailer.mp4",
+        d.EMBEDDING_PAGE,
+        PRE_FETCH,
+        image=True,
+        note="<source src> on a noai page",
+    ),
+    _E(
+        MAIN,
+        "/media/trailer-poster.png",
+        d.EMBEDDING_PAGE,
+        PRE_FETCH,
+        image=True,
+        note="poster on a noai page",
+    ),
+    _E(MAIN, "/media/theme.mp3", d.EMBEDDING_PAGE, PRE_FETCH, image=True, note="<audio src> on a noai page"),
     # Known after the fetch: headers and the HTML head.
     _E(MAIN, "/headers/x-robots-noai.html", d.X_ROBOTS_TAG, POST_FETCH, note="X-Robots-Tag: noai"),
     _E(MAIN, "/headers/x-robots-scoped.html", d.X_ROBOTS_TAG, POST_FETCH, note="scoped to the own token"),
@@ -295,6 +313,11 @@ Disallow: *.jpeg
         '<picture><source srcset="/images/gallery-2.png 2x"><img src="/images/gallery-1.png" alt="two">'
         "</picture>\n"
     )
+    av = (
+        '<video controls poster="/media/trailer-poster.png">\n'
+        '<source src="/media/trailer.mp4" type="video/mp4"></video>\n'
+        '<audio controls src="/media/theme.mp3"></audio>\n'
+    )
     return {
         "/robots.txt": Resource(robots.encode(), "text/plain; charset=utf-8"),
         "/.well-known/tdmrep.json": Resource(tdmrep.encode(), "application/json"),
@@ -313,7 +336,8 @@ Disallow: *.jpeg
             _page(
                 "Gallery",
                 '<img src="/images/logo.png" alt="logo">\n<img src="/images/photo.jpg" alt="photo">\n'
-                + gallery_imgs,
+                + gallery_imgs
+                + av,
             )
         ),
         "/legacy/notes.html": Resource(_page("Notes", "<p>Under a legacy DisallowAITraining rule.</p>")),
@@ -351,7 +375,7 @@ Disallow: *.jpeg
         "/meta/robots-noai.html": Resource(
             _page(
                 "meta robots noai",
-                "<p>Served gzip-encoded.</p>",
+                "<p>Served gzip-encoded; its video and audio are reserved with it.</p>\n" + av,
                 head='<meta name="robots" content="noai">\n',
             ),
             gzip=True,
@@ -370,6 +394,10 @@ Disallow: *.jpeg
         "/images/gallery-1.png": Resource(_png((200, 40, 40)), "image/png"),
         "/images/gallery-2.png": Resource(_png((40, 200, 40)), "image/png"),
         "/images/card.png": Resource(_png((120, 120, 120)), "image/png"),
+        # Not real media (no decoder reads them here): bytes with the files' signatures.
+        "/media/trailer.mp4": Resource(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64, "video/mp4"),
+        "/media/trailer-poster.png": Resource(_png((20, 20, 20)), "image/png"),
+        "/media/theme.mp3": Resource(b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"\x00" * 64, "audio/mpeg"),
         "/images/protected.png": Resource(
             _png((0, 0, 0)), "image/png", headers=[("X-Robots-Tag", "noimageai")]
         ),

@@ -465,6 +465,8 @@ def _make_spider(config: dict[str, Any]) -> type:
                 imgs = [response.urljoin(u) for u in response.css("img::attr(src)").getall()]
                 item["image_urls"] = imgs
                 item["file_urls"] = imgs
+            if sp.get("files") and is_text:  # a CSS selector: what FilesPipeline downloads
+                item["file_urls"] = [response.urljoin(u) for u in response.css(sp["files"]).getall()]
             yield item
             if sp.get("follow") and is_text:
                 for href in response.css("a::attr(href)").getall():

@@ -131,6 +131,9 @@ def _spider_class() -> type[Any]:
                 else:
                     yield scrapy.Request(url, callback=self.parse)
             srcs = response.css("img::attr(src), meta[property='og:image']::attr(content)").getall()
+            srcs += response.css(
+                "video::attr(src), video::attr(poster), audio::attr(src), source::attr(src)"
+            ).getall()
             for srcset in response.css("img::attr(srcset), source::attr(srcset)").getall():
                 srcs += [part.strip().split(" ")[0] for part in srcset.split(",") if part.strip()]
             for src in srcs:

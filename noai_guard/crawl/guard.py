@@ -548,9 +548,13 @@ class Guard:
         )
 
     def _remember_media(self, page: Page, judgement: Judgement) -> None:
-        """Item 4: noai / noimageai on a page reserves the images it embeds (lenient mode too)."""
+        """Item 4: noai / noimageai on a page reserves the images it embeds (lenient mode too);
+        noai / noml, its audio and video too (issue 15 item 0)."""
         media = self.judge.embedded_media(page, judgement, limit=self.body_limit)
         if media is not None:
             n = self.media.remember(media)
-            if n:
-                self.stats.inc_value("noai_guard/images/reserved", n)
+            av = len(media.av_urls) if media.av_signal is not None else 0
+            if n > av:
+                self.stats.inc_value("noai_guard/images/reserved", n - av)
+            if av:
+                self.stats.inc_value("noai_guard/audio_video/reserved", av)

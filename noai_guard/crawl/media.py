@@ -1,9 +1,9 @@
 """Internal: the crawl's memory of media reserved by the pages that embed them (item 4: ``embedding-page``).
 
 Internal to :mod:`noai_guard.crawl`.  A page whose own noai / noimageai
-reserves the images it embeds hands the engine's
-:class:`~noai_guard.engine.MediaReservation` here; a later request for one of
-those images is judged by :meth:`noai_guard.engine.Judge.by_embedding_page`.
+reserves the images it embeds (noai / noml: its audio and video too) hands the
+engine's :class:`~noai_guard.engine.MediaReservation` here; a later request for
+one of those URLs is judged by :meth:`noai_guard.engine.Judge.by_embedding_page`.
 Bounded: the least recently remembered image URLs are forgotten first.
 """
 
@@ -19,7 +19,7 @@ __all__ = ["MediaStore"]
 
 
 class MediaStore:
-    """Image URL (fragment dropped) -> the reservation of the page that embeds it; LRU, ``size`` URLs."""
+    """Media URL (fragment dropped) -> the reservation of the page that embeds it; LRU, ``size`` URLs."""
 
     __slots__ = ("size", "urls")
 
@@ -44,14 +44,16 @@ class MediaStore:
         audit's key too); one w3lib cannot make safe is kept as it is, not
         raised from the response hook.
         """
-        if not media.urls:
-            return 0
-        ref = replace(media, urls=())
+        n = 0
         store = self.urls
-        for image_url in media.urls:
-            key = media_key(image_url)
-            store[key] = ref
-            store.move_to_end(key)
+        # The images, then the audio and video (issue 15 item 0), each with its own signal.
+        for part in media.parts():
+            ref = replace(part, urls=())
+            for media_url in part.urls:
+                key = media_key(media_url)
+                store[key] = ref
+                store.move_to_end(key)
+            n += len(part.urls)
         while len(store) > self.size:
             store.popitem(last=False)
-        return len(media.urls)
+        return n

@@ -22,7 +22,10 @@ SPEC_VERSIONS: dict[str, str] = {
     d.META_ROBOTS: "DeviantArt noai / noimageai (2022); noml (Mojeek)",
     d.TDMREP: "W3C TDMRep, Community Group Final Report 2024-05-10",
     d.AI_TXT: "Spawning ai.txt (2023)",
-    d.EMBEDDING_PAGE: "DeviantArt noai / noimageai (2022), applied to embedded images (noai_guard policy)",
+    d.EMBEDDING_PAGE: (
+        "DeviantArt noai / noimageai (2022), applied to embedded images, and noai / noml to embedded"
+        " audio and video (noai_guard policy)"
+    ),
 }
 
 #: The fetch kinds a run summary reports status classes for.

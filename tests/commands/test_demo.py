@@ -160,7 +160,10 @@ def _check_evidence(demo: DemoRun, signal: str, rec: dict[str, Any], site_text: 
     if signal == d.META_ROBOTS:
         assert rec["evidence_url"] == url and rec["location"] == "meta"
         assert "<meta" in rec["evidence"]
-    if signal == d.EMBEDDING_PAGE:
+    if signal == d.EMBEDDING_PAGE and "/media/" in url:  # issue 15 item 0: a noai page's video and audio
+        assert rec["evidence_url"] == main + "/meta/robots-noai.html"
+        assert rec["evidence"] == '<meta name="robots" content="noai">'
+    elif signal == d.EMBEDDING_PAGE:
         assert rec["evidence_url"] == main + "/meta/noimageai.html"
         assert "noimageai" in rec["evidence"]
 
