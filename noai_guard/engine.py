@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from w3lib.url import safe_url_string
 
 from . import decision as d
-from . import directives
+from . import directives, imagemeta
 from .content import HEAD_END, BodyReader, PayloadReader, State
 from .decision import Decision, Headers, Signal, Verdict, positional_factory
 from .evaluate import (
@@ -57,6 +57,7 @@ from .evaluate import (
 from .htmlhead import Head, embedded_images
 from .htmlscan import HEAD_END as SCAN_HEAD_END
 from .htmlscan import scan_head_tags
+from .imagemeta import IMAGE_META_BUDGET
 from .policy import DecisionMemo, Policy, decide
 from .sitefiles import PATHS, Kind
 
@@ -478,6 +479,8 @@ class Judge:
         self.memo = DecisionMemo(policy, size=memo_size)
         self.cache_size = cache_size
         self._evals: OrderedDict[str, SiteEval] = OrderedDict()
+        # Image files' own metadata is read only when the policy reads one of its signals.
+        self._image_meta = bool({d.IPTC_DATA_MINING, d.C2PA} & policy.sources)
 
     # -- before the fetch ----------------------------------------------------------------------
 
@@ -578,7 +581,31 @@ class Judge:
             sigs += extra
         else:  # what response_signals returns for no signal header and an empty, complete head
             sigs = extra
+        if head is None and self._image_meta and _may_be_image(page, url, content_type):
+            sigs = sigs + self.image_signals(page)  # not HTML: the file's own metadata
         return sigs, read
+
+    def image_signals(self, page: Page) -> list[Signal]:
+        """IPTC Data Mining (and C2PA presence) in an image's own bytes, read within the budget.
+
+        The body is read to :data:`~noai_guard.imagemeta.IMAGE_META_BUDGET`
+        decoded bytes (in the audit, on from where the page read stopped); a
+        body that does not decode, or metadata beyond the budget, is ``unknown``.
+        """
+        budget = IMAGE_META_BUDGET
+        body = page.body
+        if type(body) is bytes and not page.chunked and not page.content_encoding:
+            data, whole = body[:budget], len(body) <= budget and not page.cut
+        else:
+            source = page.reader(budget)
+            data = source.read_until(budget)
+            state, _detail = source.state
+            whole = source.eof and state is State.WHOLE
+            if state is State.UNDECODABLE:
+                data = b""
+        if not data:
+            return []
+        return imagemeta.image_signals(data, page.url, self.policy, whole=whole)
 
     def after_fetch(self, page: Page, files: SiteFiles | None, before: Judgement | None = None) -> Judgement:
         """The decision on a fetched page: its site files' signals (``before``, or from ``files``) and its own.
@@ -634,6 +661,15 @@ class Judge:
         content_type = page.content_type or _last_header(page.headers, "content-type")
         urls = tuple(embedded_images(body, page.url, encoding=wide_charset(content_type)))
         return MediaReservation(page.url, as_image.decided_by, urls)
+
+
+def _may_be_image(page: Page, url: str, content_type: str | None) -> bool:
+    """An image by its Content-Type or extension, or an untyped body (the magic bytes then decide)."""
+    if page.status is not None and not 200 <= page.status < 300:
+        return False
+    if content_type is None or content_type.split(";", 1)[0].strip().lower() == "application/octet-stream":
+        return True
+    return is_image(url, content_type)
 
 
 def _is_signal_header(name: str) -> bool:

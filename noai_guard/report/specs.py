@@ -23,6 +23,8 @@ SPEC_VERSIONS: dict[str, str] = {
     d.TDMREP: "W3C TDMRep, Community Group Final Report 2024-05-10",
     d.AI_TXT: "Spawning ai.txt (2023)",
     d.EMBEDDING_PAGE: "DeviantArt noai / noimageai (2022), applied to embedded images (noai_guard policy)",
+    d.IPTC_DATA_MINING: "IPTC Photo Metadata Standard 2023.1, Data Mining (PLUS DMI vocabulary), in XMP",
+    d.C2PA: "C2PA 2.1 manifest (JUMBF) presence; CAWG training-and-data-mining assertion not read",
 }
 
 #: The fetch kinds a run summary reports status classes for.
