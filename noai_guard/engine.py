@@ -37,8 +37,8 @@ from typing import TYPE_CHECKING, Any
 
 from w3lib.url import safe_url_string
 
+from . import c2pameta, directives, imagemeta
 from . import decision as d
-from . import directives, imagemeta
 from .content import HEAD_END, BodyReader, PayloadReader, State
 from .decision import Decision, Headers, Signal, Verdict, positional_factory
 from .evaluate import (
@@ -605,7 +605,22 @@ class Judge:
                 data = b""
         if not data:
             return []
-        return imagemeta.image_signals(data, page.url, self.policy, whole=whole)
+        ctype = page.content_type or _last_header(page.headers, "content-type") or ""
+        mime = ctype.split(";", 1)[0].strip().lower()
+        av = mime.startswith(("audio/", "video/"))
+        sigs = [] if av else imagemeta.image_signals(data, page.url, self.policy, whole=whole)
+        seen = [s for s in sigs if s.name == d.C2PA]
+        if (seen or b"c2pa" in data) and c2pameta.available():
+            # The C2PA library reads the manifest ("c2pa" is its JUMBF store's label): its
+            # training-and-data-mining assertion replaces "present, not checked".
+            fmt = imagemeta.image_format(data)
+            read = c2pameta.read_manifest(data, f"image/{fmt}" if fmt else mime)
+            if read is not None and (seen or read.problem is None):
+                where = seen[0].scope or "" if seen else mime
+                sigs = [s for s in sigs if s.name != d.C2PA] + c2pameta.c2pa_signals(
+                    read, page.url, self.policy, where
+                )
+        return sigs
 
     def after_fetch(self, page: Page, files: SiteFiles | None, before: Judgement | None = None) -> Judgement:
         """The decision on a fetched page: its site files' signals (``before``, or from ``files``) and its own.
@@ -669,6 +684,8 @@ def _may_be_image(page: Page, url: str, content_type: str | None) -> bool:
         return False
     if content_type is None or content_type.split(";", 1)[0].strip().lower() == "application/octet-stream":
         return True
+    if content_type.strip().lower().startswith(("audio/", "video/")):
+        return c2pameta.available()  # only the C2PA library reads their manifests
     return is_image(url, content_type)
 
 

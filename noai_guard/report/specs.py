@@ -24,7 +24,7 @@ SPEC_VERSIONS: dict[str, str] = {
     d.AI_TXT: "Spawning ai.txt (2023)",
     d.EMBEDDING_PAGE: "DeviantArt noai / noimageai (2022), applied to embedded images (noai_guard policy)",
     d.IPTC_DATA_MINING: "IPTC Photo Metadata Standard 2023.1, Data Mining (PLUS DMI vocabulary), in XMP",
-    d.C2PA: "C2PA 2.1 manifest (JUMBF) presence; CAWG training-and-data-mining assertion not read",
+    d.C2PA: "C2PA 2.1 manifest; CAWG Training and Data Mining assertion (cawg.training-mining, older c2pa.training-mining), read with noai-guard[c2pa]",
 }
 
 #: The fetch kinds a run summary reports status classes for.
