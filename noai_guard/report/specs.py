@@ -43,8 +43,10 @@ LIMITATIONS: tuple[str, ...] = (
     ),
     (
         "Only the machine-readable signals listed under 'Signals checked' were read, at the spec versions "
-        "listed. Natural-language terms of service, licences in page text, C2PA/IPTC asset metadata and "
-        "reservations expressed by other means were not evaluated."
+        "listed. Natural-language terms of service, licences in page text and reservations expressed by "
+        "other means were not evaluated. Media metadata was read from the fetched files only: IPTC Data "
+        "Mining in the XMP of JPEG, PNG, WebP, GIF and TIFF (first 16 MB), C2PA manifests only with the "
+        "noai-guard[c2pa] extra (otherwise recorded as present, not checked)."
     ),
     (
         "Proxy tokens are a policy choice: a robots.txt rule that names another AI crawler (e.g. GPTBot) "
