@@ -13,6 +13,7 @@ which is the only caller of :func:`~noai_guard.policy.decide`::
                        site signals + page signals --decide--> Decision
     a reserving page   Head + body --embedded_media--> MediaReservation
     an embedded image  MediaReservation --by_embedding_page--> Decision (embedding-page)
+    a non-HTML body    bytes (16 MB) --imagemeta / c2pameta--> iptc-data-mining, c2pa signals
 
 What could not be read is a signal like any other, resolved by the policy:
 an origin whose robots.txt was not checked (an audit without its capture)
@@ -610,10 +611,13 @@ class Judge:
         av = mime.startswith(("audio/", "video/"))
         sigs = [] if av else imagemeta.image_signals(data, page.url, self.policy, whole=whole)
         seen = [s for s in sigs if s.name == d.C2PA]
-        if (seen or b"c2pa" in data) and c2pameta.available():
-            # The C2PA library reads the manifest ("c2pa" is its JUMBF store's label): its
-            # training-and-data-mining assertion replaces "present, not checked".
-            fmt = imagemeta.image_format(data)
+        fmt = imagemeta.image_format(data)
+        # The image formats imagemeta reads are walked (_WALKED); other files (audio, video,
+        # AVIF...) are searched for the manifest store's JUMBF label "c2pa" when the library
+        # can read them.
+        if (seen or (fmt not in _WALKED and c2pameta.available() and b"c2pa" in data)) and c2pameta.available():
+            # The library's reading of the training-and-data-mining assertion replaces
+            # "present, not checked".
             read = c2pameta.read_manifest(data, f"image/{fmt}" if fmt else mime)
             if read is not None and (seen or read.problem is None):
                 where = seen[0].scope or "" if seen else mime
@@ -676,6 +680,11 @@ class Judge:
         content_type = page.content_type or _last_header(page.headers, "content-type")
         urls = tuple(embedded_images(body, page.url, encoding=wide_charset(content_type)))
         return MediaReservation(page.url, as_image.decided_by, urls)
+
+
+# Formats imagemeta reads: JPEG, PNG and WebP are walked for a C2PA manifest (APP11, caBX, C2PA
+# chunk); GIF and TIFF are not searched for one (a search of the whole body costs ~1 ms per MB).
+_WALKED = frozenset({"jpeg", "png", "webp", "gif", "tiff"})
 
 
 def _may_be_image(page: Page, url: str, content_type: str | None) -> bool:

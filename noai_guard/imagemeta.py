@@ -342,7 +342,7 @@ def parse_xmp(packet: bytes) -> XmpRead:
         return XmpRead()
     try:
         root = etree.fromstring(packet, _parser())
-    except (etree.XMLSyntaxError, ValueError) as exc:
+    except (etree.LxmlError, ValueError) as exc:
         return XmpRead(problem=f"malformed XMP: {str(exc)[:200]}")
     if root is None:
         return XmpRead(problem="malformed XMP: no root element")
