@@ -48,6 +48,8 @@ META_ROBOTS = "meta-robots"  # noai / noimageai / noml in <meta name=robots|TOKE
 TDMREP = "tdmrep"  # W3C TDMRep: tdmrep.json, header or meta (layered)
 AI_TXT = "ai-txt"  # Spawning ai.txt
 EMBEDDING_PAGE = "embedding-page"  # media (image, audio, video) reserved by the page that embeds it
+IPTC_DATA_MINING = "iptc-data-mining"  # IPTC Photo Metadata plus:DataMining in an image's XMP
+C2PA = "c2pa"  # C2PA / CAWG training-and-data-mining assertion in a media file's manifest
 
 SIGNALS: dict[str, str] = {
     ROBOTS_TXT: "robots.txt Allow/Disallow for the crawler's own product token (RFC 9309)",
@@ -61,6 +63,8 @@ SIGNALS: dict[str, str] = {
     TDMREP: "W3C TDMRep: /.well-known/tdmrep.json < tdm-reservation header < meta",
     AI_TXT: "Spawning /ai.txt",
     EMBEDDING_PAGE: "image (noai / noimageai / noml) or audio / video (noai / noml) embedded by a page that carries it",
+    IPTC_DATA_MINING: "IPTC Photo Metadata Data Mining (plus:DataMining) in an image's XMP",
+    C2PA: "C2PA / CAWG training-and-data-mining assertion in a media file's manifest",
 }
 
 # Where a signal was read from (``Signal.location``).
@@ -70,6 +74,7 @@ LOC_TDMREP_FILE = "tdmrep.json"
 LOC_HEADER = "header"
 LOC_META = "meta"
 LOC_PAGE = "page"
+LOC_IMAGE = "image"  # the fetched file's own embedded metadata
 
 
 @dataclass(frozen=True, slots=True)

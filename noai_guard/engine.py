@@ -13,6 +13,7 @@ which is the only caller of :func:`~noai_guard.policy.decide`::
                        site signals + page signals --decide--> Decision
     a reserving page   Head + body --embedded_media--> MediaReservation
     an embedded image  MediaReservation --by_embedding_page--> Decision (embedding-page)
+    a non-HTML body    bytes (16 MB) --imagemeta / c2pameta--> iptc-data-mining, c2pa signals
 
 What could not be read is a signal like any other, resolved by the policy:
 an origin whose robots.txt was not checked (an audit without its capture)
@@ -37,8 +38,8 @@ from typing import TYPE_CHECKING, Any
 
 from w3lib.url import safe_url_string
 
+from . import c2pameta, directives, imagemeta
 from . import decision as d
-from . import directives
 from .content import HEAD_END, BodyReader, PayloadReader, State
 from .decision import Decision, Headers, Signal, Verdict, positional_factory
 from .evaluate import (
@@ -57,6 +58,7 @@ from .evaluate import (
 from .htmlhead import Head, embedded_images, embedded_media
 from .htmlscan import HEAD_END as SCAN_HEAD_END
 from .htmlscan import scan_head_tags
+from .imagemeta import IMAGE_META_BUDGET
 from .policy import IMAGE_DIRECTIVES, DecisionMemo, Policy, decide
 from .sitefiles import PATHS, Kind
 
@@ -499,6 +501,8 @@ class Judge:
         self.memo = DecisionMemo(policy, size=memo_size)
         self.cache_size = cache_size
         self._evals: OrderedDict[str, SiteEval] = OrderedDict()
+        # Image files' own metadata is read only when the policy reads one of its signals.
+        self._image_meta = bool({d.IPTC_DATA_MINING, d.C2PA} & policy.sources)
 
     # -- before the fetch ----------------------------------------------------------------------
 
@@ -599,7 +603,49 @@ class Judge:
             sigs += extra
         else:  # what response_signals returns for no signal header and an empty, complete head
             sigs = extra
+        if head is None and self._image_meta and _may_be_image(page, url, content_type):
+            sigs = sigs + self.image_signals(page)  # not HTML: the file's own metadata
         return sigs, read
+
+    def image_signals(self, page: Page) -> list[Signal]:
+        """IPTC Data Mining (and C2PA presence) in an image's own bytes, read within the budget.
+
+        The body is read to :data:`~noai_guard.imagemeta.IMAGE_META_BUDGET`
+        decoded bytes (in the audit, on from where the page read stopped); a
+        body that does not decode, or metadata beyond the budget, is ``unknown``.
+        """
+        budget = IMAGE_META_BUDGET
+        body = page.body
+        if type(body) is bytes and not page.chunked and not page.content_encoding:
+            data, whole = body[:budget], len(body) <= budget and not page.cut
+        else:
+            source = page.reader(budget)
+            data = source.read_until(budget)
+            state, _detail = source.state
+            whole = source.eof and state is State.WHOLE
+            if state is State.UNDECODABLE:
+                data = b""
+        if not data:
+            return []
+        ctype = page.content_type or _last_header(page.headers, "content-type") or ""
+        mime = ctype.split(";", 1)[0].strip().lower()
+        av = mime.startswith(("audio/", "video/"))
+        sigs = [] if av else imagemeta.image_signals(data, page.url, self.policy, whole=whole)
+        seen = [s for s in sigs if s.name == d.C2PA]
+        fmt = imagemeta.image_format(data)
+        # The image formats imagemeta reads are walked (_WALKED); other files (audio, video,
+        # AVIF...) are searched for the manifest store's JUMBF label "c2pa" when the library
+        # can read them.
+        if (seen or (fmt not in _WALKED and c2pameta.available() and b"c2pa" in data)) and c2pameta.available():
+            # The library's reading of the training-and-data-mining assertion replaces
+            # "present, not checked".
+            read = c2pameta.read_manifest(data, f"image/{fmt}" if fmt else mime)
+            if read is not None and (seen or read.problem is None):
+                where = seen[0].scope or "" if seen else mime
+                sigs = [s for s in sigs if s.name != d.C2PA] + c2pameta.c2pa_signals(
+                    read, page.url, self.policy, where
+                )
+        return sigs
 
     def after_fetch(self, page: Page, files: SiteFiles | None, before: Judgement | None = None) -> Judgement:
         """The decision on a fetched page: its site files' signals (``before``, or from ``files``) and its own.
@@ -675,6 +721,22 @@ def _reserving(decision: Decision) -> Signal | None:
     if decision.blocked and decision.verdict is Verdict.RESERVE:
         return decision.decided_by
     return None
+
+
+# Formats imagemeta reads: JPEG, PNG and WebP are walked for a C2PA manifest (APP11, caBX, C2PA
+# chunk); GIF and TIFF are not searched for one (a search of the whole body costs ~1 ms per MB).
+_WALKED = frozenset({"jpeg", "png", "webp", "gif", "tiff"})
+
+
+def _may_be_image(page: Page, url: str, content_type: str | None) -> bool:
+    """An image by its Content-Type or extension, or an untyped body (the magic bytes then decide)."""
+    if page.status is not None and not 200 <= page.status < 300:
+        return False
+    if content_type is None or content_type.split(";", 1)[0].strip().lower() == "application/octet-stream":
+        return True
+    if content_type.strip().lower().startswith(("audio/", "video/")):
+        return c2pameta.available()  # only the C2PA library reads their manifests
+    return is_image(url, content_type)
 
 
 def _is_signal_header(name: str) -> bool:

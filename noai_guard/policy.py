@@ -42,6 +42,8 @@ SIGNAL_PURPOSES: dict[str, tuple[str, ...]] = {
     d.TDMREP: (d.AI_TRAIN, d.AI_INPUT),
     d.AI_TXT: (d.AI_TRAIN,),
     d.EMBEDDING_PAGE: (d.AI_TRAIN, d.AI_INPUT),
+    d.IPTC_DATA_MINING: d.PURPOSES,
+    d.C2PA: d.PURPOSES,
 }
 
 # When several signals reserve, the first in this order is named as deciding:
@@ -52,6 +54,8 @@ _PRECEDENCE: tuple[str, ...] = (
     d.X_ROBOTS_TAG,
     d.META_ROBOTS,
     d.TDMREP,
+    d.IPTC_DATA_MINING,
+    d.C2PA,
     d.CONTENT_USAGE,
     d.CONTENT_SIGNAL,
     d.EMBEDDING_PAGE,

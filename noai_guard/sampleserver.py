@@ -149,6 +149,7 @@ EXPECTED: tuple[Expectation, ...] = (
         note='<meta name="tdm-reservation" content="1">',
     ),
     _E(MAIN, "/images/protected.png", d.X_ROBOTS_TAG, POST_FETCH, image=True, note="X-Robots-Tag: noimageai"),
+    _E(MAIN, "/images/iptc.png", d.IPTC_DATA_MINING, POST_FETCH, image=True, note="XMP plus:DataMining"),
     # The second origin: Content-Signal ai-train=no for the whole origin.
     _E(SECOND, "/", d.CONTENT_SIGNAL, PRE_FETCH, note="robots.txt Content-Signal: ai-train=no"),
     _E(
@@ -173,6 +174,20 @@ def _png(rgb: tuple[int, int, int]) -> bytes:
     return (
         b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
     )
+
+
+def _png_xmp(rgb: tuple[int, int, int], dmi: str) -> bytes:
+    """:func:`_png` with an XMP packet (iTXt "XML:com.adobe.xmp") holding IPTC plus:DataMining."""
+    packet = (
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        '<rdf:Description rdf:about="" xmlns:plus="http://ns.useplus.org/ldf/xmp/1.0/">'
+        f'<plus:DataMining rdf:resource="http://ns.useplus.org/ldf/vocab/{dmi}"/>'
+        "</rdf:Description></rdf:RDF></x:xmpmeta>"
+    ).encode()
+    data = b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + packet
+    itxt = struct.pack(">I", len(data)) + b"iTXt" + data + struct.pack(">I", zlib.crc32(b"iTXt" + data))
+    png = _png(rgb)
+    return png[:33] + itxt + png[33:]  # after the signature (8) and IHDR (25)
 
 
 # A 1x1 grey baseline JPEG (159 bytes).
@@ -288,6 +303,7 @@ Disallow: *.jpeg
         ("tdm-reservation meta", "/meta/tdm-reservation.html"),
         ("Photo (ai.txt *.jpg)", "/images/photo.jpg"),
         ("Protected image (X-Robots-Tag: noimageai)", "/images/protected.png"),
+        ("Photo whose XMP says DMI-PROHIBITED-AIMLTRAINING (IPTC)", "/images/iptc.png"),
         ("Card image (og:image of the noimageai page)", "/images/card.png"),
         ("Second origin (Content-Signal ai-train=no)", f"{second}/"),
         ("Second origin news", f"{second}/news/today.html"),
@@ -398,6 +414,7 @@ Disallow: *.jpeg
         "/media/trailer.mp4": Resource(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64, "video/mp4"),
         "/media/trailer-poster.png": Resource(_png((20, 20, 20)), "image/png"),
         "/media/theme.mp3": Resource(b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"\x00" * 64, "audio/mpeg"),
+        "/images/iptc.png": Resource(_png_xmp((90, 60, 30), "DMI-PROHIBITED-AIMLTRAINING"), "image/png"),
         "/images/protected.png": Resource(
             _png((0, 0, 0)), "image/png", headers=[("X-Robots-Tag", "noimageai")]
         ),

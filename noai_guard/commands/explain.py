@@ -49,6 +49,12 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         help="the response body as received (the codings that --headers' Content-Encoding and "
         "Transfer-Encoding name are undone, as a crawl does)",
     )
+    p.add_argument(
+        "--image",
+        metavar="FILE",
+        help="the response body is this image file: its own metadata (IPTC Data Mining in XMP, a "
+        "C2PA manifest) is read (instead of --html)",
+    )
     p.add_argument("--tdmrep", metavar="FILE", help="the origin's /.well-known/tdmrep.json")
     p.add_argument("--ai-txt", metavar="FILE", help="the origin's /ai.txt")
     p.add_argument(
@@ -106,6 +112,7 @@ def judge_from_args(args: argparse.Namespace) -> Judgement:
 
     from ..content import is_chunked, parse_codings
     from ..engine import Judge, Page, SiteFiles
+    from ..imagemeta import image_format
     from ..robots import RobotsTxt
     from ..sitefiles import file_url, from_fetch, origin_of
     from ..tdmrep import TdmrepFile
@@ -137,12 +144,18 @@ def judge_from_args(args: argparse.Namespace) -> Judgement:
     judge = Judge(policy)
     hdr_raw = _read(args.headers)
     html = _read(args.html)
+    image = _read(getattr(args, "image", None))
+    if image is not None:
+        if html is not None:
+            raise UsageError("give --html or --image, not both")
+        html = image
     if hdr_raw is None and html is None:
         return judge.before_fetch(url, files)  # the URL alone: what its site files say
     status, headers = (200, []) if hdr_raw is None else parse_headers_status(hdr_raw)
     ctype = None
     if html is not None and not any(k.lower() == "content-type" for k, _ in headers):
-        ctype = "text/html"  # a body given without its Content-Type is taken as HTML
+        # A body given without its Content-Type is taken as HTML; an --image file as its format.
+        ctype = "text/html" if image is None else f"image/{image_format(image) or 'unknown'}"
     ce = [v for k, v in headers if k.lower() == "content-encoding"]
     te = [v for k, v in headers if k.lower() == "transfer-encoding"]
     page = Page(

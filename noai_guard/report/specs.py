@@ -26,6 +26,8 @@ SPEC_VERSIONS: dict[str, str] = {
         "DeviantArt noai / noimageai (2022), applied to embedded images, and noai / noml to embedded"
         " audio and video (noai_guard policy)"
     ),
+    d.IPTC_DATA_MINING: "IPTC Photo Metadata Standard 2023.1, Data Mining (PLUS DMI vocabulary), in XMP",
+    d.C2PA: "C2PA 2.1 manifest; CAWG Training and Data Mining assertion (cawg.training-mining, older c2pa.training-mining), read with noai-guard[c2pa]",
 }
 
 #: The fetch kinds a run summary reports status classes for.
@@ -44,8 +46,10 @@ LIMITATIONS: tuple[str, ...] = (
     ),
     (
         "Only the machine-readable signals listed under 'Signals checked' were read, at the spec versions "
-        "listed. Natural-language terms of service, licences in page text, C2PA/IPTC asset metadata and "
-        "reservations expressed by other means were not evaluated."
+        "listed. Natural-language terms of service, licences in page text and reservations expressed by "
+        "other means were not evaluated. Media metadata was read from the fetched files only: IPTC Data "
+        "Mining in the XMP of JPEG, PNG, WebP, GIF and TIFF (first 16 MB), C2PA manifests only with the "
+        "noai-guard[c2pa] extra (otherwise recorded as present, not checked)."
     ),
     (
         "Proxy tokens are a policy choice: a robots.txt rule that names another AI crawler (e.g. GPTBot) "
