@@ -33,7 +33,7 @@ IMAGE_DIRECTIVES: frozenset[str] = frozenset({"noimageai"})
 SIGNAL_PURPOSES: dict[str, tuple[str, ...]] = {
     d.ROBOTS_TXT: d.PURPOSES,
     d.ROBOTS_TXT_PROXY: (d.AI_TRAIN,),
-    d.CONTENT_USAGE: (d.AI_TRAIN, d.SEARCH),
+    d.CONTENT_USAGE: d.PURPOSES,  # aipref vocab-08: train-ai, ai-use, search
     d.CONTENT_SIGNAL: (d.AI_TRAIN, d.AI_INPUT, d.SEARCH),
     d.RSL_LICENSE: (),
     d.LEGACY_AI_TRAINING: (d.AI_TRAIN,),

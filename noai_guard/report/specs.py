@@ -14,7 +14,7 @@ from .. import decision as d
 SPEC_VERSIONS: dict[str, str] = {
     d.ROBOTS_TXT: "RFC 9309 (Robots Exclusion Protocol, Sep 2022)",
     d.ROBOTS_TXT_PROXY: "RFC 9309 groups for AI-training tokens (packaged proxy-token list)",
-    d.CONTENT_USAGE: "IETF aipref: draft-ietf-aipref-vocab-07 / draft-ietf-aipref-attach-05",
+    d.CONTENT_USAGE: "IETF aipref: draft-ietf-aipref-vocab-08 / draft-ietf-aipref-attach-05",
     d.CONTENT_SIGNAL: "Cloudflare Content Signals Policy (2025-09)",
     d.RSL_LICENSE: "RSL 1.0 (Really Simple Licensing), License: record; informational",
     d.LEGACY_AI_TRAINING: "draft-canel-robots-ai-control-00 (expired, legacy)",
