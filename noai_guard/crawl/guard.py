@@ -48,6 +48,7 @@ from .page import origin as _origin
 from .page import page_of
 from .sitefetch import SiteFetcher
 from .trail import Trail, audit_path
+from .useragent import warn_scrapy_user_agent
 
 if TYPE_CHECKING:
     from scrapy import Spider
@@ -332,6 +333,8 @@ class Guard:
                 },
                 extra={"spider": spider},
             )
+        # Issue 15 item 6: Scrapy's own token is on the AI-crawler lists sites copy.
+        warn_scrapy_user_agent(self.crawler.settings, policy.user_agents, spider)
         for name in ("NoAIGuardMiddleware", "NoAIGuardResponseMiddleware"):
             if name not in self.components:
                 logger.error(
