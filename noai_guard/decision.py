@@ -48,6 +48,7 @@ META_ROBOTS = "meta-robots"  # noai / noimageai / noml in <meta name=robots|TOKE
 TDMREP = "tdmrep"  # W3C TDMRep: tdmrep.json, header or meta (layered)
 AI_TXT = "ai-txt"  # Spawning ai.txt
 EMBEDDING_PAGE = "embedding-page"  # an image reserved by the page that embeds it
+ACCESS_REQUIRED = "access-required"  # a 401 / 402 / 403 with a licence pointer: not obtained
 
 SIGNALS: dict[str, str] = {
     ROBOTS_TXT: "robots.txt Allow/Disallow for the crawler's own product token (RFC 9309)",
@@ -61,6 +62,7 @@ SIGNALS: dict[str, str] = {
     TDMREP: "W3C TDMRep: /.well-known/tdmrep.json < tdm-reservation header < meta",
     AI_TXT: "Spawning /ai.txt",
     EMBEDDING_PAGE: "image embedded by a page that carries noai / noimageai",
+    ACCESS_REQUIRED: "HTTP 401 / 402, or 403 with a Link rel=license: login or licence asked (recorded)",
 }
 
 # Where a signal was read from (``Signal.location``).
@@ -70,6 +72,7 @@ LOC_TDMREP_FILE = "tdmrep.json"
 LOC_HEADER = "header"
 LOC_META = "meta"
 LOC_PAGE = "page"
+LOC_STATUS = "status"  # the response's status line (and the headers that go with it)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ SPEC_VERSIONS: dict[str, str] = {
     d.TDMREP: "W3C TDMRep, Community Group Final Report 2024-05-10",
     d.AI_TXT: "Spawning ai.txt (2023)",
     d.EMBEDDING_PAGE: "DeviantArt noai / noimageai (2022), applied to embedded images (noai_guard policy)",
+    d.ACCESS_REQUIRED: "RFC 9110 §15.5.2-4 (401, 402, 403) with RFC 8288 Link rel=license (RFC 4946); recorded only",
 }
 
 #: The fetch kinds a run summary reports status classes for.
