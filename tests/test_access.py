@@ -188,3 +188,18 @@ def test_crawl_audit_and_report_record_login_and_licence_answers(
     assert "RFC 9110" in specs[d.ACCESS_REQUIRED]
     assert d.ACCESS_REQUIRED in json.dumps(doc)
     assert d.ACCESS_REQUIRED in (rep / "report.md").read_text("utf-8")
+
+
+def test_explain_takes_the_status_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    headers = tmp_path / "h.txt"
+    headers.write_bytes(b'HTTP/1.1 402 Payment Required\r\nLink: </license.xml>; rel="license"\r\n')
+    rc = main(
+        ["explain", "https://example.com/paid", "--headers", str(headers), "--user-agent", "examplebot"]
+    )
+    out = capsys.readouterr().out
+    assert rc == 3  # unknown: neither allowed nor reserved
+    assert "decided by access-required" in out
+    assert "HTTP 402; Link: </license.xml>; rel=license" in out
+    headers.write_bytes(b"HTTP/1.1 403 Forbidden\r\n")  # a plain refusal: no signal
+    main(["explain", "https://example.com/paid", "--headers", str(headers), "--user-agent", "examplebot"])
+    assert "access-required" not in capsys.readouterr().out
