@@ -1,9 +1,13 @@
 """Internal: IETF aipref ``Content-Usage`` and Cloudflare ``Content-Signal`` values (pure parsers).
 
-* ``Content-Usage`` (draft-ietf-aipref-vocab-07 §6, attach-05 §2): an RFC 9651
+* ``Content-Usage`` (draft-ietf-aipref-vocab-08 §6, attach-05 §2): an RFC 9651
   Structured-Field Dictionary of labels -> Token ``y`` / ``n``.  Parsed with
   ``http_sf``; the per-label result is allow / disallow / unknown, expressed as
   :class:`~noai_guard.decision.Verdict` ``ALLOW`` / ``RESERVE`` / ``UNKNOWN``.
+  vocab-08's three categories map one-to-one to our purposes: ``train-ai``
+  (§4.1) -> ai-train, ``ai-use`` (§4.2) -> ai-input, ``search`` (§4.3) ->
+  search.  Search "overrides" the other two (§4.3) only for a use that *is*
+  search, which is how a per-purpose decision reads each label anyway.
 * ``Content-Signal`` (Cloudflare Content Signals Policy; draft-romm-aipref-
   contentsignals-00, expired): lenient ``key=yes|no`` pairs.
 
@@ -24,13 +28,18 @@ from . import decision as d
 from .decision import Headers, Signal, Verdict
 from .policy import Policy
 
-# vocab-07 §6.1: the only two labels.  ai-input has no aipref label.
+# vocab-08 §6.1 (Table 1): the three labels.  ``ai-use`` is new in vocab-08 (§4.2, AI Use:
+# an asset used as input to a generative AI model, not provided by the user) and is what
+# our ai-input purpose means; vocab-05 to -07 had only train-ai and search.
 TRAIN_AI = "train-ai"
+AI_USE = "ai-use"
 SEARCH_LABEL = "search"
-LABELS: frozenset[str] = frozenset({TRAIN_AI, SEARCH_LABEL})
-LABEL_FOR_PURPOSE: dict[str, str] = {d.AI_TRAIN: TRAIN_AI, d.SEARCH: SEARCH_LABEL}
+LABELS: frozenset[str] = frozenset({TRAIN_AI, AI_USE, SEARCH_LABEL})
+LABEL_FOR_PURPOSE: dict[str, str] = {d.AI_TRAIN: TRAIN_AI, d.AI_INPUT: AI_USE, d.SEARCH: SEARCH_LABEL}
 
-# Labels of earlier drafts (draft history: vocab-01 to vocab-06); ignored (vocab-07 §6.4) but reported.
+# Labels of earlier drafts (vocab-01 to vocab-04) that vocab-08 no longer defines; ignored
+# (vocab-08 §6.4: unknown labels MUST be ignored) but reported.  vocab-02's ``ai-use`` is
+# not here: vocab-08 defines that label again (narrower: generative models only).
 LEGACY_LABELS: dict[str, str] = {
     "ai": "vocab-01 / attach-00",
     "genai": "vocab-01",
@@ -38,7 +47,6 @@ LEGACY_LABELS: dict[str, str] = {
     "inference": "vocab-01",
     "all": "vocab-02",
     "train-genai": "vocab-02/03",
-    "ai-use": "vocab-02",
     "bots": "vocab-03/04",
     "ai-output": "vocab-04",
 }
@@ -79,13 +87,13 @@ class UsagePreferences:
         return self.prefs.get(label, Verdict.UNKNOWN)
 
     def for_purpose(self, purpose: str) -> Verdict | None:
-        """Verdict for a purpose; ``None`` when aipref has no label for it (ai-input)."""
+        """Verdict for a purpose; ``None`` for a purpose aipref has no label for."""
         label = LABEL_FOR_PURPOSE.get(purpose)
         return None if label is None else self.get(label)
 
 
 def parse_content_usage(value: str) -> UsagePreferences:
-    """Parse a ``Content-Usage`` value (vocab-07 §6; never raises).
+    """Parse a ``Content-Usage`` value (vocab-08 §6; never raises).
 
     Unknown labels and all parameters are ignored (§6.4), legacy labels are
     reported, duplicate keys keep the last value (RFC 9651 §4.2.2), a value
@@ -116,7 +124,7 @@ def parse_content_usage(value: str) -> UsagePreferences:
         elif key in LEGACY_LABELS:
             shown = f"{key}={item}" if isinstance(item, http_sf.Token) else key
             legacy.append(shown)
-            notes.append(f"legacy label {shown!r} ({LEGACY_LABELS[key]}) ignored under vocab-07 (§6.4)")
+            notes.append(f"legacy label {shown!r} ({LEGACY_LABELS[key]}) ignored under vocab-08 (§6.4)")
     return UsagePreferences(value, prefs, tuple(legacy), tuple(notes))
 
 
@@ -188,7 +196,7 @@ def _content_usage_signal(values: list[str], url: str, purpose: str) -> Signal:
             ", ".join(values),
             url,
             loc,
-            note=f"aipref vocab-07 has no label for {purpose}; informational",
+            note=f"aipref vocab-08 has no label for {purpose}; informational",
         )
     per = [(p, p.get(label)) for p in parsed]
     verdict = combine(v for _, v in per)

@@ -520,10 +520,10 @@ def _judge_warc(
             # The page as fetched: its head already read, its payload still open (item.payload)
             # so that the engine can read on to list the images a reserving page embeds.
             # Page(url, headers=..., body=..., content_type=..., read=PageRead(...)), every field
-            # given (status 200, no coding: the payload reader undoes them), built slot by slot.
+            # given (the record's status; no coding: the payload reader undoes them), built slot by slot.
             page = engine.new_page(
                 url,
-                200,
+                item.status,
                 item.headers,
                 item.payload if item.payload is not None else b"",
                 None,

@@ -50,6 +50,7 @@ AI_TXT = "ai-txt"  # Spawning ai.txt
 EMBEDDING_PAGE = "embedding-page"  # media (image, audio, video) reserved by the page that embeds it
 IPTC_DATA_MINING = "iptc-data-mining"  # IPTC Photo Metadata plus:DataMining in an image's XMP
 C2PA = "c2pa"  # C2PA / CAWG training-and-data-mining assertion in a media file's manifest
+ACCESS_REQUIRED = "access-required"  # a 401 / 402 / 403 with a licence pointer: not obtained
 
 SIGNALS: dict[str, str] = {
     ROBOTS_TXT: "robots.txt Allow/Disallow for the crawler's own product token (RFC 9309)",
@@ -65,6 +66,7 @@ SIGNALS: dict[str, str] = {
     EMBEDDING_PAGE: "image (noai / noimageai / noml) or audio / video (noai / noml) embedded by a page that carries it",
     IPTC_DATA_MINING: "IPTC Photo Metadata Data Mining (plus:DataMining) in an image's XMP",
     C2PA: "C2PA / CAWG training-and-data-mining assertion in a media file's manifest",
+    ACCESS_REQUIRED: "HTTP 401 / 402, or 403 with a Link rel=license: login or licence asked (recorded)",
 }
 
 # Where a signal was read from (``Signal.location``).
@@ -75,6 +77,7 @@ LOC_HEADER = "header"
 LOC_META = "meta"
 LOC_PAGE = "page"
 LOC_IMAGE = "image"  # the fetched file's own embedded metadata
+LOC_STATUS = "status"  # the response's status line (and the headers that go with it)
 
 
 @dataclass(frozen=True, slots=True)

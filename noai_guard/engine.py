@@ -40,6 +40,7 @@ from w3lib.url import safe_url_string
 
 from . import c2pameta, directives, imagemeta
 from . import decision as d
+from .access import access_signal
 from .content import HEAD_END, BodyReader, PayloadReader, State
 from .decision import Decision, Headers, Signal, Verdict, positional_factory
 from .evaluate import (
@@ -574,6 +575,11 @@ class Judge:
         read: PageRead | None = None
         head: Head | None = None
         extra: list[Signal] = []
+        status = page.status
+        if status is not None and 400 < status < 404:  # issue 15 item 5: a login or licence asked
+            asked = access_signal(url, status, headers, policy.purpose)
+            if asked is not None:
+                extra.append(asked)
         body = page.body
         if page.read is not None:
             read = page.read

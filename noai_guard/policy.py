@@ -33,7 +33,7 @@ IMAGE_DIRECTIVES: frozenset[str] = frozenset({"noimageai"})
 SIGNAL_PURPOSES: dict[str, tuple[str, ...]] = {
     d.ROBOTS_TXT: d.PURPOSES,
     d.ROBOTS_TXT_PROXY: (d.AI_TRAIN,),
-    d.CONTENT_USAGE: (d.AI_TRAIN, d.SEARCH),
+    d.CONTENT_USAGE: d.PURPOSES,  # aipref vocab-08: train-ai, ai-use, search
     d.CONTENT_SIGNAL: (d.AI_TRAIN, d.AI_INPUT, d.SEARCH),
     d.RSL_LICENSE: (),
     d.LEGACY_AI_TRAINING: (d.AI_TRAIN,),
@@ -44,12 +44,14 @@ SIGNAL_PURPOSES: dict[str, tuple[str, ...]] = {
     d.EMBEDDING_PAGE: (d.AI_TRAIN, d.AI_INPUT),
     d.IPTC_DATA_MINING: d.PURPOSES,
     d.C2PA: d.PURPOSES,
+    d.ACCESS_REQUIRED: d.PURPOSES,  # not obtained: unknown for every purpose, never a block
 }
 
 # When several signals reserve, the first in this order is named as deciding:
 # rules that bind the crawler's own token first, proxies and legacy last; within one
 # kind, see _BINDING.
 _PRECEDENCE: tuple[str, ...] = (
+    d.ACCESS_REQUIRED,  # never reserves; first of the unknowns that do not block: the page was not got
     d.ROBOTS_TXT,
     d.X_ROBOTS_TAG,
     d.META_ROBOTS,
@@ -109,7 +111,12 @@ class Policy:
         return self.unknown_as.get(signal, self.unknown_default)
 
     def resolve(self, s: Signal) -> Verdict:
-        """How an ``unknown`` signal is resolved: not checked, or by its name."""
+        """How an ``unknown`` signal is resolved: not checked, or by its name.
+
+        ``access-required`` never blocks: the content was not obtained (noai_guard.access).
+        """
+        if s.name == d.ACCESS_REQUIRED:
+            return Verdict.ALLOW
         return self.not_checked_as if not s.checked else self.unknown_as.get(s.name, self.unknown_default)
 
     def to_dict(self) -> dict[str, Any]:
@@ -447,6 +454,9 @@ def decide(url: str, signals: Iterable[Signal], policy: Policy) -> Decision:
                 else "not checked: unknown, resolved to reserve by policy"
             )
             reason = f"{top.location} not checked ({top.evidence})"
+        elif top.name == d.ACCESS_REQUIRED:
+            resolution = "not obtained: recorded as unknown, not as consent; not blocked (nothing to block)"
+            reason = f"{top.name}: a login or licence was asked, the content not obtained: {top.evidence}"
         else:
             resolution = f"unknown {top.name} resolved to {res.value} by policy"
             if top.name == d.ROBOTS_TXT and res is Verdict.RESERVE:

@@ -17,40 +17,71 @@ A, R, U = Verdict.ALLOW, Verdict.RESERVE, Verdict.UNKNOWN
 
 
 @pytest.mark.parametrize(
-    ("value", "train", "search", "error", "note"),
+    ("value", "train", "use", "search", "error", "note"),
     [
-        ("train-ai=n", R, U, False, None),
-        ("train-ai=y", A, U, False, None),
-        ("train-ai=n, search=y", R, A, False, None),
-        ("search=n", U, R, False, None),
+        ("train-ai=n", R, U, U, False, None),
+        ("train-ai=y", A, U, U, False, None),
+        ("train-ai=n, search=y", R, U, A, False, None),
+        ("search=n", U, U, R, False, None),
+        # vocab-08 §4.2 / §6.1: ai-use is a current label (it was vocab-02 legacy before).
+        ("ai-use=n", U, R, U, False, None),
+        ("ai-use=y, train-ai=n, search=y", R, A, A, False, None),
+        ('ai-use="n"', U, U, U, False, "not the Token y or n"),
         # Vector 29: duplicate keys, last wins; a bare key is Boolean true, not y/n.
-        ("train-ai=y, train-ai, search=n", U, R, False, "not the Token y or n"),
+        ("train-ai=y, train-ai, search=n", U, U, R, False, "not the Token y or n"),
         # Vector 30: uppercase key / missing comma: the dictionary does not parse.
-        ("Train-AI=n", U, U, True, "not a valid RFC 9651 dictionary"),
-        ("ai=n train-ai=n", U, U, True, "not a valid RFC 9651 dictionary"),
+        ("Train-AI=n", U, U, U, True, "not a valid RFC 9651 dictionary"),
+        ("AI-Use=n", U, U, U, True, "not a valid RFC 9651 dictionary"),
+        ("ai=n train-ai=n", U, U, U, True, "not a valid RFC 9651 dictionary"),
         # Vector 31: attach-00 legacy label, reported and ignored.
-        ("ai=n", U, U, False, "legacy label 'ai=n'"),
-        ("train-genai=n", U, U, False, "legacy label"),
+        ("ai=n", U, U, U, False, "legacy label 'ai=n'"),
+        ("train-genai=n", U, U, U, False, "legacy label"),
+        ("inference=n, ai-output=n", U, U, U, False, "legacy label"),
         # Parameters are ignored (vocab §6.4), even one named like a preference.
-        ("train-ai;allow=n, train-ai=y", A, U, False, None),
-        ("train-ai=n;reason=x", R, U, False, None),
-        ('train-ai="n"', U, U, False, "not the Token y or n"),
-        ("train-ai=1", U, U, False, "not the Token y or n"),
-        ("unknown-label=n, train-ai=n", R, U, False, None),
-        ("", U, U, False, None),
+        ("train-ai;allow=n, train-ai=y", A, U, U, False, None),
+        ("train-ai=n;reason=x", R, U, U, False, None),
+        ('train-ai="n"', U, U, U, False, "not the Token y or n"),
+        ("train-ai=1", U, U, U, False, "not the Token y or n"),
+        ("unknown-label=n, train-ai=n", R, U, U, False, None),
+        ("", U, U, U, False, None),
     ],
 )
 def test_parse_content_usage(
-    value: str, train: Verdict, search: Verdict, error: bool, note: str | None
+    value: str, train: Verdict, use: Verdict, search: Verdict, error: bool, note: str | None
 ) -> None:
     p = parse_content_usage(value)
-    assert (p.get("train-ai"), p.get("search")) == (train, search)
+    assert (p.get("train-ai"), p.get("ai-use"), p.get("search")) == (train, use, search)
     assert (p.error is not None) is error
     if note:
         assert any(note in n for n in p.notes), p.notes
     assert p.for_purpose(d.AI_TRAIN) is train
+    assert p.for_purpose(d.AI_INPUT) is use
     assert p.for_purpose(d.SEARCH) is search
-    assert p.for_purpose(d.AI_INPUT) is None
+
+
+def test_ai_use_is_no_longer_a_legacy_label() -> None:
+    p = parse_content_usage("ai-use=n")
+    assert p.legacy == () and not any("legacy" in n for n in p.notes)
+
+
+# The examples draft-ietf-aipref-vocab-08 gives itself (§6, §6.5.1, §6.5.2), read under
+# each of its three categories: (train-ai, ai-use, search).
+@pytest.mark.parametrize(
+    ("section", "value", "expected"),
+    [
+        # §6: allow model training, disallow search, other categories unknown.
+        ("6", "train-ai=y, search=n", (A, U, R)),
+        # §6.5.1: duplicated keys, the last value of each is not a Token: all unknown.
+        ("6.5.1", 'train-ai=y, train-ai, search=n, search="n"', (U, U, U)),
+        # §6.5.2: only the selected member's parameters apply: allow.
+        ("6.5.2a", "train-ai;allow=n, train-ai=y", (A, U, U)),
+        # §6.5.2: parameters on a member whose preference is unknown.
+        ("6.5.2b", 'train-ai;has;parameters="?";', (U, U, U)),
+    ],
+)
+def test_vocab_08_examples(section: str, value: str, expected: tuple[Verdict, Verdict, Verdict]) -> None:
+    p = parse_content_usage(value)
+    assert (p.for_purpose(d.AI_TRAIN), p.for_purpose(d.AI_INPUT), p.for_purpose(d.SEARCH)) == expected
 
 
 def test_combine() -> None:
@@ -151,7 +182,23 @@ def test_content_usage_header_vectors(
 def test_content_usage_header_other_purposes() -> None:
     h = [("Content-Usage", "train-ai=n, search=y")]
     assert usage(h, d.SEARCH).verdict is A
-    assert usage(h, d.AI_INPUT).verdict is None
+    # vocab-08 §4.2: ai-input is read from ai-use; not stated here, so unknown (vocab §5).
+    s = usage(h, d.AI_INPUT)
+    assert (s.verdict, s.scope) == (U, "ai-use")
+    assert "no ai-use preference stated" in s.note
+
+
+def test_content_usage_header_ai_use() -> None:
+    # vocab-08 §4.2: ai-use=n reserves the ai-input purpose, with the header as evidence,
+    # and decides the page for a crawler whose purpose is ai-input (not for ai-train).
+    h = [("Content-Usage", "train-ai=y, ai-use=n")]
+    s = usage(h, d.AI_INPUT)
+    assert (s.verdict, s.evidence, s.scope) == (R, "train-ai=y, ai-use=n", "ai-use")
+    assert "ai-use=n" in s.note
+    pol = P.with_purpose(d.AI_INPUT)
+    dec = decide(URL, header_signals(h, URL, pol), pol)
+    assert dec.verdict is R and dec.decided_by is not None and dec.decided_by.name == d.CONTENT_USAGE
+    assert decide(URL, header_signals(h, URL, P), P).verdict is A
 
 
 def test_vector_32_header_y_robots_n() -> None:

@@ -48,6 +48,7 @@ from .page import origin as _origin
 from .page import page_of
 from .sitefetch import SiteFetcher
 from .trail import Trail, audit_path
+from .useragent import warn_scrapy_user_agent
 
 if TYPE_CHECKING:
     from scrapy import Spider
@@ -163,7 +164,7 @@ async def _sleep(seconds: float) -> None:
 
 
 def describe_sources(sources: frozenset[str]) -> str:
-    """The start-up line's sources: ``all 11 signals``, or the ones on and the ones off."""
+    """The start-up line's sources: ``all N signals``, or the ones on and the ones off."""
     on = [s for s in d.SIGNALS if s in sources]
     off = [s for s in d.SIGNALS if s not in sources]
     if not off:
@@ -332,6 +333,8 @@ class Guard:
                 },
                 extra={"spider": spider},
             )
+        # Issue 15 item 6: Scrapy's own token is on the AI-crawler lists sites copy.
+        warn_scrapy_user_agent(self.crawler.settings, policy.user_agents, spider)
         for name in ("NoAIGuardMiddleware", "NoAIGuardResponseMiddleware"):
             if name not in self.components:
                 logger.error(
@@ -504,6 +507,12 @@ class Guard:
                     self._tell(decision, auditlog.POST_FETCH, request)
             return response
         if pre is not None and pre.blocked:  # audit-only: flagged before the fetch
+            return response
+        if decision.signal == d.ACCESS_REQUIRED:
+            # Issue 15 item 5: a login or licence was asked and the content not obtained:
+            # recorded (verdict unknown), not counted as allowed, the response passed on as it came.
+            self.stats.inc_value(f"noai_guard/access_required/{response.status}")
+            trail.record(decision, auditlog.ALLOWED, auditlog.POST_FETCH, origin)
             return response
         if 300 <= response.status < 400 and b"Location" in response.headers:
             return response  # the redirect target is a new request, judged on its own

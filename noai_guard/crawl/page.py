@@ -120,7 +120,9 @@ def page_of(url: str, response: Response) -> Page:
     if codings is None:
         coding = None
         response_class = type(response)
-        headers = signal_headers(response)
+        # A 401 / 402 / 403 is read whole: its challenge and Link headers are the evidence
+        # of a login or licence asked (issue 15 item 5; noai_guard.access).
+        headers = header_pairs(response) if 400 < response.status < 404 else signal_headers(response)
         if not headers and content_type is not None:
             headers = [("Content-Type", content_type)]
     else:

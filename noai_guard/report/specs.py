@@ -14,7 +14,7 @@ from .. import decision as d
 SPEC_VERSIONS: dict[str, str] = {
     d.ROBOTS_TXT: "RFC 9309 (Robots Exclusion Protocol, Sep 2022)",
     d.ROBOTS_TXT_PROXY: "RFC 9309 groups for AI-training tokens (packaged proxy-token list)",
-    d.CONTENT_USAGE: "IETF aipref: draft-ietf-aipref-vocab-07 / draft-ietf-aipref-attach-05",
+    d.CONTENT_USAGE: "IETF aipref: draft-ietf-aipref-vocab-08 / draft-ietf-aipref-attach-05",
     d.CONTENT_SIGNAL: "Cloudflare Content Signals Policy (2025-09)",
     d.RSL_LICENSE: "RSL 1.0 (Really Simple Licensing), License: record; informational",
     d.LEGACY_AI_TRAINING: "draft-canel-robots-ai-control-00 (expired, legacy)",
@@ -28,6 +28,7 @@ SPEC_VERSIONS: dict[str, str] = {
     ),
     d.IPTC_DATA_MINING: "IPTC Photo Metadata Standard 2023.1, Data Mining (PLUS DMI vocabulary), in XMP",
     d.C2PA: "C2PA 2.1 manifest; CAWG Training and Data Mining assertion (cawg.training-mining, older c2pa.training-mining), read with noai-guard[c2pa]",
+    d.ACCESS_REQUIRED: "RFC 9110 §15.5.2-4 (401, 402, 403) with RFC 8288 Link rel=license (RFC 4946); recorded only",
 }
 
 #: The fetch kinds a run summary reports status classes for.

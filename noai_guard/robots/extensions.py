@@ -45,7 +45,7 @@ def usage_signal(
             "for the crawler's token, so no preference applies"
         )
     elif label is None:
-        note = f"aipref vocab-07 has no label for {purpose}; informational{notes}"
+        note = f"aipref vocab-08 has no label for {purpose}; informational{notes}"
     else:
         verdict = combine(h.prefs.get(label) for h in hits)
         deciding = next((h for h in hits if h.prefs.get(label) is verdict), deciding)

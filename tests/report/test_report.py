@@ -132,7 +132,7 @@ def test_cover_policy_tokens_and_spec_versions(report_dir: Path) -> None:
     assert set(specs) == set(d.SIGNALS)
     assert "RFC 9309" in specs[d.ROBOTS_TXT]
     assert "2024-05-10" in specs[d.TDMREP]
-    assert "vocab-07" in specs[d.CONTENT_USAGE] and "attach-05" in specs[d.CONTENT_USAGE]
+    assert "vocab-08" in specs[d.CONTENT_USAGE] and "attach-05" in specs[d.CONTENT_USAGE]
     assert "expired" in specs[d.LEGACY_AI_TRAINING]
     assert set(SPEC_VERSIONS) == set(d.SIGNALS)
     # Every decision's policy hash is one the runs declared.

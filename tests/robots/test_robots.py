@@ -385,8 +385,12 @@ def test_content_usage_purposes() -> None:
     s = one(sigs(text, "/x"), d.CONTENT_USAGE)
     assert s.verdict is Verdict.UNKNOWN
     assert "no train-ai preference" in s.note
-    # aipref has no ai-input label: informational.
-    assert one(sigs(text, "/x", d.AI_INPUT), d.CONTENT_USAGE).verdict is None
+    # vocab-08 §4.2: ai-input is read from ai-use, which this rule does not state: unknown.
+    assert one(sigs(text, "/x", d.AI_INPUT), d.CONTENT_USAGE).verdict is Verdict.UNKNOWN
+    text = "User-Agent: *\nAllow: /\nContent-Usage: / ai-use=n\nContent-Usage: /rag-ok/ ai-use=y\n"
+    assert one(sigs(text, "/x", d.AI_INPUT), d.CONTENT_USAGE).verdict is Verdict.RESERVE
+    assert one(sigs(text, "/rag-ok/x", d.AI_INPUT), d.CONTENT_USAGE).verdict is Verdict.ALLOW
+    assert one(sigs(text, "/x"), d.CONTENT_USAGE).verdict is Verdict.UNKNOWN
 
 
 def test_content_usage_needs_a_match_and_a_group() -> None:
