@@ -219,7 +219,13 @@ def _spider_main(argv: list[str] | None = None) -> int:
                     slot_key = response.meta.get("download_slot")
                     slots = self.crawler.engine.downloader.slots
                     if slot_key in slots:
-                        slots[slot_key].delay = min(float(delay), MAX_CRAWL_DELAY)
+                        slot = slots[slot_key]
+                        slot.delay = min(float(delay), MAX_CRAWL_DELAY)
+                        # The site asked for this gap: not Scrapy's random 0.5x-1.5x of it.
+                        if hasattr(slot, "jitter"):  # Scrapy >= 2.14
+                            slot.jitter = 0.0
+                        else:  # pragma: no cover - older Scrapy
+                            slot.randomize_delay = False
             yield from self._next(meta)
 
         def failed(self, failure: Any) -> Iterator[Any]:
