@@ -62,6 +62,7 @@ from .sitefiles import PATHS, Kind
 
 if TYPE_CHECKING:
     from .robots import RobotsTxt
+    from .rsl import RslFile
     from .tdmrep import TdmrepFile
 
 __all__ = [
@@ -112,6 +113,8 @@ class SiteFiles:
     tdmrep: TdmrepFile | None = None
     ai_txt: RobotsTxt | None = None
     provenance: Mapping[str, Any] = field(default_factory=dict)
+    #: The RSL 1.0 licence the robots.txt ``License:`` record names, fetched (None: none, or not read).
+    rsl: RslFile | None = None
 
     @classmethod
     def from_kinds(
@@ -127,11 +130,14 @@ class SiteFiles:
         )
 
     def states(self) -> dict[str, str]:
-        return {
+        out = {
             "robots": file_state(self.robots),
             "tdmrep": file_state(self.tdmrep),
             "ai-txt": file_state(self.ai_txt),
         }
+        if self.rsl is not None:
+            out["rsl"] = {"ok": "present", "unavailable": "absent"}.get(self.rsl.state, self.rsl.state)
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -508,6 +514,12 @@ class Judge:
             evidence = missing.get("missing", "") if isinstance(missing, Mapping) else ""
             sigs = [*sigs, not_checked_signal(url, files.origin, self.policy, evidence or "no robots.txt")]
             decision = decide(url, sigs, self.policy)
+        if files.rsl is not None and d.RSL in self.policy.sources:
+            # RSL 1.0: the licence the robots.txt License: record names, judged per <content url>.
+            rsl = files.rsl.signal(url, self.policy)
+            if rsl is not None:
+                sigs = [*sigs, rsl]
+                decision = decide(url, sigs, self.policy)
         return _new_judgement(decision, sigs, [], None, None)
 
     def from_site_signals(self, url: str, signals: Iterable[Signal]) -> Judgement:

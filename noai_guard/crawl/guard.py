@@ -13,11 +13,13 @@ through.  It decides nothing itself: every decision is the judge's.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections import OrderedDict
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import urljoin
 from weakref import WeakKeyDictionary, WeakSet
 
 from scrapy import signals
@@ -25,12 +27,14 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Request, Response
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import Deferred
+from w3lib.url import safe_url_string
 
 from .. import auditlog
 from .. import decision as d
 from ..decision import Decision, Verdict
 from ..engine import Judge, Judgement, Page, SiteFiles
 from ..evaluate import SiteEval
+from ..rsl import RslFile
 from ..settings import (
     DEFAULTS,
     SettingsError,
@@ -70,6 +74,7 @@ _KIND_SIGNALS: dict[Kind, frozenset[str]] = {
             d.CONTENT_USAGE,
             d.CONTENT_SIGNAL,
             d.RSL_LICENSE,
+            d.RSL,  # the licence is named by robots.txt's License: record
             d.LEGACY_AI_TRAINING,
         }
     ),
@@ -389,14 +394,34 @@ class Guard:
         if files is None:
             files = await sites.fetch_files(origin)
         site = sites.site_files(origin, files)
-        ev = self.judge.site_eval(site)
         expires = sites.expires(origin, files)
+        licence = self._licence_url(site) if d.RSL in self.policy.sources else None
+        if licence is not None:
+            # RSL 1.0: the licence the robots.txt License: record names, fetched as a site file.
+            rsl, until = await sites.fetch_licence(licence)
+            if isinstance(rsl, RslFile):
+                provenance = {**site.provenance, "rsl": {"source": "fetch", "url": licence}}
+                site = dataclasses.replace(site, rsl=rsl, provenance=provenance)
+                expires = min(expires, until)
+        ev = self.judge.site_eval(site)
         if expires > time.monotonic():
             self._ready[origin] = (expires, site, ev)
             self._ready.move_to_end(origin)
             while len(self._ready) > self.cache_size:
                 self._ready.popitem(last=False)
         return site, ev
+
+    @staticmethod
+    def _licence_url(site: SiteFiles) -> str | None:
+        """The first http(s) licence URL of the robots.txt ``License:`` records (RSL 1.0, origin-wide)."""
+        robots = site.robots
+        if robots is None or robots.state != "ok":
+            return None
+        for _line, _evidence, value in robots.licenses:
+            url = safe_url_string(urljoin(site.origin + "/", value.strip()))
+            if url.startswith(("http://", "https://")):
+                return url
+        return None
 
     # -- before the fetch --------------------------------------------------------
 
