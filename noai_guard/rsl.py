@@ -227,19 +227,20 @@ class RslFile:
         RSL 1.0 §3.2: ``url`` is a full URL or a server path following RFC 9309's
         URL matching (``*``, ``$``); a full URL binds its own scheme and host.
         Several matching are resolved as RFC 9309 §2.2.2 resolves rules: the
-        most specific (longest) pattern.
+        most specific (longest) pattern; at equal length a full URL before a path.
         """
         path = url_path(url)
         m = re.match(r"([A-Za-z][A-Za-z0-9+.-]*://[^/?#]*)", url)
         origin = m.group(1).lower() if m else ""
-        best: tuple[int, RslContent] | None = None
+        best: tuple[tuple[int, bool], RslContent] | None = None
         for c in self.contents:
             host, pat = c.pattern()
             if host is not None and host != origin:
                 continue
             rule = _compile(False, pat, c.evidence, 0, False)
-            if rule.matches(path) and (best is None or rule.length > best[0]):
-                best = (rule.length, c)
+            rank = (rule.length, host is not None)  # a full URL is more specific than a path alike
+            if rule.matches(path) and (best is None or rank > best[0]):
+                best = (rank, c)
         return None if best is None else best[1]
 
     def signal(self, url: str, policy: Policy) -> Signal | None:
@@ -279,7 +280,7 @@ def _judge_content(
         granted = next((t for t in usage if t.values & covers), None)
         if usage and granted is None:
             continue  # §3.4: only the listed uses are permitted by this licence
-        grant_ev = granted.evidence if granted is not None else "no <permits type=\"usage\">: every use"
+        grant_ev = granted.evidence if granted is not None else 'no <permits type="usage">: every use'
         paid = lic.paid
         if content.server is not None or paid is not None:
             terms = [f'server="{content.server}"'] if content.server else []
@@ -310,7 +311,7 @@ def _judge_content(
         return sig(
             Verdict.RESERVE,
             _cut(f"{content.evidence} {prohibit}"),
-            f"{where}: <prohibits type=\"usage\"> covers {purpose} (§3.5)",
+            f'{where}: <prohibits type="usage"> covers {purpose} (§3.5)',
             content.url,
         )
     if conditional is not None:
