@@ -63,7 +63,7 @@ from .archives import (
 from .decision import Decision, Verdict
 from .engine import Judgement, MediaReservation, Page, PageRead, SiteFiles
 from .policy import Policy
-from .sitefiles import KINDS, PATHS, Kind, SiteFile, origin_of
+from .sitefiles import KINDS, PATHS, Kind, SiteFile, licence_url, origin_of
 
 MODE = "audit"
 RemovalsFormat = Literal["url", "warc-id"]
@@ -257,6 +257,18 @@ class Judge:
                     if later is not None:
                         hi = min(hi, later.ts)
             used[kind] = desc
+        licence = licence_url(files.get("robots"), origin) if d.RSL in self.policy.sources else None
+        if licence is not None:
+            # RSL 1.0: the licence robots.txt names, from its capture in force at ts (none: not checked).
+            lic = self.index.licence(licence, ts)
+            if lic is None:
+                used["rsl"] = {"url": licence, "missing": "no capture of the licence"}
+            else:
+                files["rsl"], cap, later = lic
+                used["rsl"] = {**cap.describe(), "source": "capture"}
+                lo = max(lo, cap.ts)
+                if later is not None:
+                    hi = min(hi, later.ts)
         if len(self._cache) > 100_000:
             self._cache.clear()
         self._cache[origin] = (lo, hi, files, used)

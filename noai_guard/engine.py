@@ -127,6 +127,7 @@ class SiteFiles:
             files.get("tdmrep"),
             files.get("ai-txt"),
             provenance if provenance is not None else {},
+            files.get("rsl"),
         )
 
     def states(self) -> dict[str, str]:

@@ -57,6 +57,21 @@ def file_url(origin: str, kind: Kind) -> str:
     return origin + PATHS[kind]  # "rsl" has no fixed path: fetched by the URL robots.txt names
 
 
+def licence_url(robots: SiteFile | None, origin: str) -> str | None:
+    """The first http(s) licence URL of robots.txt's ``License:`` records (RSL 1.0, origin-wide)."""
+    from urllib.parse import urljoin
+
+    from w3lib.url import safe_url_string
+
+    if not isinstance(robots, RobotsTxt) or robots.state != "ok":
+        return None
+    for _line, _evidence, value in robots.licenses:
+        url = safe_url_string(urljoin(origin + "/", value.strip()))
+        if url.startswith(("http://", "https://")):
+            return url
+    return None
+
+
 def status_class(status: int | None) -> str:
     """'2xx' / '4xx' / '5xx' / 'error' for stats and the run summary."""
     if status is None:

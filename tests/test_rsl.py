@@ -266,3 +266,57 @@ def test_crawl_unreachable_licence_is_unknown_not_cached_as_allow(
     assert "HTTP 503" in rec["evidence"]
     assert res.decision_for(site.url("/b"))["verdict"] == "unknown"
     assert site.count("/license.xml") == 2  # unreachable is kept only for NOAI_GUARD_RETRY_AFTER
+
+
+# -- a WARC audit --------------------------------------------------------------------------------
+
+
+def _warc(path: Path, records: list[tuple[str, int, str, bytes]]) -> None:
+    from io import BytesIO
+
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    with path.open("wb") as fh:
+        w = WARCWriter(fh, gzip=True)
+        for url, status, ctype, body in records:
+            http = StatusAndHeaders(f"{status} X", [("Content-Type", ctype)], protocol="HTTP/1.1")
+            rec = w.create_warc_record(
+                url,
+                "response",
+                payload=BytesIO(body),
+                http_headers=http,
+                warc_headers_dict={"WARC-Date": "2026-01-02T03:04:05Z"},
+            )
+            w.write_record(rec)
+
+
+def test_warc_audit_reads_the_captured_licence(tmp_path: Path) -> None:
+    from noai_guard.cli import main
+
+    page = b"<html><head></head><body>x</body></html>"
+    robots = b"User-agent: *\nAllow: /\nLicense: https://news.example/license.xml\n"
+    records = [
+        ("https://news.example/robots.txt", 200, "text/plain", robots),
+        ("https://news.example/license.xml", 200, "application/rsl+xml", DOC),
+        ("https://news.example/story", 200, "text/html", page),
+        ("https://news.example/open/a", 200, "text/html", page),
+        ("https://plain.example/robots.txt", 200, "text/plain", robots.replace(b"news", b"plain")),
+        ("https://plain.example/story", 200, "text/html", page),  # licence named, never captured
+    ]
+    warc = tmp_path / "a.warc.gz"
+    _warc(warc, records)
+    out = tmp_path / "t.jsonl"
+    assert main(["audit", str(warc), "--out", str(out), "--no-progress"]) == 1
+    recs = {
+        r["url"]: r
+        for r in map(json.loads, out.read_text().splitlines())
+        if r.get("type") == "decision"
+    }
+    story = recs["https://news.example/story"]
+    assert story["action"] == "flagged" and story["signal"] == "rsl" and story["verdict"] == "reserve"
+    assert story["evidence_url"] == "https://news.example/license.xml"
+    assert story["evidence"] == '<content url="/"> <prohibits type="usage">ai-train</prohibits>'
+    # /open/a: permitted; the licence is a site file, not a page; plain.example's licence was
+    # never captured: no signal (not checked).  Only the story is flagged.
+    assert set(recs) == {"https://news.example/story"}

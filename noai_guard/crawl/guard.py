@@ -19,7 +19,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, cast
-from urllib.parse import urljoin
 from weakref import WeakKeyDictionary, WeakSet
 
 from scrapy import signals
@@ -27,7 +26,6 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Request, Response
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import Deferred
-from w3lib.url import safe_url_string
 
 from .. import auditlog
 from .. import decision as d
@@ -44,7 +42,7 @@ from ..settings import (
     policy_from_settings,
     provenance_field,
 )
-from ..sitefiles import KINDS, PATHS, Kind
+from ..sitefiles import KINDS, PATHS, Kind, licence_url
 from .command import HAND_RUN, scrapy_command
 from .keys import META_BYPASS, META_DECISION, META_SITE, RESPONSE_PRIORITY
 from .media import MediaStore
@@ -395,7 +393,7 @@ class Guard:
             files = await sites.fetch_files(origin)
         site = sites.site_files(origin, files)
         expires = sites.expires(origin, files)
-        licence = self._licence_url(site) if d.RSL in self.policy.sources else None
+        licence = licence_url(site.robots, origin) if d.RSL in self.policy.sources else None
         if licence is not None:
             # RSL 1.0: the licence the robots.txt License: record names, fetched as a site file.
             rsl, until = await sites.fetch_licence(licence)
@@ -410,18 +408,6 @@ class Guard:
             while len(self._ready) > self.cache_size:
                 self._ready.popitem(last=False)
         return site, ev
-
-    @staticmethod
-    def _licence_url(site: SiteFiles) -> str | None:
-        """The first http(s) licence URL of the robots.txt ``License:`` records (RSL 1.0, origin-wide)."""
-        robots = site.robots
-        if robots is None or robots.state != "ok":
-            return None
-        for _line, _evidence, value in robots.licenses:
-            url = safe_url_string(urljoin(site.origin + "/", value.strip()))
-            if url.startswith(("http://", "https://")):
-                return url
-        return None
 
     # -- before the fetch --------------------------------------------------------
 
