@@ -549,6 +549,42 @@ class Judge:
         )
         return Judgement(decide(url, [sig], self.policy), [sig])
 
+    # -- RSL licences a page names ---------------------------------------------------------------
+
+    def page_licences(self, url: str, links: Iterable[str], read: PageRead | None) -> list[str]:
+        """The RSL licence URLs a page names (absolute, http(s), first seen first).
+
+        RSL 1.0: an HTTP ``Link: <...>; rel="license"; type="application/rsl+xml"``
+        (``links``: the response's Link field values) and an HTML
+        ``<link rel="license" type="application/rsl+xml">`` in the head (in
+        ``read``'s decoded prefix).  Empty when the policy does not read ``rsl``.
+        """
+        if d.RSL not in self.policy.sources:
+            return []
+        from urllib.parse import urljoin
+
+        from .rsl import html_licence_links, licence_links
+
+        found = licence_links(links)
+        if read is not None and read.head is not None and read.body:
+            found += html_licence_links(read.body, self.policy.html_budget)
+        out: list[str] = []
+        for href in found:
+            with contextlib.suppress(ValueError, UnicodeError):
+                absolute = safe_url_string(urljoin(url, href))
+                if absolute.startswith(("http://", "https://")) and absolute not in out:
+                    out.append(absolute)
+        return out
+
+    def with_licences(self, judgement: Judgement, url: str, licences: Iterable[RslFile]) -> Judgement:
+        """``judgement`` with the signals of the licences its page names, added to the page's signals."""
+        extra = [s for lic in licences if (s := lic.signal(url, self.policy)) is not None]
+        if not extra:
+            return judgement
+        page = [*judgement.page, *extra]
+        decision = decide(url, judgement.site + page, self.policy)
+        return _new_judgement(decision, judgement.site, page, judgement.head, judgement.read)
+
     # -- after the fetch -----------------------------------------------------------------------
 
     def page_signals(self, page: Page) -> tuple[list[Signal], PageRead | None]:

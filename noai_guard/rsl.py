@@ -1,4 +1,4 @@
-"""RSL 1.0 (Really Simple Licensing) licence documents: hardened parsing and what they say of a URL.
+"""Internal: RSL 1.0 (Really Simple Licensing) licence documents: hardened parsing and what they say of a URL.
 
 RSL-SPEC-1.0 (rslstandard.org/rsl, Recommendation, 2025-11-06): an
 ``<rsl xmlns="https://rslstandard.org/rsl">`` document holds ``<content url>``
@@ -52,6 +52,7 @@ __all__ = [
     "RslContent",
     "RslFile",
     "RslLicense",
+    "html_licence_links",
     "licence_links",
 ]
 
@@ -381,4 +382,39 @@ def licence_links(values: Iterable[str]) -> list[str]:
             rels = params.get("rel", "").lower().split()
             if "license" in rels and params.get("type", "").lower() == MEDIA_TYPE:
                 out.append(m.group(1).strip())
+    return out
+
+
+_RSL_TYPE = re.compile(rb"(?i)application/rsl\+xml")
+_HEAD_STOP = re.compile(rb"(?i)<body[\s>/]|</head\s*>")
+_LINK_TAG = re.compile(rb"(?i)<link\b([^>]*)>")
+_ATTR = re.compile(rb"""([^\s=/>]+)\s*(?:=\s*("[^"]*"|'[^']*'|[^\s>]+))?""")
+
+
+def html_licence_links(body: bytes, limit: int = 256 * 1024) -> list[str]:
+    """The hrefs of ``<link rel="license" type="application/rsl+xml">`` in a document's head.
+
+    RSL 1.0 ("Adding RSL to web pages"): a page names its licence with such a
+    ``<link>``.  Screened with one search for the media type (most pages have
+    none); the head is what precedes ``<body`` or ``</head>``.  Hrefs are
+    returned as written (HTML character references decoded), to be resolved
+    against the page URL by the caller.
+    """
+    body = body[:limit]
+    if _RSL_TYPE.search(body) is None:
+        return []
+    import html
+
+    stop = _HEAD_STOP.search(body)
+    head = body if stop is None else body[: stop.start()]
+    out: list[str] = []
+    for m in _LINK_TAG.finditer(head):
+        attrs: dict[str, str] = {}
+        for am in _ATTR.finditer(m.group(1)):
+            name = am.group(1).decode("latin-1").lower()
+            raw = (am.group(2) or b"").strip(b"\"'")
+            attrs.setdefault(name, html.unescape(raw.decode("utf-8", "replace")).strip())
+        rels = attrs.get("rel", "").lower().split()
+        if "license" in rels and attrs.get("type", "").lower() == MEDIA_TYPE and attrs.get("href"):
+            out.append(attrs["href"])
     return out

@@ -308,11 +308,7 @@ def test_warc_audit_reads_the_captured_licence(tmp_path: Path) -> None:
     _warc(warc, records)
     out = tmp_path / "t.jsonl"
     assert main(["audit", str(warc), "--out", str(out), "--no-progress"]) == 1
-    recs = {
-        r["url"]: r
-        for r in map(json.loads, out.read_text().splitlines())
-        if r.get("type") == "decision"
-    }
+    recs = {r["url"]: r for r in map(json.loads, out.read_text().splitlines()) if r.get("type") == "decision"}
     story = recs["https://news.example/story"]
     assert story["action"] == "flagged" and story["signal"] == "rsl" and story["verdict"] == "reserve"
     assert story["evidence_url"] == "https://news.example/license.xml"
@@ -320,3 +316,71 @@ def test_warc_audit_reads_the_captured_licence(tmp_path: Path) -> None:
     # /open/a: permitted; the licence is a site file, not a page; plain.example's licence was
     # never captured: no signal (not checked).  Only the story is flagged.
     assert set(recs) == {"https://news.example/story"}
+
+
+# -- a licence named by the page: Link header, <link> in the head ------------------------------------
+
+PAGE_DOC = f'<rsl {NS}><content url="/"><license><prohibits type="usage">ai-all</prohibits></license></content></rsl>'
+
+
+def test_html_licence_links_reads_the_head_only() -> None:
+    from noai_guard.rsl import html_licence_links
+
+    body = (
+        b"<html><head><link rel=stylesheet href=/s.css>"
+        b"<LINK REL='License' TYPE='application/rsl+xml' HREF='/l.xml?a=1&amp;b=2'>"
+        b'<link rel="license" type="text/html" href="/terms.html">'
+        b'</head><body><link rel="license" type="application/rsl+xml" href="/late.xml"></body></html>'
+    )
+    assert html_licence_links(body) == ["/l.xml?a=1&b=2"]
+    assert html_licence_links(b"<html><head><link rel=license href=/x></head></html>") == []
+
+
+def test_crawl_honours_a_licence_the_page_names(tmp_path: Path, make_site: Callable[..., Site]) -> None:
+    link = '</page-licence.xml>; rel="license"; type="application/rsl+xml"'
+    head = '<link rel="license" type="application/rsl+xml" href="/page-licence.xml">'
+    site = make_site(
+        {
+            "/robots.txt": Route(200, "User-agent: *\nAllow: /\n", content_type="text/plain"),
+            "/page-licence.xml": Route(200, PAGE_DOC, content_type="application/rsl+xml"),
+            "/by-header": Route(
+                200, "<html><head></head><body>h</body></html>", [("Link", link)], content_type="text/html"
+            ),
+            "/by-link": Route(
+                200, f"<html><head>{head}</head><body>l</body></html>", content_type="text/html"
+            ),
+            "/plain": Route(200, "<html><head></head><body>p</body></html>", content_type="text/html"),
+        }
+    )
+    urls = [site.url("/by-header"), site.url("/by-link"), site.url("/plain")]
+    res = run_crawl(tmp_path / "c", urls, settings={"CONCURRENT_REQUESTS": 1})
+    assert res.returncode == 0, res.log[-3000:]
+    for u in urls[:2]:
+        rec = res.decision_for(u)
+        assert rec["action"] == "dropped" and rec["signal"] == "rsl" and rec["phase"] == "post-fetch", rec
+        assert rec["evidence_url"] == site.url("/page-licence.xml")
+        assert rec["evidence"] == '<content url="/"> <prohibits type="usage">ai-all</prohibits>'
+        assert u not in res.callbacks
+    assert urls[2] in res.callbacks
+    assert site.count("/page-licence.xml") == 1  # once per URL, cached
+
+
+def test_warc_audit_reads_a_licence_the_record_names(tmp_path: Path) -> None:
+    from noai_guard.cli import main
+
+    head = b'<html><head><link rel="license" type="application/rsl+xml" href="/l.rsl"></head><body>x</body></html>'
+    records = [
+        ("https://pages.example/robots.txt", 200, "text/plain", b"User-agent: *\nAllow: /\n"),
+        ("https://pages.example/l.rsl", 200, "application/xml", PAGE_DOC.encode()),
+        ("https://pages.example/story", 200, "text/html", head),
+        ("https://pages.example/other", 200, "text/html", head.replace(b"/l.rsl", b"/missing.rsl")),
+    ]
+    warc = tmp_path / "p.warc.gz"
+    _warc(warc, records)
+    out = tmp_path / "t.jsonl"
+    assert main(["audit", str(warc), "--out", str(out), "--no-progress"]) == 1
+    recs = {r["url"]: r for r in map(json.loads, out.read_text().splitlines()) if r.get("type") == "decision"}
+    story = recs["https://pages.example/story"]
+    assert story["action"] == "flagged" and story["signal"] == "rsl"
+    assert story["evidence_url"] == "https://pages.example/l.rsl"
+    assert set(recs) == {"https://pages.example/story"}  # /other's licence was never captured

@@ -83,6 +83,9 @@ _KIND_SIGNALS: dict[Kind, frozenset[str]] = {
 # The signal an unreachable site file leaves unknown.
 _KIND_SIGNAL: dict[Kind, str] = {"robots": d.ROBOTS_TXT, "tdmrep": d.TDMREP, "ai-txt": d.AI_TXT}
 
+# RSL licences a page may name that are fetched (Link headers and <link> elements), at most.
+_PAGE_LICENCES = 4
+
 _GUARDS: WeakKeyDictionary[Crawler, Guard] = WeakKeyDictionary()
 # Crawlers already told (once, at INFO) that noai_guard is disabled: both components ask.
 _DISABLED_TOLD: WeakSet[Crawler] = WeakSet()
@@ -219,6 +222,7 @@ class Guard:
         self.body_limit = settings.getint("DOWNLOAD_MAXSIZE") or 1 << 30
         self.kinds: tuple[Kind, ...] = tuple(k for k in KINDS if _KIND_SIGNALS[k] & self.policy.sources)
         self.images_on = d.EMBEDDING_PAGE in self.policy.sources and image_size > 0
+        self.rsl_on = d.RSL in self.policy.sources
         # Reuse for Scrapy's RobotsTxtMiddleware: its robots.txt request is
         # answered from noai_guard's fetch, so the file is downloaded once.
         self.robotstxt_obey = settings.getbool("ROBOTSTXT_OBEY")
@@ -393,7 +397,7 @@ class Guard:
             files = await sites.fetch_files(origin)
         site = sites.site_files(origin, files)
         expires = sites.expires(origin, files)
-        licence = licence_url(site.robots, origin) if d.RSL in self.policy.sources else None
+        licence = licence_url(site.robots, origin) if self.rsl_on else None
         if licence is not None:
             # RSL 1.0: the licence the robots.txt License: record names, fetched as a site file.
             rsl, until = await sites.fetch_licence(licence)
@@ -480,7 +484,8 @@ class Guard:
         files, ev = await self._evaluator(origin)
         before = self.judge.before_fetch(url, files, evaluator=ev)
         self.trail.count_unknowns(before.site, counts)
-        return self._judge_post(request, response, url, origin, before, None)
+        res = self._judge_post(request, response, url, origin, before, None)
+        return res if isinstance(res, Response) else await res
 
     def _judge_post(
         self,
@@ -490,12 +495,58 @@ class Guard:
         origin: str,
         before: Judgement,
         pre: Decision | None,
-    ) -> Response:
+    ) -> Response | Coroutine[Any, Any, Response]:
         """``pre``: the decision the request half took (and recorded, if blocking), if it ran."""
-        trail = self.trail
         page = page_of(url, response)
         # The judge reuses ``before``'s decision when the page adds no signal (the usual page).
         judgement = self.judge.after_fetch(page, None, before)
+        if self.rsl_on and not judgement.decision.blocked:
+            # RSL 1.0: a licence the page names (Link header, <link> in the head) is fetched
+            # as a site file (once per URL, cached) and judged with the page.
+            licences = self._page_licences(url, response, before, judgement)
+            if licences:
+                return self._judge_licences(request, response, url, origin, page, judgement, licences, pre)
+        return self._finish_post(request, response, origin, page, judgement, pre)
+
+    def _page_licences(self, url: str, response: Response, before: Judgement, judgement: Judgement) -> list[str]:
+        values = [
+            v.decode("latin-1") if isinstance(v, bytes) else str(v) for v in response.headers.getlist(b"Link")
+        ]
+        found = self.judge.page_licences(url, values, judgement.read)
+        if not found:
+            return found
+        seen = {s.source for s in before.site if s.name == d.RSL}  # the site licence: judged already
+        return [u for u in found if u not in seen][:_PAGE_LICENCES]
+
+    async def _judge_licences(
+        self,
+        request: Request,
+        response: Response,
+        url: str,
+        origin: str,
+        page: Page,
+        judgement: Judgement,
+        licences: list[str],
+        pre: Decision | None,
+    ) -> Response:
+        files = []
+        for lic in licences:
+            rsl, _until = await self.sites.fetch_licence(lic)
+            if isinstance(rsl, RslFile):
+                files.append(rsl)
+        judgement = self.judge.with_licences(judgement, url, files)
+        return self._finish_post(request, response, origin, page, judgement, pre)
+
+    def _finish_post(
+        self,
+        request: Request,
+        response: Response,
+        origin: str,
+        page: Page,
+        judgement: Judgement,
+        pre: Decision | None,
+    ) -> Response:
+        trail = self.trail
         decision = judgement.decision
         request.meta[META_DECISION] = decision
         sigs = judgement.page
