@@ -34,6 +34,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin
 
 from w3lib.url import safe_url_string
 
@@ -58,6 +59,7 @@ from .htmlhead import Head, embedded_images
 from .htmlscan import HEAD_END as SCAN_HEAD_END
 from .htmlscan import scan_head_tags
 from .policy import DecisionMemo, Policy, decide
+from .rsl import html_licence_links, licence_links
 from .sitefiles import PATHS, Kind
 
 if TYPE_CHECKING:
@@ -561,13 +563,12 @@ class Judge:
         """
         if d.RSL not in self.policy.sources:
             return []
-        from urllib.parse import urljoin
-
-        from .rsl import html_licence_links, licence_links
-
         found = licence_links(links)
-        if read is not None and read.head is not None and read.body:
-            found += html_licence_links(read.body, self.policy.html_budget)
+        head = read.head if read is not None else None
+        if read is not None and head is not None and read.body:
+            # A head that ended is searched up to its end (the scan's), not the page's budget.
+            limit = head.bytes_read + 16 if head.complete else self.policy.html_budget
+            found += html_licence_links(read.body, limit)
         out: list[str] = []
         for href in found:
             with contextlib.suppress(ValueError, UnicodeError):

@@ -385,8 +385,6 @@ def licence_links(values: Iterable[str]) -> list[str]:
     return out
 
 
-_RSL_TYPE = re.compile(rb"(?i)application/rsl\+xml")
-_HEAD_STOP = re.compile(rb"(?i)<body[\s>/]|</head\s*>")
 _LINK_TAG = re.compile(rb"(?i)<link\b([^>]*)>")
 _ATTR = re.compile(rb"""([^\s=/>]+)\s*(?:=\s*("[^"]*"|'[^']*'|[^\s>]+))?""")
 
@@ -400,13 +398,25 @@ def html_licence_links(body: bytes, limit: int = 256 * 1024) -> list[str]:
     returned as written (HTML character references decoded), to be resolved
     against the page URL by the caller.
     """
-    body = body[:limit]
-    if _RSL_TYPE.search(body) is None:
+    # The head ends at "<body" or "</head>": plain searches for the usual spellings (a
+    # case-insensitive regex over a whole page cost ~30x more); a lower-cased copy only
+    # when neither is found.
+    whole = end = min(limit, len(body))
+    for mark in (b"<body", b"</head", b"<BODY", b"</HEAD"):
+        i = body.find(mark, 0, end)
+        if i >= 0:
+            end = i
+    if end == whole:
+        low = body[:end].lower()
+        for mark in (b"<body", b"</head"):
+            i = low.find(mark, 0, end)
+            if i >= 0:
+                end = i
+    head = body[:end]
+    if b"rsl+xml" not in head.lower():
         return []
     import html
 
-    stop = _HEAD_STOP.search(body)
-    head = body if stop is None else body[: stop.start()]
     out: list[str] = []
     for m in _LINK_TAG.finditer(head):
         attrs: dict[str, str] = {}

@@ -384,3 +384,34 @@ def test_warc_audit_reads_a_licence_the_record_names(tmp_path: Path) -> None:
     assert story["action"] == "flagged" and story["signal"] == "rsl"
     assert story["evidence_url"] == "https://pages.example/l.rsl"
     assert set(recs) == {"https://pages.example/story"}  # /other's licence was never captured
+
+
+@pytest.mark.parametrize(
+    ("route", "why"),
+    [
+        (Route(200, DOC, delay=5.0, content_type="application/rsl+xml"), "TimeoutError"),  # stalls
+        (
+            Route(
+                200, b"<rsl>" + b"<content url='/'/>" * 60000 + b"</rsl>", content_type="application/rsl+xml"
+            ),
+            "XML",
+        ),
+    ],
+    ids=["stalling-licence-server", "huge-licence"],
+)
+def test_crawl_bad_licence_is_unknown_never_a_crash(
+    tmp_path: Path, make_site: Callable[..., Site], route: Route, why: str
+) -> None:
+    site = make_site(
+        {
+            "/robots.txt": Route(200, "User-agent: *\nLicense: /license.xml\n", content_type="text/plain"),
+            "/license.xml": route,
+            "/a": Route(200, "<html><head></head><body>a</body></html>", content_type="text/html"),
+        }
+    )
+    res = run_crawl(tmp_path / "c", [site.url("/a")], settings={"DOWNLOAD_TIMEOUT": 1})
+    assert res.returncode == 0, res.log[-3000:]
+    rec = res.decision_for(site.url("/a"))  # unknown: recorded (allowed by the default policy)
+    (sig,) = [s for s in rec["signals"] if s["name"] == "rsl"]
+    assert sig["verdict"] == "unknown" and why in sig["evidence"], sig
+    assert "Traceback" not in res.log

@@ -13,11 +13,11 @@ through.  It decides nothing itself: every decision is the judge's.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import time
 from collections import OrderedDict
 from collections.abc import Coroutine
+from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 from weakref import WeakKeyDictionary, WeakSet
 
@@ -32,7 +32,6 @@ from .. import decision as d
 from ..decision import Decision, Verdict
 from ..engine import Judge, Judgement, Page, SiteFiles
 from ..evaluate import SiteEval
-from ..rsl import RslFile
 from ..settings import (
     DEFAULTS,
     SettingsError,
@@ -42,9 +41,10 @@ from ..settings import (
     policy_from_settings,
     provenance_field,
 )
-from ..sitefiles import KINDS, PATHS, Kind, licence_url
+from ..sitefiles import KINDS, PATHS, Kind
 from .command import HAND_RUN, scrapy_command
 from .keys import META_BYPASS, META_DECISION, META_SITE, RESPONSE_PRIORITY
+from .licences import Licences
 from .media import MediaStore
 from .page import origin as _origin
 from .page import page_of
@@ -82,9 +82,6 @@ _KIND_SIGNALS: dict[Kind, frozenset[str]] = {
 
 # The signal an unreachable site file leaves unknown.
 _KIND_SIGNAL: dict[Kind, str] = {"robots": d.ROBOTS_TXT, "tdmrep": d.TDMREP, "ai-txt": d.AI_TXT}
-
-# RSL licences a page may name that are fetched (Link headers and <link> elements), at most.
-_PAGE_LICENCES = 4
 
 _GUARDS: WeakKeyDictionary[Crawler, Guard] = WeakKeyDictionary()
 # Crawlers already told (once, at INFO) that noai_guard is disabled: both components ask.
@@ -222,7 +219,6 @@ class Guard:
         self.body_limit = settings.getint("DOWNLOAD_MAXSIZE") or 1 << 30
         self.kinds: tuple[Kind, ...] = tuple(k for k in KINDS if _KIND_SIGNALS[k] & self.policy.sources)
         self.images_on = d.EMBEDDING_PAGE in self.policy.sources and image_size > 0
-        self.rsl_on = d.RSL in self.policy.sources
         # Reuse for Scrapy's RobotsTxtMiddleware: its robots.txt request is
         # answered from noai_guard's fetch, so the file is downloaded once.
         self.robotstxt_obey = settings.getbool("ROBOTSTXT_OBEY")
@@ -256,6 +252,7 @@ class Guard:
             fetched=self.trail.fetched,
             blocks_if_unreachable=frozenset(k for k in self.kinds if self._reserves_unknown(_KIND_SIGNAL[k])),
         )
+        self.licences = Licences(self.sites, self.judge, on=d.RSL in self.policy.sources)
         self.media = MediaStore(image_size)
         self._media_urls = self.media.urls  # the store's own mapping: empty until a page reserves images
         # Per origin: until when its files and evaluator may be used without looking at the
@@ -397,14 +394,7 @@ class Guard:
             files = await sites.fetch_files(origin)
         site = sites.site_files(origin, files)
         expires = sites.expires(origin, files)
-        licence = licence_url(site.robots, origin) if self.rsl_on else None
-        if licence is not None:
-            # RSL 1.0: the licence the robots.txt License: record names, fetched as a site file.
-            rsl, until = await sites.fetch_licence(licence)
-            if isinstance(rsl, RslFile):
-                provenance = {**site.provenance, "rsl": {"source": "fetch", "url": licence}}
-                site = dataclasses.replace(site, rsl=rsl, provenance=provenance)
-                expires = min(expires, until)
+        site, expires = await self.licences.with_site_licence(site, expires)  # RSL 1.0 License:
         ev = self.judge.site_eval(site)
         if expires > time.monotonic():
             self._ready[origin] = (expires, site, ev)
@@ -500,41 +490,9 @@ class Guard:
         page = page_of(url, response)
         # The judge reuses ``before``'s decision when the page adds no signal (the usual page).
         judgement = self.judge.after_fetch(page, None, before)
-        if self.rsl_on and not judgement.decision.blocked:
-            # RSL 1.0: a licence the page names (Link header, <link> in the head) is fetched
-            # as a site file (once per URL, cached) and judged with the page.
-            licences = self._page_licences(url, response, before, judgement)
-            if licences:
-                return self._judge_licences(request, response, url, origin, page, judgement, licences, pre)
-        return self._finish_post(request, response, origin, page, judgement, pre)
-
-    def _page_licences(self, url: str, response: Response, before: Judgement, judgement: Judgement) -> list[str]:
-        values = [
-            v.decode("latin-1") if isinstance(v, bytes) else str(v) for v in response.headers.getlist(b"Link")
-        ]
-        found = self.judge.page_licences(url, values, judgement.read)
-        if not found:
-            return found
-        seen = {s.source for s in before.site if s.name == d.RSL}  # the site licence: judged already
-        return [u for u in found if u not in seen][:_PAGE_LICENCES]
-
-    async def _judge_licences(
-        self,
-        request: Request,
-        response: Response,
-        url: str,
-        origin: str,
-        page: Page,
-        judgement: Judgement,
-        licences: list[str],
-        pre: Decision | None,
-    ) -> Response:
-        files = []
-        for lic in licences:
-            rsl, _until = await self.sites.fetch_licence(lic)
-            if isinstance(rsl, RslFile):
-                files.append(rsl)
-        judgement = self.judge.with_licences(judgement, url, files)
+        if self.licences.on and not judgement.decision.blocked:
+            finish = partial(self._finish_post, request, response, origin, page, pre=pre)
+            return self.licences.after_page(url, response, before, judgement, finish)  # RSL 1.0
         return self._finish_post(request, response, origin, page, judgement, pre)
 
     def _finish_post(
