@@ -56,7 +56,7 @@ SIGNALS: dict[str, str] = {
     CONTENT_USAGE: "IETF aipref Content-Usage (robots.txt record or HTTP header)",
     CONTENT_SIGNAL: "Cloudflare Content-Signal (robots.txt line or HTTP header)",
     RSL_LICENSE: "RSL License: record in robots.txt (licence URL recorded)",
-    RSL: "RSL 1.0 licence (the robots.txt License: URL): <prohibits>, <permits>, licence server / payment",
+    RSL: "RSL 1.0 licence (robots.txt License:, Link header, <link rel=license>): prohibits / permits / terms",
     LEGACY_AI_TRAINING: "DisallowAITraining / AllowAITraining (expired draft, legacy)",
     X_ROBOTS_TAG: "X-Robots-Tag noai / noimageai / noml",
     META_ROBOTS: '<meta name="robots"> or <meta name="TOKEN"> noai / noimageai / noml',

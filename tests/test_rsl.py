@@ -415,3 +415,14 @@ def test_crawl_bad_licence_is_unknown_never_a_crash(
     (sig,) = [s for s in rec["signals"] if s["name"] == "rsl"]
     assert sig["verdict"] == "unknown" and why in sig["evidence"], sig
     assert "Traceback" not in res.log
+
+
+def test_explain_rsl_licence_required_flag(tmp_path: Path) -> None:
+    lic = tmp_path / "srv.xml"
+    lic.write_text(f'<rsl {NS}><content url="/" server="https://ls.example/"><license/></content></rsl>')
+    base = [sys.executable, "-m", "noai_guard.cli", "explain", "https://ex.example/a", "--rsl", str(lic)]
+    run = lambda *extra: subprocess.run([*base, *extra], capture_output=True, text=True, check=False)
+    assert run().returncode == 1  # reserve: a licence to obtain first
+    assert run("--rsl-licence-required", "unknown").returncode == 3
+    bad = run("--rsl-licence-required", "allow")
+    assert bad.returncode == 2 and "--rsl-licence-required" in bad.stderr
