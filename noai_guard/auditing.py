@@ -263,7 +263,7 @@ class Judge:
             # RSL 1.0: the licence robots.txt names, from its capture in force at ts (none: not checked).
             lic = self.index.licence(licence, ts)
             if lic is None:
-                used["rsl"] = {"url": licence, "missing": "no capture of the licence"}
+                used["rsl"] = {"missing": f"no capture of the RSL licence {licence} at or before the record's date"}
             else:
                 files["rsl"], cap, later = lic
                 used["rsl"] = {**cap.describe(), "source": "capture"}
@@ -343,7 +343,7 @@ class Judge:
                 continue  # the site licence: judged already
             got = self.index.licence(lic, ts)
             if got is None or not isinstance(got[0], RslFile):
-                named.append({"url": lic, "missing": "no capture of the licence"})
+                named.append({"missing": f"no capture of the RSL licence {lic} at or before the record's date"})
                 continue
             licences.append(got[0])
             named.append({**got[1].describe(), "source": "capture"})

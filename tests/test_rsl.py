@@ -312,6 +312,7 @@ def test_warc_audit_reads_the_captured_licence(tmp_path: Path) -> None:
     story = recs["https://news.example/story"]
     assert story["action"] == "flagged" and story["signal"] == "rsl" and story["verdict"] == "reserve"
     assert story["evidence_url"] == "https://news.example/license.xml"
+    assert story["capture"]["rsl"]["url"] == "https://news.example/license.xml"  # which capture
     assert story["evidence"] == '<content url="/"> <prohibits type="usage">ai-train</prohibits>'
     # /open/a: permitted; the licence is a site file, not a page; plain.example's licence was
     # never captured: no signal (not checked).  Only the story is flagged.
