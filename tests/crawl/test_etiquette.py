@@ -26,6 +26,7 @@ from crawlutil import ROOT, USER_AGENT, CrawlResult, Site, closed_port, page, te
 from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
 
+from noai_guard.decision import SIGNALS
 from noai_guard.middleware import NoAIGuardMiddleware
 from noai_guard.settings import DEFAULTS, SettingsError, get_bool
 
@@ -207,7 +208,7 @@ def test_one_start_up_line_says_what_is_on(crawl: Crawl, make_site: MakeSite) ->
         "enforcing",
         "purpose ai-train",
         "own tokens testbot",
-        "sources: all 11 signals",
+        f"sources: all {len(SIGNALS)} signals",  # every signal name the decision vocabulary has
         "site files per origin: /robots.txt, /.well-known/tdmrep.json, /ai.txt",
         f"audit trail: {r.workdir / 'trail.jsonl'}",
     ):
