@@ -341,6 +341,15 @@ def site_file_kind(url: str) -> Kind | None:
     return _PATH_KIND.get(parts.path)
 
 
+def _is_rsl_licence(url: str, ctype: str | None) -> bool:
+    """A capture of an RSL 1.0 licence: served as ``application/rsl+xml``, or at a ``.rsl`` /
+    ``license.xml`` path (the spec's file names), with no query."""
+    if ctype is not None and ctype.split(";", 1)[0].strip().lower() == "application/rsl+xml":
+        return True
+    path, _, query = url.partition("?")
+    return not query and path.lower().endswith((".rsl", "/license.xml"))
+
+
 @dataclass(slots=True)
 class Capture:
     """One captured fetch of a site file (robots.txt, tdmrep.json, ai.txt)."""
@@ -1164,6 +1173,8 @@ def _warc_item(rec: Any, path: str, policy: Policy, want_head: bool) -> WarcItem
     expected = rec.content_length
     reader = rec.reader
     kind = site_file_kind(url)
+    if kind is None and _is_rsl_licence(url, ctype):
+        kind = "rsl"  # RSL 1.0: a licence capture, looked up by the URL robots.txt names
     if kind is not None:
         pr = PayloadReader(reader, codings=(te, ce))
         body = b""
@@ -1473,7 +1484,8 @@ class CaptureIndex:
         return state
 
     def add(self, cap: Capture) -> None:
-        key = cap.origin + PATHS[cap.kind]
+        # An RSL licence has no fixed path: kept by its URL (RSL 1.0, named by robots.txt).
+        key = cap.url if cap.kind == "rsl" else cap.origin + PATHS[cap.kind]
         self._seq += 1
         bisect.insort(self.by_url.setdefault(key, []), (cap.ts, self._seq, cap))
 
@@ -1505,6 +1517,16 @@ class CaptureIndex:
         if cap is None and "://" in origin:
             cap = self._nearest("*://" + origin.split("://", 1)[1] + path, ts)
         return cap
+
+    def licence(self, url: str, ts: float) -> tuple[SiteFile, Capture, Capture | None] | None:
+        """The RSL licence captured at ``url`` in force at ``ts``, its capture and the next one.
+
+        No redirect is followed: a 3xx capture is parsed as its status says (unreachable).
+        """
+        cap = self._nearest(url, ts)
+        if cap is None:
+            return None
+        return self.parsed(cap, "rsl", url), cap, self._first_after(url, ts)
 
     def first_after(self, origin: str, kind: Kind, ts: float) -> Capture | None:
         """The first capture strictly after ``ts`` (named in the trail when none is before)."""

@@ -63,7 +63,8 @@ from .archives import (
 from .decision import Decision, Verdict
 from .engine import Judgement, MediaReservation, Page, PageRead, SiteFiles
 from .policy import Policy
-from .sitefiles import KINDS, PATHS, Kind, SiteFile, origin_of
+from .rsl import RslFile
+from .sitefiles import KINDS, PATHS, Kind, SiteFile, licence_url, origin_of
 
 MODE = "audit"
 RemovalsFormat = Literal["url", "warc-id"]
@@ -257,6 +258,18 @@ class Judge:
                     if later is not None:
                         hi = min(hi, later.ts)
             used[kind] = desc
+        licence = licence_url(files.get("robots"), origin) if d.RSL in self.policy.sources else None
+        if licence is not None:
+            # RSL 1.0: the licence robots.txt names, from its capture in force at ts (none: not checked).
+            lic = self.index.licence(licence, ts)
+            if lic is None:
+                used["rsl"] = {"missing": f"no capture of the RSL licence {licence} at or before the record's date"}
+            else:
+                files["rsl"], cap, later = lic
+                used["rsl"] = {**cap.describe(), "source": "capture"}
+                lo = max(lo, cap.ts)
+                if later is not None:
+                    hi = min(hi, later.ts)
         if len(self._cache) > 100_000:
             self._cache.clear()
         self._cache[origin] = (lo, hi, files, used)
@@ -311,7 +324,32 @@ class Judge:
         before = self.engine.before_fetch(url, site)
         if page is None:
             return before, used
-        return self.engine.after_fetch(page, site, before), used
+        judgement = self.engine.after_fetch(page, site, before)
+        if not judgement.decision.blocked and d.RSL in self.policy.sources:
+            judgement, used = self._page_licences(url, ts, page, site, judgement, used)
+        return judgement, used
+
+    def _page_licences(
+        self, url: str, ts: float, page: Page, site: SiteFiles, judgement: Judgement, used: dict[str, Any]
+    ) -> tuple[Judgement, dict[str, Any]]:
+        """RSL 1.0: the licences the record names (Link header, head <link>), from their captures."""
+        links = [v for k, v in page.headers if k.lower() == "link"]
+        found = self.engine.page_licences(url, links, judgement.read)
+        seen = site.rsl.url if site.rsl is not None else None
+        licences = []
+        named: list[dict[str, Any]] = []
+        for lic in found:
+            if lic == seen:
+                continue  # the site licence: judged already
+            got = self.index.licence(lic, ts)
+            if got is None or not isinstance(got[0], RslFile):
+                named.append({"missing": f"no capture of the RSL licence {lic} at or before the record's date"})
+                continue
+            licences.append(got[0])
+            named.append({**got[1].describe(), "source": "capture"})
+        if not named:
+            return judgement, used
+        return self.engine.with_licences(judgement, url, licences), {**used, "page-rsl": named}
 
     @staticmethod
     def _site(origin: str, files: dict[Kind, SiteFile], used: dict[str, Any], record: bool) -> SiteFiles:

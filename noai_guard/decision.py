@@ -42,6 +42,7 @@ ROBOTS_TXT_PROXY = "robots-txt-proxy"  # Disallow for a proxy AI-training token
 CONTENT_USAGE = "content-usage"  # IETF aipref, robots.txt record or HTTP header
 CONTENT_SIGNAL = "content-signal"  # Cloudflare Content Signals, robots.txt or header
 RSL_LICENSE = "rsl-license"  # RSL ``License:`` record (informational)
+RSL = "rsl"  # RSL 1.0 licence document: its <content>'s permits / prohibits / payment
 LEGACY_AI_TRAINING = "legacy-ai-training"  # DisallowAITraining / AllowAITraining
 X_ROBOTS_TAG = "x-robots-tag"  # noai / noimageai / noml in the HTTP header
 META_ROBOTS = "meta-robots"  # noai / noimageai / noml in <meta name=robots|TOKEN>
@@ -58,6 +59,7 @@ SIGNALS: dict[str, str] = {
     CONTENT_USAGE: "IETF aipref Content-Usage (robots.txt record or HTTP header)",
     CONTENT_SIGNAL: "Cloudflare Content-Signal (robots.txt line or HTTP header)",
     RSL_LICENSE: "RSL License: record in robots.txt (licence URL recorded)",
+    RSL: "RSL 1.0 licence (robots.txt License:, Link header, <link rel=license>): prohibits / permits / terms",
     LEGACY_AI_TRAINING: "DisallowAITraining / AllowAITraining (expired draft, legacy)",
     X_ROBOTS_TAG: "X-Robots-Tag noai / noimageai / noml",
     META_ROBOTS: '<meta name="robots"> or <meta name="TOKEN"> noai / noimageai / noml',
@@ -72,6 +74,7 @@ SIGNALS: dict[str, str] = {
 # Where a signal was read from (``Signal.location``).
 LOC_ROBOTS = "robots.txt"
 LOC_AI_TXT = "ai.txt"
+LOC_RSL = "rsl-licence"
 LOC_TDMREP_FILE = "tdmrep.json"
 LOC_HEADER = "header"
 LOC_META = "meta"

@@ -35,6 +35,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin
 
 from w3lib.url import safe_url_string
 
@@ -61,10 +62,12 @@ from .htmlscan import HEAD_END as SCAN_HEAD_END
 from .htmlscan import scan_head_tags
 from .imagemeta import IMAGE_META_BUDGET
 from .policy import IMAGE_DIRECTIVES, DecisionMemo, Policy, decide
+from .rsl import html_licence_links, licence_links
 from .sitefiles import PATHS, Kind
 
 if TYPE_CHECKING:
     from .robots import RobotsTxt
+    from .rsl import RslFile
     from .tdmrep import TdmrepFile
 
 __all__ = [
@@ -115,6 +118,8 @@ class SiteFiles:
     tdmrep: TdmrepFile | None = None
     ai_txt: RobotsTxt | None = None
     provenance: Mapping[str, Any] = field(default_factory=dict)
+    #: The RSL 1.0 licence the robots.txt ``License:`` record names, fetched (None: none, or not read).
+    rsl: RslFile | None = None
 
     @classmethod
     def from_kinds(
@@ -127,14 +132,18 @@ class SiteFiles:
             files.get("tdmrep"),
             files.get("ai-txt"),
             provenance if provenance is not None else {},
+            files.get("rsl"),
         )
 
     def states(self) -> dict[str, str]:
-        return {
+        out = {
             "robots": file_state(self.robots),
             "tdmrep": file_state(self.tdmrep),
             "ai-txt": file_state(self.ai_txt),
         }
+        if self.rsl is not None:
+            out["rsl"] = {"ok": "present", "unavailable": "absent"}.get(self.rsl.state, self.rsl.state)
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -534,6 +543,12 @@ class Judge:
             evidence = missing.get("missing", "") if isinstance(missing, Mapping) else ""
             sigs = [*sigs, not_checked_signal(url, files.origin, self.policy, evidence or "no robots.txt")]
             decision = decide(url, sigs, self.policy)
+        if files.rsl is not None and d.RSL in self.policy.sources:
+            # RSL 1.0: the licence the robots.txt License: record names, judged per <content url>.
+            rsl = files.rsl.signal(url, self.policy)
+            if rsl is not None:
+                sigs = [*sigs, rsl]
+                decision = decide(url, sigs, self.policy)
         return _new_judgement(decision, sigs, [], None, None)
 
     def from_site_signals(self, url: str, signals: Iterable[Signal]) -> Judgement:
@@ -561,6 +576,41 @@ class Judge:
             note=f"embedded by {media.page_url}, which {s.name} ({s.location}) reserves",
         )
         return Judgement(decide(url, [sig], self.policy), [sig])
+
+    # -- RSL licences a page names ---------------------------------------------------------------
+
+    def page_licences(self, url: str, links: Iterable[str], read: PageRead | None) -> list[str]:
+        """The RSL licence URLs a page names (absolute, http(s), first seen first).
+
+        RSL 1.0: an HTTP ``Link: <...>; rel="license"; type="application/rsl+xml"``
+        (``links``: the response's Link field values) and an HTML
+        ``<link rel="license" type="application/rsl+xml">`` in the head (in
+        ``read``'s decoded prefix).  Empty when the policy does not read ``rsl``.
+        """
+        if d.RSL not in self.policy.sources:
+            return []
+        found = licence_links(links)
+        head = read.head if read is not None else None
+        if read is not None and head is not None and read.body:
+            # A head that ended is searched up to its end (the scan's), not the page's budget.
+            limit = head.bytes_read + 16 if head.complete else self.policy.html_budget
+            found += html_licence_links(read.body, limit)
+        out: list[str] = []
+        for href in found:
+            with contextlib.suppress(ValueError, UnicodeError):
+                absolute = safe_url_string(urljoin(url, href))
+                if absolute.startswith(("http://", "https://")) and absolute not in out:
+                    out.append(absolute)
+        return out
+
+    def with_licences(self, judgement: Judgement, url: str, licences: Iterable[RslFile]) -> Judgement:
+        """``judgement`` with the signals of the licences its page names, added to the page's signals."""
+        extra = [s for lic in licences if (s := lic.signal(url, self.policy)) is not None]
+        if not extra:
+            return judgement
+        page = [*judgement.page, *extra]
+        decision = decide(url, judgement.site + page, self.policy)
+        return _new_judgement(decision, judgement.site, page, judgement.head, judgement.read)
 
     # -- after the fetch -----------------------------------------------------------------------
 

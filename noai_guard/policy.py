@@ -36,6 +36,7 @@ SIGNAL_PURPOSES: dict[str, tuple[str, ...]] = {
     d.CONTENT_USAGE: d.PURPOSES,  # aipref vocab-08: train-ai, ai-use, search
     d.CONTENT_SIGNAL: (d.AI_TRAIN, d.AI_INPUT, d.SEARCH),
     d.RSL_LICENSE: (),
+    d.RSL: d.PURPOSES,
     d.LEGACY_AI_TRAINING: (d.AI_TRAIN,),
     d.X_ROBOTS_TAG: (d.AI_TRAIN, d.AI_INPUT),
     d.META_ROBOTS: (d.AI_TRAIN, d.AI_INPUT),
@@ -64,6 +65,7 @@ _PRECEDENCE: tuple[str, ...] = (
     d.AI_TXT,
     d.ROBOTS_TXT_PROXY,
     d.LEGACY_AI_TRAINING,
+    d.RSL,
     d.RSL_LICENSE,
 )
 _RANK = {name: i for i, name in enumerate(_PRECEDENCE)}
@@ -93,6 +95,9 @@ class Policy:
     not_checked_as: Verdict = Verdict.ALLOW
     html_strict: bool = False  # also read <meta> in <body>
     html_budget: int = 256 * 1024  # bytes of HTML read to find the head's end
+    # RSL 1.0: a use granted only under a licence obtained first (a licence server, a paid
+    # <payment>) reserves (the terms as evidence), or is unknown (then resolved by unknown_as).
+    rsl_licence_required: Verdict = Verdict.RESERVE
 
     def __post_init__(self) -> None:
         if self.purpose not in d.PURPOSES:
@@ -103,6 +108,8 @@ class Policy:
         for v in (*self.unknown_as.values(), self.unknown_default, self.not_checked_as):
             if v is Verdict.UNKNOWN:
                 raise ValueError("unknown can only resolve to allow or reserve")
+        if self.rsl_licence_required is Verdict.ALLOW:
+            raise ValueError("rsl_licence_required is reserve or unknown, never allow")
 
     def with_purpose(self, purpose: str) -> Policy:
         return replace(self, purpose=purpose)
@@ -133,6 +140,12 @@ class Policy:
             "not_checked_as": self.not_checked_as.value,
             "html_strict": self.html_strict,
             "html_budget": self.html_budget,
+            # Written only when changed, so the hash of every policy before RSL stays the same.
+            **(
+                {"rsl_licence_required": self.rsl_licence_required.value}
+                if self.rsl_licence_required is not Verdict.RESERVE
+                else {}
+            ),
         }
 
     @classmethod
@@ -332,6 +345,12 @@ def policy_from_mapping(data: Mapping[str, Any]) -> Policy:
                 "a number of bytes",
             )
         kw["html_budget"] = budget
+    if "rsl_licence_required" in data:
+        raw_rsl = data["rsl_licence_required"]
+        value = raw_rsl.value if isinstance(raw_rsl, Verdict) else raw_rsl
+        if value not in ("reserve", "unknown"):
+            raise PolicyError("rsl_licence_required", raw_rsl, "reserve or unknown")
+        kw["rsl_licence_required"] = Verdict(value)
     return Policy(**kw)
 
 

@@ -85,6 +85,7 @@ EXPECTED: tuple[Expectation, ...] = (
         MAIN, "/essays/on-consent.html", d.CONTENT_USAGE, PRE_FETCH, note="Content-Usage: /essays/ train-ai=n"
     ),
     _E(MAIN, "/tdm/paper.html", d.TDMREP, PRE_FETCH, note="tdmrep.json reserves /tdm/"),
+    _E(MAIN, "/licensed/report.html", d.RSL, PRE_FETCH, note="RSL licence: <prohibits> ai-train"),
     # Its tdm-reservation: 0 header overrides the file (TDMRep layering), but only a fetch can
     # show it: enforcing, the file's reservation skips it first; ``check`` (audit-only) allows it.
     _E(MAIN, "/tdm/open-paper.html", d.TDMREP, PRE_FETCH, note="tdmrep.json; its header says 0"),
@@ -235,7 +236,7 @@ class Resource:
 def _main_routes(main: str, second: str, unreachable: str, token: str) -> dict[str, Resource]:
     robots = f"""\
 # noai-guard sample site: every machine-readable AI opt-out signal in one place.
-# RSL licence for the whole site (informational; recorded as evidence).
+# RSL 1.0 licence (its <content url="/licensed/"> prohibits ai-train).
 License: {main}/license.xml
 
 # The demo crawler's own group (RFC 9309 2.2.1: only this group binds it).
@@ -271,7 +272,7 @@ Disallow: *.jpeg
     license_xml = f"""\
 <?xml version="1.0" encoding="UTF-8"?>
 <rsl xmlns="https://rslstandard.org/rsl">
-  <content url="/">
+  <content url="/licensed/">
     <license>
       <permits type="usage">search</permits>
       <prohibits type="usage">ai-train</prohibits>
@@ -292,6 +293,7 @@ Disallow: *.jpeg
         ("Dataset (robots.txt, GPTBot only)", "/gpt-only/dataset.html"),
         ("Essay (Content-Usage in robots.txt)", "/essays/on-consent.html"),
         ("Paper (tdmrep.json)", "/tdm/paper.html"),
+        ("Report (RSL licence prohibits ai-train)", "/licensed/report.html"),
         ("X-Robots-Tag: noai", "/headers/x-robots-noai.html"),
         ("X-Robots-Tag scoped to our token", "/headers/x-robots-scoped.html"),
         ("tdm-reservation: 1 header", "/headers/tdm-reservation.html"),
@@ -368,6 +370,7 @@ Disallow: *.jpeg
         "/tdm-policy.json": Resource(b'{"@context": [], "@type": "Offer"}\n', "application/json"),
         "/private/staff.html": Resource(_page("Staff", "<p>Disallowed for our token.</p>")),
         "/gpt-only/dataset.html": Resource(_page("Dataset", "<p>Disallowed for GPTBot.</p>")),
+        "/licensed/report.html": Resource(_page("Report", "<p>Under an RSL licence.</p>")),
         "/essays/on-consent.html": Resource(_page("On consent", "<p>train-ai=n in robots.txt.</p>")),
         "/tdm/paper.html": Resource(_page("Paper", "<p>Reserved by tdmrep.json.</p>")),
         "/headers/x-robots-noai.html": Resource(

@@ -9,13 +9,16 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from .robots import RobotsTxt
+from .rsl import RslFile
 from .tdmrep import TdmrepFile
 
-Kind = Literal["robots", "tdmrep", "ai-txt"]
+# "rsl": the RSL 1.0 licence a robots.txt License: record names; fetched by its URL, not a
+# fixed path, so it is not one of KINDS.
+Kind = Literal["robots", "tdmrep", "ai-txt", "rsl"]
 KINDS: tuple[Kind, ...] = ("robots", "tdmrep", "ai-txt")
 PATHS: dict[Kind, str] = {"robots": "/robots.txt", "tdmrep": "/.well-known/tdmrep.json", "ai-txt": "/ai.txt"}
 
-SiteFile = RobotsTxt | TdmrepFile
+SiteFile = RobotsTxt | TdmrepFile | RslFile
 
 # RFC 9309 §2.5: parse at least 500 KiB; content beyond is ignored.
 SIZE_LIMIT = 500 * 1024
@@ -51,7 +54,22 @@ def origin_of(url: str) -> str:
 
 
 def file_url(origin: str, kind: Kind) -> str:
-    return origin + PATHS[kind]
+    return origin + PATHS[kind]  # "rsl" has no fixed path: fetched by the URL robots.txt names
+
+
+def licence_url(robots: SiteFile | None, origin: str) -> str | None:
+    """The first http(s) licence URL of robots.txt's ``License:`` records (RSL 1.0, origin-wide)."""
+    from urllib.parse import urljoin
+
+    from w3lib.url import safe_url_string
+
+    if not isinstance(robots, RobotsTxt) or robots.state != "ok":
+        return None
+    for _line, _evidence, value in robots.licenses:
+        url = safe_url_string(urljoin(origin + "/", value.strip()))
+        if url.startswith(("http://", "https://")):
+            return url
+    return None
 
 
 def status_class(status: int | None) -> str:
@@ -96,7 +114,16 @@ def from_fetch(
         if kind == "tdmrep":
             return TdmrepFile.unreachable(url, detail)
         return RobotsTxt.unreachable(url, detail, status)
+    if cut and kind == "rsl" and status is not None and 200 <= status < 300:
+        return RslFile.unreachable(url, f"HTTP {status}, body cut short after {len(body)} bytes (dataloss)")
     detail = detail or (f"HTTP {status}" if status is not None else "network error")
+    if kind == "rsl":
+        # As a site file: 2xx parsed, 4xx absent, 5xx / 429 / network errors unreachable (unknown).
+        if status is not None and 200 <= status < 300:
+            return RslFile.parse(body, url)
+        if status is not None and 400 <= status < 500 and status != 429:
+            return RslFile.unavailable(url, detail)
+        return RslFile.unreachable(url, detail)
     if kind == "tdmrep":
         if status is not None and 200 <= status < 300:
             return TdmrepFile.parse(body, url)

@@ -35,6 +35,7 @@ FIELD_FLAGS: dict[str, str] = {
     "not_checked_as": "--not-checked-as",
     "html_strict": "--html-strict",
     "html_budget": "--head-budget",
+    "rsl_licence_required": "--rsl-licence-required",
 }
 _VERDICTS = "allow, reserve"
 
@@ -106,6 +107,11 @@ def add_policy_args(p: argparse.ArgumentParser, *, user_agent_help: str = "") ->
         "--not-checked-as",
         metavar="allow|reserve",
         help="what a robots.txt the run never saw becomes (default: allow, reported unknown)",
+    )
+    g.add_argument(
+        "--rsl-licence-required",
+        metavar="reserve|unknown",
+        help="an RSL licence to obtain first (licence server, paid payment): reserve (default) or unknown",
     )
     g.add_argument(
         "--lenient-noimageai",
@@ -203,6 +209,8 @@ def policy_from_args(args: argparse.Namespace) -> Policy:
         put("unknown_default", args.unknown_default)
     if args.not_checked_as is not None:
         put("not_checked_as", args.not_checked_as)
+    if getattr(args, "rsl_licence_required", None) is not None:
+        put("rsl_licence_required", args.rsl_licence_required)
     for field in ("lenient_noimageai", "honour_legacy", "html_strict"):
         value = getattr(args, field)
         if value is not None:

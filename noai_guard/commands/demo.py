@@ -39,6 +39,7 @@ _ROW_ORDER = (
     "content-signal",
     "tdmrep",
     "ai-txt",
+    "rsl",
     "x-robots-tag",
     "meta-robots",
     "embedding-page",

@@ -58,6 +58,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--tdmrep", metavar="FILE", help="the origin's /.well-known/tdmrep.json")
     p.add_argument("--ai-txt", metavar="FILE", help="the origin's /ai.txt")
     p.add_argument(
+        "--rsl",
+        metavar="FILE",
+        help="the RSL 1.0 licence (application/rsl+xml) the robots.txt License: record names",
+    )
+    p.add_argument(
         "--decoded",
         action="store_true",
         help="the --html file is the decoded body: ignore the Content-Encoding and "
@@ -108,7 +113,7 @@ def parse_headers_status(raw: bytes) -> tuple[int, list[tuple[str, str]]]:
 def judge_from_args(args: argparse.Namespace) -> Judgement:
     """Judge the URL with the engine: before the fetch from the site files alone, after it when
     response headers or a body are given."""
-    from urllib.parse import urlsplit
+    from urllib.parse import urljoin, urlsplit
 
     from ..content import is_chunked, parse_codings
     from ..engine import Judge, Page, SiteFiles
@@ -140,7 +145,15 @@ def judge_from_args(args: argparse.Namespace) -> Judgement:
     tdm = None if tdm_body is None else TdmrepFile.parse(tdm_body, file_url(origin, "tdmrep"))
     ai_body = _read(args.ai_txt)
     ai = None if ai_body is None else RobotsTxt.parse(ai_body, file_url(origin, "ai-txt"))
-    files = SiteFiles(origin, robots, tdm, ai, _provenance(args))
+    rsl_body = _read(getattr(args, "rsl", None))
+    rsl = None
+    if rsl_body is not None:
+        from ..rsl import RslFile
+
+        # Its URL: the first License: record of --robots, else <origin>/license.xml (RSL's example).
+        lic = next((v.strip() for _, _, v in robots.licenses), "") if robots.state == "ok" else ""
+        rsl = RslFile.parse(rsl_body, urljoin(origin + "/", lic or "/license.xml"))
+    files = SiteFiles(origin, robots, tdm, ai, _provenance(args), rsl)
     judge = Judge(policy)
     hdr_raw = _read(args.headers)
     html = _read(args.html)
@@ -172,7 +185,10 @@ def judge_from_args(args: argparse.Namespace) -> Judgement:
 
 def _provenance(args: argparse.Namespace) -> dict[str, Any]:
     given = {"robots": args.robots, "tdmrep": args.tdmrep, "ai-txt": args.ai_txt}
-    return {k: {"given": v} if v else {"missing": "not given"} for k, v in given.items()}
+    out: dict[str, Any] = {k: {"given": v} if v else {"missing": "not given"} for k, v in given.items()}
+    if getattr(args, "rsl", None):
+        out["rsl"] = {"given": args.rsl}
+    return out
 
 
 def decide_from_args(args: argparse.Namespace) -> Decision:

@@ -17,6 +17,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Coroutine
+from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 from weakref import WeakKeyDictionary, WeakSet
 
@@ -43,6 +44,7 @@ from ..settings import (
 from ..sitefiles import KINDS, PATHS, Kind
 from .command import HAND_RUN, scrapy_command
 from .keys import META_BYPASS, META_DECISION, META_SITE, RESPONSE_PRIORITY
+from .licences import Licences
 from .media import MediaStore
 from .page import origin as _origin
 from .page import page_of
@@ -71,6 +73,7 @@ _KIND_SIGNALS: dict[Kind, frozenset[str]] = {
             d.CONTENT_USAGE,
             d.CONTENT_SIGNAL,
             d.RSL_LICENSE,
+            d.RSL,  # the licence is named by robots.txt's License: record
             d.LEGACY_AI_TRAINING,
         }
     ),
@@ -250,6 +253,7 @@ class Guard:
             fetched=self.trail.fetched,
             blocks_if_unreachable=frozenset(k for k in self.kinds if self._reserves_unknown(_KIND_SIGNAL[k])),
         )
+        self.licences = Licences(self.sites, self.judge, on=d.RSL in self.policy.sources)
         self.media = MediaStore(image_size)
         self._media_urls = self.media.urls  # the store's own mapping: empty until a page reserves images
         # Per origin: until when its files and evaluator may be used without looking at the
@@ -392,8 +396,9 @@ class Guard:
         if files is None:
             files = await sites.fetch_files(origin)
         site = sites.site_files(origin, files)
-        ev = self.judge.site_eval(site)
         expires = sites.expires(origin, files)
+        site, expires = await self.licences.with_site_licence(site, expires)  # RSL 1.0 License:
+        ev = self.judge.site_eval(site)
         if expires > time.monotonic():
             self._ready[origin] = (expires, site, ev)
             self._ready.move_to_end(origin)
@@ -472,7 +477,8 @@ class Guard:
         files, ev = await self._evaluator(origin)
         before = self.judge.before_fetch(url, files, evaluator=ev)
         self.trail.count_unknowns(before.site, counts)
-        return self._judge_post(request, response, url, origin, before, None)
+        res = self._judge_post(request, response, url, origin, before, None)
+        return res if isinstance(res, Response) else await res
 
     def _judge_post(
         self,
@@ -482,12 +488,26 @@ class Guard:
         origin: str,
         before: Judgement,
         pre: Decision | None,
-    ) -> Response:
+    ) -> Response | Coroutine[Any, Any, Response]:
         """``pre``: the decision the request half took (and recorded, if blocking), if it ran."""
-        trail = self.trail
         page = page_of(url, response)
         # The judge reuses ``before``'s decision when the page adds no signal (the usual page).
         judgement = self.judge.after_fetch(page, None, before)
+        if self.licences.on and not judgement.decision.blocked:
+            finish = partial(self._finish_post, request, response, origin, page, pre=pre)
+            return self.licences.after_page(url, response, before, judgement, finish)  # RSL 1.0
+        return self._finish_post(request, response, origin, page, judgement, pre)
+
+    def _finish_post(
+        self,
+        request: Request,
+        response: Response,
+        origin: str,
+        page: Page,
+        judgement: Judgement,
+        pre: Decision | None,
+    ) -> Response:
+        trail = self.trail
         decision = judgement.decision
         request.meta[META_DECISION] = decision
         sigs = judgement.page

@@ -218,7 +218,27 @@ class SiteFetcher:
             out[kind] = await maybe_deferred_to_future(w)
         return out
 
-    def _start_fetch(self, origin: str, kind: Kind) -> _Entry:
+    async def fetch_licence(self, url: str) -> tuple[SiteFile, float]:
+        """The RSL licence at ``url`` (a robots.txt ``License:`` URL) and until when it is cached.
+
+        Fetched like the other site files: once per URL (concurrent callers wait for
+        the one fetch), bounded size, kept for ``NOAI_GUARD_CACHE_TTL``; an unreachable
+        licence only for ``NOAI_GUARD_RETRY_AFTER`` (its signal is ``unknown``).
+        """
+        key: tuple[str, Kind] = (url, "rsl")
+        e = self._cache.get(key)
+        if e is None or (e.waiters is None and e.expires <= time.monotonic()):
+            e = self._start_fetch(url, "rsl", url)
+        if e.waiters is None and e.value is not None:
+            self._cache.move_to_end(key)
+            return e.value, e.expires
+        assert e.waiters is not None
+        w: Deferred[SiteFile] = Deferred()
+        e.waiters.append(w)
+        value = await maybe_deferred_to_future(w)
+        return value, e.expires
+
+    def _start_fetch(self, origin: str, kind: Kind, url: str | None = None) -> _Entry:
         key = (origin, kind)
         e = _Entry(waiters=[])
         self._cache[key] = e
@@ -226,7 +246,7 @@ class SiteFetcher:
         while len(self._cache) > self._cache_max:
             self._cache.popitem(last=False)  # an evicted fetch in flight still fires its waiters
         self._watch_bytes()  # before the fetch's first request is scheduled
-        dfd: Deferred[None] = deferred_from_coro(self._fetch(origin, kind, e))
+        dfd: Deferred[None] = deferred_from_coro(self._fetch(origin, kind, e, url))
         self._inflight.add(dfd)
         dfd.addBoth(self._fetch_done, dfd)
         return e
@@ -235,8 +255,8 @@ class SiteFetcher:
         self._inflight.discard(dfd)
         self._unwatch_bytes()
 
-    async def _fetch(self, origin: str, kind: Kind, entry: _Entry) -> None:
-        url = file_url(origin, kind)
+    async def _fetch(self, origin: str, kind: Kind, entry: _Entry, url: str | None = None) -> None:
+        url = url or file_url(origin, kind)
         try:
             value, status = await self._download(kind, url)
         except Exception as exc:  # a bug must not leave waiters hanging: unknown, never allow
@@ -257,7 +277,7 @@ class SiteFetcher:
         cls = "3xx" if state != "ok" and status is not None and 300 <= status < 400 else _status_class(status)
         if state == "unreachable" and cls == "2xx":
             cls = "error"  # a 2xx body cut short (dataloss): a network error mid-body
-        self._fetched(origin, kind, cls)
+        self._fetched(origin_of(url) if kind == "rsl" else origin, kind, cls)
         detail = getattr(value, "detail", "") or (f"HTTP {status}" if status is not None else "network error")
         key = (origin, kind)
         if state == "unreachable" and kind in self.blocks_if_unreachable:
@@ -380,6 +400,10 @@ class SiteFetcher:
 
     @staticmethod
     def _unavailable(kind: Kind, url: str, detail: str, status: int | None) -> SiteFile:
+        if kind == "rsl":
+            from ..rsl import RslFile
+
+            return RslFile.unavailable(url, detail)
         if kind == "tdmrep":
             from ..tdmrep import TdmrepFile
 

@@ -17,6 +17,7 @@ SPEC_VERSIONS: dict[str, str] = {
     d.CONTENT_USAGE: "IETF aipref: draft-ietf-aipref-vocab-08 / draft-ietf-aipref-attach-05",
     d.CONTENT_SIGNAL: "Cloudflare Content Signals Policy (2025-09)",
     d.RSL_LICENSE: "RSL 1.0 (Really Simple Licensing), License: record; informational",
+    d.RSL: "RSL 1.0 (RSL-SPEC-1.0, 2025-11-06): licence document, <content url> / <permits> / <prohibits> / server / <payment>",
     d.LEGACY_AI_TRAINING: "draft-canel-robots-ai-control-00 (expired, legacy)",
     d.X_ROBOTS_TAG: "DeviantArt noai / noimageai (2022); noml (Mojeek)",
     d.META_ROBOTS: "DeviantArt noai / noimageai (2022); noml (Mojeek)",

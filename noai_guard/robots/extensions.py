@@ -143,7 +143,7 @@ def static_signals(
                 d.LOC_ROBOTS,
                 line=ln,
                 scope=lic,
-                note=f"RSL 1.0 License record (not user-agent scoped); licence {lic}: informational",
+                note=f"RSL 1.0 License record (not user-agent scoped); licence {lic}: read as the rsl signal",
             )
         )
     return out

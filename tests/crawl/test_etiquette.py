@@ -208,7 +208,7 @@ def test_one_start_up_line_says_what_is_on(crawl: Crawl, make_site: MakeSite) ->
         "enforcing",
         "purpose ai-train",
         "own tokens testbot",
-        f"sources: all {len(SIGNALS)} signals",
+        f"sources: all {len(SIGNALS)} signals",  # every signal name the decision vocabulary has
         "site files per origin: /robots.txt, /.well-known/tdmrep.json, /ai.txt",
         f"audit trail: {r.workdir / 'trail.jsonl'}",
     ):
