@@ -15,7 +15,7 @@ README = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8
 def test_signal_purpose_table_matches_the_policy() -> None:
     rows = {}
     for line in README.splitlines():
-        m = re.match(r"\| `([a-z-]+)` \| .* \| (.) \| (.) \| (.) \|$", line)
+        m = re.match(r"\| `([a-z0-9-]+)` \| .* \| (.) \| (.) \| (.) \|$", line)
         if m and m.group(1) in SIGNALS:
             rows[m.group(1)] = tuple(
                 p for p, mark in zip(PURPOSES, m.groups()[1:], strict=True) if mark == "✓"
