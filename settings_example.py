@@ -57,7 +57,8 @@ NOAI_GUARD_HONOUR_LEGACY = False
 # Also read robots <meta> tags in the <body>, not only in the <head>.
 NOAI_GUARD_HTML_STRICT = False
 
-# How many image URLs reserved by the page that embeds them are remembered (LRU).
+# How many image, audio and video URLs reserved by the page that embeds them are
+# remembered (LRU).
 NOAI_GUARD_IMAGE_PROVENANCE_SIZE = 100000
 
 # Stamp each item a spider callback yields with its response's decision (verdict,

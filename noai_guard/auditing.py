@@ -83,7 +83,11 @@ PAGE_SIGNALS: dict[str, str] = {
     d.TDMREP: "tdm-reservation header and <meta> (tdmrep.json is checked)",
     d.CONTENT_USAGE: "Content-Usage header (the robots.txt record is checked)",
     d.CONTENT_SIGNAL: "Content-Signal header (the robots.txt line is checked)",
-    d.EMBEDDING_PAGE: "the images a page embeds (its HTML is not there)",
+    d.EMBEDDING_PAGE: "the images, audio and video a page embeds (its HTML is not there)",
+    d.IPTC_DATA_MINING: "IPTC Data Mining in an image's XMP (the file is not there)",
+    d.C2PA: "a C2PA / CAWG manifest in a media file (the file is not there)",
+    d.ACCESS_REQUIRED: "a 401 / 402 / 403 with a licence pointer (no status line)",
+    d.RSL: "an RSL licence a page names in a Link header or <link> (robots.txt License: is checked)",
 }
 #: Why, in the summary record and on stderr.
 URL_ONLY_WHY = "feeds, Scrapy logs and URL lists carry no response headers or HTML"

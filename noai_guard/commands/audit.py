@@ -527,7 +527,7 @@ def _print_summary(rec: dict[str, Any], out: str, removals: str | None, extra: l
     skipped = ", ".join(f"{k} {v:,}" for k, v in sorted(t["skipped"].items()))
     w(
         # Site-file captures of the inputs plus those given with --robots-from.
-        f"  captures: {rec['captures_indexed']:,}   non-HTML judged by headers: {t['non_html']:,}"
+        f"  captures: {rec['captures_indexed']:,}   non-HTML judged by headers and file metadata: {t['non_html']:,}"
         + (f"   skipped: {skipped}" if skipped else "")
         + "\n"
     )

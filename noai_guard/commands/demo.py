@@ -318,7 +318,12 @@ def format_summary(
     for name in names:
         row = summary.rows.get(name, Row())
         if not row.blocked:
-            note = f"seen, not enforced: {row.observed}" if row.observed else "not seen"
+            seen = (
+                "recorded; the licence it names is judged as rsl"
+                if name == "rsl-license"
+                else "seen, not enforced"
+            )
+            note = f"{seen}: {row.observed}" if row.observed else "not seen"
             lines.append(f"{name:<20} {'-':>7} {'-':>7} {'-':>7}  {note}")
             continue
         total.skipped += row.skipped

@@ -41,16 +41,16 @@ from ..settings import (
     policy_from_settings,
     provenance_field,
 )
-from ..sitefiles import KINDS, PATHS, Kind
+from ..sitefiles import KINDS, Kind
 from .command import HAND_RUN, scrapy_command
-from .keys import META_BYPASS, META_DECISION, META_SITE, RESPONSE_PRIORITY
+from .keys import META_DECISION, META_SITE
 from .licences import Licences
 from .media import MediaStore
 from .page import origin as _origin
 from .page import page_of
 from .sitefetch import SiteFetcher
+from .startup import log_start
 from .trail import Trail, audit_path
-from .useragent import warn_scrapy_user_agent
 
 if TYPE_CHECKING:
     from scrapy import Spider
@@ -164,15 +164,6 @@ async def _sleep(seconds: float) -> None:
     else:
         call_later(seconds, dfd.callback, None)
     await maybe_deferred_to_future(dfd)
-
-
-def describe_sources(sources: frozenset[str]) -> str:
-    """The start-up line's sources: ``all N signals``, or the ones on and the ones off."""
-    on = [s for s in d.SIGNALS if s in sources]
-    off = [s for s in d.SIGNALS if s not in sources]
-    if not off:
-        return f"all {len(on)} signals"
-    return f"{', '.join(on) or 'none'} (off: {', '.join(off)})"
 
 
 class Guard:
@@ -306,65 +297,7 @@ class Guard:
         )
         if self.tell_blocked:
             self.trail.log_debug = False  # told at INFO instead (_tell), not twice
-        policy = self.policy
-        logger.info(
-            "noai_guard: on, %(mode)s; purpose %(purpose)s; own tokens %(tokens)s; sources: %(sources)s; "
-            "site files per origin: %(files)s; audit trail: %(path)s",
-            {
-                "mode": "enforcing"
-                if self.enforce
-                else "audit-only (NOAI_GUARD_ENFORCE = False: nothing dropped)",
-                "purpose": policy.purpose,
-                "tokens": ", ".join(policy.user_agents),
-                "sources": describe_sources(policy.sources),
-                "files": ", ".join(PATHS[k] for k in self.kinds) or "none",
-                "path": self.audit_path,
-            },
-            extra={"spider": spider},
-        )
-        robots_on = [s for s in (d.ROBOTS_TXT, d.ROBOTS_TXT_PROXY) if s in policy.sources]
-        if not self.robotstxt_obey and robots_on:
-            # Item 16: Scrapy's conventions do not switch noai_guard's robots.txt check off.
-            logger.info(
-                "noai_guard: ROBOTSTXT_OBEY is False, but noai_guard still applies robots.txt (%(signals)s) "
-                "for %(tokens)s, dont_obey_robotstxt included; its skips are counted in noai_guard/skipped "
-                "and noai_guard/reason_count/<signal>, not robotstxt/forbidden (request meta %(bypass)s "
-                "bypasses noai_guard)",
-                {
-                    "signals": ", ".join(robots_on),
-                    "tokens": ", ".join(policy.user_agents),
-                    "bypass": META_BYPASS,
-                },
-                extra={"spider": spider},
-            )
-        # Issue 15 item 6: Scrapy's own token is on the AI-crawler lists sites copy.
-        warn_scrapy_user_agent(self.crawler.settings, policy.user_agents, spider)
-        for name in ("NoAIGuardMiddleware", "NoAIGuardResponseMiddleware"):
-            if name not in self.components:
-                logger.error(
-                    "noai_guard: %(name)s is not enabled; add both components to DOWNLOADER_MIDDLEWARES "
-                    "or use the add-on",
-                    {"name": name},
-                    extra={"spider": spider},
-                )
-        self._check_order(spider)
-
-    def _check_order(self, spider: Spider) -> None:
-        """Warn if a response could reach the HTTP cache before the check (process_response order)."""
-        engine = getattr(self.crawler, "engine", None)
-        mws = getattr(getattr(getattr(engine, "downloader", None), "middleware", None), "middlewares", ())
-        names = [type(m).__name__ for m in mws]
-        if (
-            "HttpCacheMiddleware" in names
-            and "NoAIGuardResponseMiddleware" in names
-            and names.index("HttpCacheMiddleware") > names.index("NoAIGuardResponseMiddleware")
-        ):
-            logger.error(
-                "noai_guard: HttpCacheMiddleware has a higher priority than "
-                "NoAIGuardResponseMiddleware (%(prio)d): reserved responses could be cached",
-                {"prio": RESPONSE_PRIORITY},
-                extra={"spider": spider},
-            )
+        log_start(self, spider)
 
     def spider_closed(self, spider: Spider, reason: str = "") -> None:
         self.trail.close(reason)

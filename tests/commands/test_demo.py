@@ -179,7 +179,7 @@ def test_informational_signals_are_recorded_not_enforced(demo: DemoRun) -> None:
     assert re.search(
         r"^legacy-ai-training .* seen, not enforced: DisallowAITraining", demo.stdout, re.MULTILINE
     )
-    assert re.search(r"^rsl-license .* seen, not enforced: License: ", demo.stdout, re.MULTILINE)
+    assert re.search(r"^rsl-license .* recorded; the licence it names is judged as rsl: License: ", demo.stdout, re.MULTILINE)
 
 
 def test_nothing_blocked_reaches_the_feed(demo: DemoRun) -> None:
