@@ -842,8 +842,17 @@ static int scan_media_depth(const uc *d, Py_ssize_t n, PyObject *names, PyObject
         lt = find_byte(d, pos, n, '<');
         for (i = pos; (parent != PARENT_UNKNOWN || !opened) && i < (lt >= 0 ? lt : n); i++) {
             if (!is_ws(d[i])) {
+                Py_ssize_t j, stop = lt >= 0 ? lt : n;
+                int ascii = 1;
                 parent = PARENT_UNKNOWN; /* text */
-                opened = other = 1;
+                for (j = pos; !opened && j < stop; j++)
+                    ascii &= d[j] < 0x80;
+                /* Non-ASCII text first (a second BOM: libxml2 does not open its root for it):
+                 * not modelled, so an </html> then is unsure. */
+                if (opened || ascii)
+                    opened = other = 1;
+                else
+                    stray = 1;
                 break;
             }
         }

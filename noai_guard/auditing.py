@@ -338,7 +338,7 @@ class Judge:
     ) -> tuple[Judgement, dict[str, Any]]:
         """RSL 1.0: the licences the record names (Link header, head <link>), from their captures."""
         links = [v for k, v in page.headers if k.lower() == "link"]
-        found = self.engine.page_licences(url, links, judgement.read)
+        found = self.engine.page_licences(url, links, judgement.read, page.status)
         seen = site.rsl.url if site.rsl is not None else None
         licences = []
         named: list[dict[str, Any]] = []

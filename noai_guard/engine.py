@@ -579,15 +579,19 @@ class Judge:
 
     # -- RSL licences a page names ---------------------------------------------------------------
 
-    def page_licences(self, url: str, links: Iterable[str], read: PageRead | None) -> list[str]:
+    def page_licences(
+        self, url: str, links: Iterable[str], read: PageRead | None, status: int | None = 200
+    ) -> list[str]:
         """The RSL licence URLs a page names (absolute, http(s), first seen first).
 
         RSL 1.0: an HTTP ``Link: <...>; rel="license"; type="application/rsl+xml"``
         (``links``: the response's Link field values) and an HTML
         ``<link rel="license" type="application/rsl+xml">`` in the head (in
-        ``read``'s decoded prefix).  Empty when the policy does not read ``rsl``.
+        ``read``'s decoded prefix).  Empty when the policy does not read ``rsl``,
+        and for an answer that is not a page (``status`` not 2xx: a 401/402/403's
+        licence pointer is ``access-required``'s evidence, nothing was obtained).
         """
-        if d.RSL not in self.policy.sources:
+        if d.RSL not in self.policy.sources or (status is not None and not 200 <= status < 300):
             return []
         found = licence_links(links)
         head = read.head if read is not None else None

@@ -538,6 +538,8 @@ def test_dropped_start_tags(stray: bytes) -> None:
         (b"<body><body></html><img src=a.png>", ["https://example.com/dir/a.png"], False),
         (b"<p><html></body></html><img src=a.png>", [], False),
         (b"</p></html><img src=a.png>", None, False),  # an end tag first: not modelled
+        (b"\xef\xbb\xbf\xef\xbb\xbf</html><img src=a.png>", ["https://example.com/dir/a.png"], False),
+        (b"\xc3\xa9</html><img src=a.png>", [], False),  # non-ASCII text first: not modelled
         (b"<?x></html><img src=a.png>", None, False),
     ],
 )

@@ -427,3 +427,14 @@ def test_explain_rsl_licence_required_flag(tmp_path: Path) -> None:
     assert run("--rsl-licence-required", "unknown").returncode == 3
     bad = run("--rsl-licence-required", "allow")
     assert bad.returncode == 2 and "--rsl-licence-required" in bad.stderr
+
+
+def test_an_answer_that_is_not_a_page_names_no_licence_to_fetch() -> None:
+    """A 401/402/403's licence pointer is access-required's evidence: nothing was obtained, so
+    the licence is not fetched and judged for it (a 2xx page's is)."""
+    judge = Judge(Policy())
+    link = ['</license.xml>; rel="license"; type="application/rsl+xml"']
+    url = "https://example.com/paid"
+    assert judge.page_licences(url, link, None, 200) == ["https://example.com/license.xml"]
+    for status in (401, 402, 403, 404, 503):
+        assert judge.page_licences(url, link, None, status) == []

@@ -57,7 +57,7 @@ class Licences:
         values = [
             v.decode("latin-1") if isinstance(v, bytes) else str(v) for v in response.headers.getlist(b"Link")
         ]
-        found = self.judge.page_licences(url, values, judgement.read)
+        found = self.judge.page_licences(url, values, judgement.read, response.status)
         if not found:
             return found
         seen = {s.source for s in before.site if s.name == d.RSL}
