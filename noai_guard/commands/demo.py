@@ -208,7 +208,7 @@ class Row:
     example: tuple[int, str, str, str, str] | None = None
     observed: str = ""  # evidence of a signal seen in some decision without deciding it
     recorded: int = 0  # allowed URLs it decided as unknown without blocking (access-required, c2pa)
-    recorded_example: str = ""
+    recorded_example: tuple[str, str] | None = None  # (url, text): the first URL in order
 
     @property
     def blocked(self) -> int:
@@ -270,7 +270,8 @@ def summarise(trail: Path) -> Summary:
             row = s.row(str(name))
             row.recorded += 1
             evidence = str(rec.get("evidence") or rec.get("reason") or "")
-            row.recorded_example = row.recorded_example or f"{_clip(evidence)}  [/{url.split('/', 3)[-1]}]"
+            shown = (url, f"{_clip(evidence)}  [/{url.split('/', 3)[-1]}]")
+            row.recorded_example = min(row.recorded_example or shown, shown)
             s.recorded_notes.append(f"{url}: {evidence} ({rec.get('resolution') or 'unknown, not blocked'})")
             if name != "access-required":
                 s.allowed_urls.add(url)
@@ -333,8 +334,8 @@ def format_summary(
         row = summary.rows.get(name, Row())
         if not row.blocked:
             note = f"seen, not enforced: {row.observed}" if row.observed else "not seen"
-            if row.recorded:
-                note = f"recorded {row.recorded}x as unknown, not blocked: {row.recorded_example}"
+            if row.recorded_example:
+                note = f"recorded {row.recorded}x as unknown, not blocked: {row.recorded_example[1]}"
             lines.append(f"{name:<20} {'-':>7} {'-':>7} {'-':>7}  {note}")
             continue
         total.skipped += row.skipped
@@ -378,7 +379,7 @@ def format_summary(
         f"({_plural(pages, 'page')}, {_plural(images, 'image')})"
     )
     lines += [f"unknown:  {note}" for note in summary.unknown_notes]
-    lines += [f"recorded: {note}" for note in summary.recorded_notes]
+    lines += [f"recorded: {note}" for note in sorted(summary.recorded_notes)]
     leaked = sorted(summary.blocked_urls & {str(i.get("url")) for i in items})
     lines.append(
         "leaks:    " + (", ".join(leaked) if leaked else "none: no skipped or dropped URL is in the feed")

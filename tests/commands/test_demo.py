@@ -234,7 +234,7 @@ def test_ai_use_is_read_for_ai_input_not_ai_train(demo: DemoRun, tmp_path: Path)
 def test_recorded_unknowns_are_printed_not_counted_as_blocked(demo: DemoRun) -> None:
     """A 401, a 402 and a C2PA manifest not checked: a table row each, not in the totals."""
     assert re.search(
-        r"^access-required\s+-\s+-\s+-\s+recorded 2x as unknown, not blocked: HTTP 40[12]",
+        r"^access-required\s+-\s+-\s+-\s+recorded 2x as unknown, not blocked: HTTP 401; WWW-Authenticate",
         demo.stdout,
         re.MULTILINE,
     ), demo.stdout
@@ -248,6 +248,8 @@ def test_recorded_unknowns_are_printed_not_counted_as_blocked(demo: DemoRun) -> 
     )
     assert f"recorded: {main}/access/paid.html: HTTP 402 (not obtained" in demo.stdout
     assert f"recorded: {main}/images/c2pa.png: C2PA manifest " in demo.stdout
+    recorded = [ln for ln in demo.stdout.splitlines() if ln.startswith("recorded: ")]
+    assert recorded == sorted(recorded) and len(recorded) == 3
     # Only the origin whose robots.txt could not be read is marked blocked by it.
     (main_line,) = [ln for ln in demo.stdout.splitlines() if ln.startswith(f"{main} (main)")]
     assert main_line.endswith("2xx x1"), main_line
