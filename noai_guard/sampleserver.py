@@ -10,7 +10,8 @@ thread:
   path-scoped ``Content-Usage``, a ``Content-Signal``, an RSL ``License:`` and
   a legacy ``DisallowAITraining``), ``/.well-known/tdmrep.json`` reserving
   ``/tdm/``, ``/ai.txt`` disallowing ``*.jpg``, and pages with every header and
-  meta signal, images embedded by a ``noimageai`` page, and plain pages;
+  meta signal, images embedded by a ``noimageai`` page, an image with IPTC
+  Data Mining and one with a C2PA manifest, a 401 and a 402 page, and plain pages;
 * the **second** origin has a robots.txt whose ``Content-Signal`` reserves
   ``ai-train`` for the whole origin (signals are per origin);
 * the **unreachable** origin answers 503 for robots.txt, so its pages are
@@ -54,14 +55,23 @@ class Expectation:
     origin: str  # MAIN / SECOND / UNREACHABLE
     path: str
     signal: str | None  # the deciding signal; None: allowed
-    phase: str | None = None  # PRE_FETCH (skipped) / POST_FETCH (dropped); None: allowed
-    verdict: str = "reserve"  # "reserve" or "unknown" for blocked URLs
+    phase: str | None = None  # PRE_FETCH (skipped) / POST_FETCH (dropped); None: not blocked
+    verdict: str = "reserve"  # "reserve" or "unknown" for blocked URLs; "unknown" for recorded ones
     image: bool = False
     note: str = ""
 
     @property
     def blocked(self) -> bool:
-        return self.signal is not None
+        return self.signal is not None and self.phase is not None
+
+    @property
+    def recorded(self) -> bool:
+        """Decided by an unknown that does not block (a signal, no phase): in the trail, not blocked.
+
+        A 401 / 402 page is not in the feed (nothing was obtained); an image whose C2PA manifest
+        is not checked is (the default policy resolves that unknown to allow).
+        """
+        return self.signal is not None and self.phase is None
 
 
 _E = Expectation
@@ -78,6 +88,9 @@ EXPECTED: tuple[Expectation, ...] = (
     _E(MAIN, "/legacy/notes.html", None, note="DisallowAITraining is legacy: reported, not honoured"),
     _E(MAIN, "/headers/noindex.html", None, note="X-Robots-Tag: noindex is not an AI opt-out"),
     _E(MAIN, "/images/logo.png", None, image=True),
+    # Issue 15 item 7: aipref vocab-08's ai-use (our ai-input) is read, but the demo's purpose
+    # is ai-train, which train-ai=y allows; ai-use=n reserves the same page for ai-input only.
+    _E(MAIN, "/headers/ai-use.html", None, note="Content-Usage: train-ai=y, ai-use=n"),
     # Known before the fetch: robots.txt, tdmrep.json, ai.txt.
     _E(MAIN, "/private/staff.html", d.ROBOTS_TXT, PRE_FETCH, note="Disallow for the crawler's own token"),
     _E(MAIN, "/gpt-only/dataset.html", d.ROBOTS_TXT_PROXY, PRE_FETCH, note="Disallow for GPTBot"),
@@ -151,6 +164,12 @@ EXPECTED: tuple[Expectation, ...] = (
     ),
     _E(MAIN, "/images/protected.png", d.X_ROBOTS_TAG, POST_FETCH, image=True, note="X-Robots-Tag: noimageai"),
     _E(MAIN, "/images/iptc.png", d.IPTC_DATA_MINING, POST_FETCH, image=True, note="XMP plus:DataMining"),
+    # Recorded as unknown, not blocked (issue 15 item 7): a login or a payment asked (nothing
+    # obtained, noai_guard.access), and a C2PA manifest seen but not checked (no library, or a
+    # manifest it cannot read: the sample's is not signed).
+    _E(MAIN, "/access/members.html", d.ACCESS_REQUIRED, None, "unknown", note="401 with WWW-Authenticate"),
+    _E(MAIN, "/access/paid.html", d.ACCESS_REQUIRED, None, "unknown", note="402 Payment Required"),
+    _E(MAIN, "/images/c2pa.png", d.C2PA, None, "unknown", image=True, note="PNG caBX (JUMBF c2pa)"),
     # The second origin: Content-Signal ai-train=no for the whole origin.
     _E(SECOND, "/", d.CONTENT_SIGNAL, PRE_FETCH, note="robots.txt Content-Signal: ai-train=no"),
     _E(
@@ -189,6 +208,21 @@ def _png_xmp(rgb: tuple[int, int, int], dmi: str) -> bytes:
     itxt = struct.pack(">I", len(data)) + b"iTXt" + data + struct.pack(">I", zlib.crc32(b"iTXt" + data))
     png = _png(rgb)
     return png[:33] + itxt + png[33:]  # after the signature (8) and IHDR (25)
+
+
+def _png_c2pa(rgb: tuple[int, int, int]) -> bytes:
+    """:func:`_png` with a caBX chunk (C2PA 2.1 §A.3.2) holding a JUMBF box labelled "c2pa".
+
+    Only the manifest store's outer box (its description box: the C2PA type UUID, the label);
+    no manifest, no signature: enough to be seen, not to be validated.
+    """
+    c2pa_uuid = bytes.fromhex("6332706100110010800000aa00389b71")  # the manifest store's JUMBF type
+    jumd_body = c2pa_uuid + b"\x03" + b"c2pa\x00"  # toggles 0b11: requestable, label present
+    jumd = struct.pack(">I", 8 + len(jumd_body)) + b"jumd" + jumd_body
+    jumb = struct.pack(">I", 8 + len(jumd)) + b"jumb" + jumd
+    cabx = struct.pack(">I", len(jumb)) + b"caBX" + jumb + struct.pack(">I", zlib.crc32(b"caBX" + jumb))
+    png = _png(rgb)
+    return png[:33] + cabx + png[33:]  # after the signature (8) and IHDR (25)
 
 
 # A 1x1 grey baseline JPEG (159 bytes).
@@ -299,6 +333,9 @@ Disallow: *.jpeg
         ("tdm-reservation: 1 header", "/headers/tdm-reservation.html"),
         ("Content-Usage header", "/headers/content-usage.html"),
         ("Content-Signal header", "/headers/content-signal.html"),
+        ("Content-Usage: train-ai=y, ai-use=n (aipref vocab-08)", "/headers/ai-use.html"),
+        ("Members only (401)", "/access/members.html"),
+        ("Paid article (402)", "/access/paid.html"),
         ('<meta name="robots" content="noai">', "/meta/robots-noai.html"),
         ("<meta> for our token", "/meta/named-token.html"),
         ("noimageai gallery", "/meta/noimageai.html"),
@@ -307,6 +344,7 @@ Disallow: *.jpeg
         ("Protected image (X-Robots-Tag: noimageai)", "/images/protected.png"),
         ("Photo whose XMP says DMI-PROHIBITED-AIMLTRAINING (IPTC)", "/images/iptc.png"),
         ("Card image (og:image of the noimageai page)", "/images/card.png"),
+        ("Photo with a C2PA manifest (PNG caBX)", "/images/c2pa.png"),
         ("Second origin (Content-Signal ai-train=no)", f"{second}/"),
         ("Second origin news", f"{second}/news/today.html"),
         ("Unreachable origin (robots.txt 503)", f"{unreachable}/status.html"),
@@ -387,6 +425,18 @@ Disallow: *.jpeg
         "/headers/content-usage.html": Resource(
             _page("Content-Usage header", "<p>aipref header.</p>"), headers=[("Content-Usage", "train-ai=n")]
         ),
+        "/headers/ai-use.html": Resource(
+            _page(
+                "ai-use header", "<p>aipref vocab-08: ai-use=n reserves AI use (ai-input), not training.</p>"
+            ),
+            headers=[("Content-Usage", "train-ai=y, ai-use=n")],
+        ),
+        "/access/members.html": Resource(
+            _page("Members only", "<p>Log in to read this page.</p>"),
+            status=401,
+            headers=[("WWW-Authenticate", 'Basic realm="members"')],
+        ),
+        "/access/paid.html": Resource(_page("Paid article", "<p>This article is sold.</p>"), status=402),
         "/headers/content-signal.html": Resource(
             _page("Content-Signal header", "<p>Cloudflare header.</p>"),
             headers=[("Content-Signal", "search=yes, ai-train=no")],
@@ -417,6 +467,7 @@ Disallow: *.jpeg
         "/media/trailer.mp4": Resource(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64, "video/mp4"),
         "/media/trailer-poster.png": Resource(_png((20, 20, 20)), "image/png"),
         "/media/theme.mp3": Resource(b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"\x00" * 64, "audio/mpeg"),
+        "/images/c2pa.png": Resource(_png_c2pa((30, 90, 60)), "image/png"),
         "/images/iptc.png": Resource(_png_xmp((90, 60, 30), "DMI-PROHIBITED-AIMLTRAINING"), "image/png"),
         "/images/protected.png": Resource(
             _png((0, 0, 0)), "image/png", headers=[("X-Robots-Tag", "noimageai")]

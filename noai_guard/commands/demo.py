@@ -207,6 +207,8 @@ class Row:
     # (action rank, url, evidence, where, evidence URL): skipped before dropped, then by URL.
     example: tuple[int, str, str, str, str] | None = None
     observed: str = ""  # evidence of a signal seen in some decision without deciding it
+    recorded: int = 0  # allowed URLs it decided as unknown without blocking (access-required, c2pa)
+    recorded_example: tuple[str, str] | None = None  # (url, text): the first URL in order
 
     @property
     def blocked(self) -> int:
@@ -222,6 +224,7 @@ class Summary:
     blocked_urls: set[str] = field(default_factory=set)
     allowed_urls: set[str] = field(default_factory=set)
     unknown_notes: list[str] = field(default_factory=list)
+    recorded_notes: list[str] = field(default_factory=list)
     origins: dict[str, Any] = field(default_factory=dict)
 
     def row(self, name: str) -> Row:
@@ -261,6 +264,18 @@ def summarise(trail: Path) -> Summary:
                     where = _where(sig.get("location"), sig.get("line"), sig.get("source"))
                     row.observed = f"{_clip(str(sig['evidence']))}  [{where}]"
         name = rec.get("signal")
+        if action == "allowed" and name and rec.get("verdict") == "unknown":
+            # Not blocked, not a reservation either: a login or payment asked (nothing obtained,
+            # so nothing in the feed), a C2PA manifest not checked (resolved to allow by policy).
+            row = s.row(str(name))
+            row.recorded += 1
+            evidence = str(rec.get("evidence") or rec.get("reason") or "")
+            shown = (url, f"{_clip(evidence)}  [/{url.split('/', 3)[-1]}]")
+            row.recorded_example = min(row.recorded_example or shown, shown)
+            s.recorded_notes.append(f"{url}: {evidence} ({rec.get('resolution') or 'unknown, not blocked'})")
+            if name != "access-required":
+                s.allowed_urls.add(url)
+            continue
         if action not in _BLOCKING or not name:
             if action == "allowed":
                 s.allowed_urls.add(url)
@@ -324,6 +339,8 @@ def format_summary(
                 else "seen, not enforced"
             )
             note = f"{seen}: {row.observed}" if row.observed else "not seen"
+            if row.recorded_example:
+                note = f"recorded {row.recorded}x as unknown, not blocked: {row.recorded_example[1]}"
             lines.append(f"{name:<20} {'-':>7} {'-':>7} {'-':>7}  {note}")
             continue
         total.skipped += row.skipped
@@ -348,8 +365,11 @@ def format_summary(
     )
     order = {origin: i for i, origin in enumerate(site.origins.values())}
     for origin, c in sorted(summary.origins.items(), key=lambda kv: order.get(kv[0], len(order))):
-        robots = ", ".join(f"{k} x{v}" for k, v in sorted((c.get("fetch") or {}).get("robots", {}).items()))
-        if c.get("unknown"):
+        fetched = (c.get("fetch") or {}).get("robots", {})
+        robots = ", ".join(f"{k} x{v}" for k, v in sorted(fetched.items()))
+        # Only a robots.txt that was not read (not 2xx, not 4xx: RFC 9309 §2.3.1.3) blocks the origin;
+        # the origin's other unknowns (a 401 page, a C2PA manifest not checked) do not.
+        if c.get("unknown") and set(fetched) - {"2xx", "4xx"}:
             robots += " -> unknown, blocked (RFC 9309 §2.3.1.4)"
         label = f"{origin} ({roles.get(origin, '?')})"
         lines.append(
@@ -364,6 +384,7 @@ def format_summary(
         f"({_plural(pages, 'page')}, {_plural(images, 'image')})"
     )
     lines += [f"unknown:  {note}" for note in summary.unknown_notes]
+    lines += [f"recorded: {note}" for note in sorted(summary.recorded_notes)]
     leaked = sorted(summary.blocked_urls & {str(i.get("url")) for i in items})
     lines.append(
         "leaks:    " + (", ".join(leaked) if leaked else "none: no skipped or dropped URL is in the feed")
