@@ -337,6 +337,10 @@ def test_feed_records_say_what_was_not_checked(tmp_path: Path, capsys: Any) -> N
         "content-usage",
         "content-signal",
         "embedding-page",
+        "iptc-data-mining",
+        "c2pa",
+        "access-required",
+        "rsl",
     ]
     assert group["inputs"] == [str(feed)] and group["records"] == 13 and group["allowed"] == 12
     by_input = {i["path"]: i["not_checked"] for i in summary["inputs"]}
