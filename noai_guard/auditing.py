@@ -267,7 +267,9 @@ class Judge:
             # RSL 1.0: the licence robots.txt names, from its capture in force at ts (none: not checked).
             lic = self.index.licence(licence, ts)
             if lic is None:
-                used["rsl"] = {"missing": f"no capture of the RSL licence {licence} at or before the record's date"}
+                used["rsl"] = {
+                    "missing": f"no capture of the RSL licence {licence} at or before the record's date"
+                }
             else:
                 files["rsl"], cap, later = lic
                 used["rsl"] = {**cap.describe(), "source": "capture"}
@@ -347,7 +349,9 @@ class Judge:
                 continue  # the site licence: judged already
             got = self.index.licence(lic, ts)
             if got is None or not isinstance(got[0], RslFile):
-                named.append({"missing": f"no capture of the RSL licence {lic} at or before the record's date"})
+                named.append(
+                    {"missing": f"no capture of the RSL licence {lic} at or before the record's date"}
+                )
                 continue
             licences.append(got[0])
             named.append({**got[1].describe(), "source": "capture"})
@@ -562,8 +566,8 @@ def _judge_warc(
             # The page as fetched: its head already read, its payload still open (item.payload)
             # so that the engine can read on to list the images a reserving page embeds.
             # Page(url, headers=..., body=..., content_type=..., read=PageRead(...)), every field
-            # given (the record's status; no coding: the payload reader undoes them), built slot by slot.
-            page = engine.new_page(
+            # given positionally (the record's status; no coding: the payload reader undoes them).
+            page = engine.Page(
                 url,
                 item.status,
                 item.headers,
@@ -573,7 +577,7 @@ def _judge_warc(
                 item.content_type,
                 None,
                 False,
-                engine.new_page_read(item.body, item.head, item.unreadable),
+                engine.PageRead(item.body, item.head, item.unreadable),
             )
             judgement, used = judge.judge(url, item.ts, item.date, page, origin=origin)
             dec = judgement.decision

@@ -7,13 +7,10 @@ and the report are all derived from these two types, so they cannot disagree.
 
 from __future__ import annotations
 
-import dataclasses
 import enum
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
-
-_T = TypeVar("_T")
+from typing import Any
 
 #: HTTP headers as (name, value) pairs; a name may repeat.
 Headers = Sequence[tuple[str, str]]
@@ -166,7 +163,7 @@ class Decision:
 
     def for_url(self, url: str) -> Decision:
         """The same decision for another URL (decide() reads the URL for nothing else)."""
-        return _new_decision(
+        return Decision(
             url,
             self.purpose,
             self.verdict,
@@ -197,33 +194,3 @@ class Decision:
             "signals": [s.to_dict() for s in self.signals],
             **({"extra": self.extra} if self.extra else {}),
         }
-
-
-def positional_factory(cls: type[_T]) -> Callable[..., _T]:
-    """``cls(*values)`` for a frozen, slotted dataclass, every field given in declaration order.
-
-    For objects built once per page: the generated ``__init__`` of a frozen
-    dataclass sets each field through ``object.__setattr__`` (looked up, then
-    called); this sets each slot through its descriptor, about twice as fast.
-    The object is the one ``cls(*values)`` builds (``tests/test_perpage_paths.py``
-    compares them); classes with ``__post_init__`` or without slots are refused.
-    """
-    params = getattr(cls, "__dataclass_params__", None)
-    if params is None or not params.frozen or "__slots__" not in cls.__dict__:
-        raise TypeError(f"{cls.__name__} is not a frozen, slotted dataclass")
-    if hasattr(cls, "__post_init__"):
-        raise TypeError(f"{cls.__name__} has a __post_init__")
-    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
-    env: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
-    for n in names:
-        env[f"_set_{n}"] = cls.__dict__[n].__set__
-    lines = [f"def make({', '.join(names)}):", "    o = _new(_cls)"]
-    lines += [f"    _set_{n}(o, {n})" for n in names]
-    lines.append("    return o")
-    exec("\n".join(lines), env)  # noqa: S102 - the names are the dataclass's own field names
-    make: Callable[..., _T] = env["make"]
-    make.__qualname__ = make.__name__ = f"new_{cls.__name__}"
-    return make
-
-
-_new_decision = positional_factory(Decision)

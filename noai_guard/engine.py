@@ -43,7 +43,7 @@ from . import c2pameta, directives, imagemeta
 from . import decision as d
 from .access import access_signal
 from .content import HEAD_END, BodyReader, PayloadReader, State
-from .decision import Decision, Headers, Signal, Verdict, positional_factory
+from .decision import Decision, Headers, Signal, Verdict
 from .evaluate import (
     SIGNAL_HEADER_NAMES,
     SNIFF_BYTES,
@@ -155,10 +155,6 @@ class PageRead:
     unreadable: str | None  # why the head could not be read (undecodable, cut), if it matters
 
 
-#: ``PageRead(body, head, unreadable)``, built slot by slot.
-new_page_read = positional_factory(PageRead)
-
-
 @dataclass(frozen=True, slots=True)
 class Page:
     """A fetched response as the spider would get it.
@@ -197,10 +193,6 @@ class Page:
                 streaming=False,
             )
         return self.body
-
-
-#: ``Page(*fields)`` with every field given in order, for the crawl's once-per-page build.
-new_page = positional_factory(Page)
 
 
 class _BytesReader:
@@ -294,7 +286,7 @@ def read_page(
             if source.decoding and not source.eof and may_be_html(content_type):
                 source.read_until(max(budget + 1, SNIFF_BYTES))  # as far as the crawl decodes
             state, detail = source.state
-            return new_page_read(b"", None, head_unreadable(state, detail, content_type, None))
+            return PageRead(b"", None, head_unreadable(state, detail, content_type, None))
         final = source.eof or len(body) >= budget or strict
         encoding = wide_charset(content_type)
         if not final and encoding is None and not _head_may_end_in(body):
@@ -306,7 +298,7 @@ def read_page(
         whole = source.eof and state is State.WHOLE
         head = scan_head(body, policy, eof=whole, encoding=encoding)
         if final or head.complete:
-            return new_page_read(body, head, head_unreadable(state, detail, content_type, head))
+            return PageRead(body, head, head_unreadable(state, detail, content_type, head))
         size = min(budget, size * 4)
 
 
@@ -350,22 +342,22 @@ def _read_bytes(
     if not eof:
         body = body[:budget]
     if not (body or cut):
-        return new_page_read(b"", None, None)
+        return PageRead(b"", None, None)
     # is_html's first test, inline: a Content-Type naming HTML is read as HTML.
     if not (content_type and "html" in content_type.lower()) and not reads_as_html(
         content_type, body, url=url, headers=headers, response_class=response_class
     ):
         # head_unreadable(state, ..., None) is None: an in-memory body always decodes.
-        return new_page_read(b"", None, None)
+        return PageRead(b"", None, None)
     encoding = wide_charset(content_type) if content_type and "16" in content_type else None
     head = scan_head(body, policy, eof=eof and not cut, encoding=encoding)
     if eof and cut:  # only a cut body's head can be unreadable (head_unreadable: TRUNCATED)
-        return new_page_read(
+        return PageRead(
             body,
             head,
             head_unreadable(State.TRUNCATED, "the body was cut short (dataloss)", content_type, head),
         )
-    return new_page_read(body, head, None)
+    return PageRead(body, head, None)
 
 
 def not_checked_signal(url: str, origin: str, policy: Policy, evidence: str) -> Signal:
@@ -401,9 +393,6 @@ class Judgement:
     @property
     def blocked(self) -> bool:
         return self.decision.blocked
-
-
-_new_judgement = positional_factory(Judgement)
 
 
 @dataclass(frozen=True, slots=True)
@@ -549,7 +538,7 @@ class Judge:
             if rsl is not None:
                 sigs = [*sigs, rsl]
                 decision = decide(url, sigs, self.policy)
-        return _new_judgement(decision, sigs, [], None, None)
+        return Judgement(decision, sigs, [], None, None)
 
     def from_site_signals(self, url: str, signals: Iterable[Signal]) -> Judgement:
         """The judgement of site signals read in full by the caller, with no per-origin shortcut.
@@ -614,7 +603,7 @@ class Judge:
             return judgement
         page = [*judgement.page, *extra]
         decision = decide(url, judgement.site + page, self.policy)
-        return _new_judgement(decision, judgement.site, page, judgement.head, judgement.read)
+        return Judgement(decision, judgement.site, page, judgement.head, judgement.read)
 
     # -- after the fetch -----------------------------------------------------------------------
 
@@ -696,7 +685,9 @@ class Judge:
         # The image formats imagemeta reads are walked (_WALKED); other files (audio, video,
         # AVIF...) are searched for the manifest store's JUMBF label "c2pa" when the library
         # can read them.
-        if (seen or (fmt not in _WALKED and c2pameta.available() and b"c2pa" in data)) and c2pameta.available():
+        if (
+            seen or (fmt not in _WALKED and c2pameta.available() and b"c2pa" in data)
+        ) and c2pameta.available():
             # The library's reading of the training-and-data-mining assertion replaces
             # "present, not checked".
             read = c2pameta.read_manifest(data, f"image/{fmt}" if fmt else mime)
@@ -724,7 +715,7 @@ class Judge:
             decision = before.decision
         else:
             decision = decide(page.url, site + sigs, self.policy)
-        return _new_judgement(decision, site, sigs, None if read is None else read.head, read)
+        return Judgement(decision, site, sigs, None if read is None else read.head, read)
 
     # -- media embedded by a reserving page ----------------------------------------------------
 

@@ -343,15 +343,15 @@ def test_in_memory_read_is_read_page(
     assert fast == slow
 
 
-# --- objects built once per page, slot by slot --------------------------------------------------
+# --- objects built once per page, positionally -------------------------------------------------
 
 
-def test_positional_factories_build_what_the_constructors_build() -> None:
+def test_positional_builds_follow_the_field_order() -> None:
+    """crawl/page.py and auditing.py build Page positionally (once per page): the field order
+    they rely on, and Decision.for_url's copy."""
     import dataclasses
 
-    from noai_guard.decision import Decision, Signal, Verdict, positional_factory
-    from noai_guard.engine import PageRead, new_page
-    from noai_guard.htmlhead import Head
+    from noai_guard.decision import Decision, Signal, Verdict
 
     sig = Signal("meta-robots", Verdict.RESERVE, "ai-train", "<meta>", "http://a/", "meta")
     dec = Decision("http://a/", "ai-train", Verdict.RESERVE, True, sig, "r", (sig,), None, "h", {"k": 1})
@@ -359,43 +359,19 @@ def test_positional_factories_build_what_the_constructors_build() -> None:
     assert moved == Decision(
         "http://b/", "ai-train", Verdict.RESERVE, True, sig, "r", (sig,), None, "h", {"k": 1}
     )
-    assert moved.extra is not dec.extra  # its own copy, as before
-    head = Head((), True, 3)
-    read = PageRead(b"x", head, None)
-    values = (
-        "http://a/",
-        200,
-        [("Content-Type", "text/html")],
-        b"x",
-        "gzip",
-        False,
-        "text/html",
-        None,
-        True,
-        read,
-    )
-    assert new_page(*values) == Page(*values)
-    judgement = Judgement(dec, [sig], [sig], head, read)
-    from noai_guard.engine import _new_judgement, new_page_read
-
-    assert _new_judgement(dec, [sig], [sig], head, read) == judgement
-    assert new_page_read(b"x", head, None) == read
-    built = new_page(*values)
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        built.url = "http://c/"  # type: ignore[misc]
-    assert [f.name for f in dataclasses.fields(Page)][-1] == "read"  # the factory's last argument
-
-    @dataclasses.dataclass(slots=True)
-    class Mutable:
-        a: int
-
-    @dataclasses.dataclass(frozen=True)
-    class NoSlots:
-        a: int
-
-    for cls in (Mutable, NoSlots):
-        with pytest.raises(TypeError):
-            positional_factory(cls)
+    assert moved.extra is not dec.extra  # its own copy
+    assert [f.name for f in dataclasses.fields(Page)] == [
+        "url",
+        "status",
+        "headers",
+        "body",
+        "content_encoding",
+        "chunked",
+        "content_type",
+        "response_class",
+        "cut",
+        "read",
+    ]
 
 
 # --- which pages are read again as binding their images -----------------------------------------

@@ -11,7 +11,7 @@ import logging
 
 from scrapy.http import Headers, Response
 
-from ..engine import Page, new_page
+from ..engine import Page
 from ..evaluate import SIGNAL_HEADER_NAMES
 from ..sitefiles import origin_of
 
@@ -133,8 +133,8 @@ def page_of(url: str, response: Response) -> Page:
     # is not the page's end, so a head left open is unknown, never "no signal".
     cut = "dataloss" in response.flags
     # Every field, in order (url, status, headers, body, content_encoding, chunked,
-    # content_type, response_class, cut, read): once per page, built slot by slot.
-    return new_page(
+    # content_type, response_class, cut, read): once per page, positionally.
+    return Page(
         url, response.status, headers, response.body, coding, False, content_type, response_class, cut, None
     )
 
