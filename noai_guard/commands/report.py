@@ -14,15 +14,17 @@ from typing import Any
 
 EXIT_OK = 0
 EXIT_USAGE = 2
-_FORMATS = ("html", "md", "json", "csv")
+_FORMATS = ("html", "md", "json", "csv")  # the default
+# Dataset-card fragments (noai_guard.report.cards), written only when asked for.
+_CARD_FORMATS = ("croissant", "hf-card")
 
 
 def _formats(value: str) -> list[str]:
     fmts = [f.strip().lower() for f in value.split(",") if f.strip()]
-    bad = [f for f in fmts if f not in _FORMATS]
+    bad = [f for f in fmts if f not in (*_FORMATS, *_CARD_FORMATS)]
     if bad or not fmts:
         raise argparse.ArgumentTypeError(
-            f"unknown format {', '.join(bad) or repr(value)}; choose from {','.join(_FORMATS)}"
+            f"unknown format {', '.join(bad) or repr(value)}; choose from {','.join((*_FORMATS, *_CARD_FORMATS))}"
         )
     return fmts
 
@@ -53,7 +55,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "--format",
         type=_formats,
         default=list(_FORMATS),
-        help="comma-separated formats: html,md,json,csv (default: all)",
+        help=(
+            "comma-separated formats: html,md,json,csv (default: these four), and the dataset-card "
+            "fragments croissant (croissant-rai.jsonld) and hf-card (dataset-card.md)"
+        ),
     )
     p.add_argument(
         "--out", default="noai-guard-report", metavar="DIR", help="output directory (default: %(default)s)"

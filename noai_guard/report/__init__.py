@@ -18,10 +18,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .aggregate import REPORT_SCHEMA, Aggregator
+from .cards import embed_croissant
 from .inputs import InputError, expand_inputs
-from .writer import FORMATS, MANIFEST_SCHEMA, verify_manifest, write_bundle
+from .writer import ALL_FORMATS, FORMATS, MANIFEST_SCHEMA, verify_manifest, write_bundle
 
 __all__ = [
+    "ALL_FORMATS",
     "FORMATS",
     "MANIFEST_SCHEMA",
     "REPORT_SCHEMA",
@@ -29,6 +31,7 @@ __all__ = [
     "InputError",
     "aggregate",
     "build_report",
+    "embed_croissant",
     "expand_inputs",
     "verify_manifest",
 ]
@@ -72,8 +75,11 @@ def build_report(
     buffer_domains: int = 20000,
     warn: Callable[[str], None] | None = None,
 ) -> list[str]:
-    """Aggregate the trails and write the report bundle; return the file names written."""
-    unknown = [f for f in formats if f not in FORMATS]
+    """Aggregate the trails and write the report bundle; return the file names written.
+
+    ``formats``: any of :data:`ALL_FORMATS` (the report's, and the dataset-card fragments).
+    """
+    unknown = [f for f in formats if f not in ALL_FORMATS]
     if unknown:
         raise ValueError(f"unknown format(s): {', '.join(unknown)}")
     agg, doc = aggregate(
@@ -82,7 +88,7 @@ def build_report(
         samples=samples,
         seed=seed,
         buffer_domains=buffer_domains,
-        parameters={"formats": [f for f in FORMATS if f in formats]},
+        parameters={"formats": [f for f in ALL_FORMATS if f in formats]},
         warn=warn,
     )
     try:

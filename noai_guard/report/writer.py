@@ -9,8 +9,12 @@ report.json    the ``noai-guard-report/1`` document
 domains.csv    every registrable domain with its counters
 samples.csv    every evidence sample, one row each
 manifest.json  SHA-256 and size of every input and output, tool version,
-               policy hashes, parameters (always written, last)
+               policy hashes, parameters (always written, after the above)
 =============  ==========================================================
+
+The dataset-card fragments (``--format croissant``: ``croissant-rai.jsonld``;
+``--format hf-card``: ``dataset-card.md``; see :mod:`.cards`) carry the
+manifest's SHA-256, so they are written after it and are not listed in it.
 
 CSV cells that a spreadsheet would read as a formula (starting with ``=``,
 ``+``, ``-``, ``@``, TAB or CR) get a leading ``'``.  Every file is written
@@ -31,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from .aggregate import Aggregator
+from .cards import CARD_FORMATS, write_cards
 from .domains import COUNTERS, SIGNAL_COLUMN_NAMES
 from .inputs import clean
 from .render_html import render_html
@@ -38,6 +43,8 @@ from .render_md import render_markdown
 
 MANIFEST_SCHEMA = "noai-guard-report-manifest/1"
 FORMATS: tuple[str, ...] = ("html", "md", "json", "csv")
+#: Every ``--format``: the report's (the default) and the dataset-card fragments (:mod:`.cards`).
+ALL_FORMATS: tuple[str, ...] = (*FORMATS, *CARD_FORMATS)
 FILES: dict[str, tuple[str, ...]] = {
     "html": ("report.html",),
     "md": ("report.md",),
@@ -134,7 +141,11 @@ def write_bundle(
         digest, size = sha256_file(out / name)
         manifest["outputs"].append({"path": name, "sha256": digest, "bytes": size})
     _write(out / "manifest.json", [json.dumps(clean(manifest), indent=2, ensure_ascii=False) + "\n"])
-    return [*written, "manifest.json"]
+    # The card fragments carry the manifest's SHA-256, so they come after it (and are not in it).
+    cards = write_cards(doc, sha256_file(out / "manifest.json")[0], formats)
+    for name, text in cards:
+        _write(out / name, [text])
+    return [*written, "manifest.json", *(name for name, _ in cards)]
 
 
 def verify_manifest(out_dir: str | os.PathLike[str], *, inputs: bool = True) -> list[str]:
