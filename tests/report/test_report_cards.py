@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import re
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -211,22 +212,31 @@ def minimal_croissant(version: str) -> dict[str, Any]:
     }
 
 
-def validated(doc: dict[str, Any]) -> Any:
-    """mlcroissant's metadata for ``doc``; fails the test on any error or warning."""
+def validated(doc: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
+    """mlcroissant's metadata for ``doc``, offline; fails the test on any error or warning."""
     mlc = pytest.importorskip("mlcroissant")
-    meta = mlc.Dataset(jsonld=doc).metadata
+
+    def no_network(*a: object, **k: object) -> None:
+        raise AssertionError("network access")
+
+    with monkeypatch.context() as m:
+        m.setattr(socket, "socket", no_network)
+        m.setattr(socket, "create_connection", no_network)
+        meta = mlc.Dataset(jsonld=doc).metadata
     assert meta.ctx.issues.errors == set() and meta.ctx.issues.warnings == set()
     return meta
 
 
 @pytest.mark.parametrize("version", ["1.0", "1.1"])
-def test_fragment_validates_with_mlcroissant(card_dir: Path, version: str) -> None:
+def test_fragment_validates_with_mlcroissant(
+    card_dir: Path, version: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import datetime as dt
 
     frag = fragment(card_dir)
     doc = embed_croissant(minimal_croissant(version), frag)
     assert doc["conformsTo"] == [f"http://mlcommons.org/croissant/{version}", RAI_CONFORMS_TO]
-    meta = validated(doc)
+    meta = validated(doc, monkeypatch)
     assert meta.data_collection == frag["rai:dataCollection"]
     assert meta.data_collection_type == ["Web Scraping"]
     assert meta.data_collection_timeframe == [
@@ -305,7 +315,9 @@ def test_hostile_markdown_tables_keep_their_shape(hostile_cards: Path) -> None:
             cells_by_table = []
 
 
-def test_hostile_jsonld_is_escaped_and_still_valid(hostile_cards: Path) -> None:
+def test_hostile_jsonld_is_escaped_and_still_valid(
+    hostile_cards: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     text = (hostile_cards / CROISSANT_FILE).read_text("utf-8")
     # Safe inside <script type="application/ld+json">: no raw < > & at all.
     assert not set("<>&") & set(text)
@@ -314,5 +326,29 @@ def test_hostile_jsonld_is_escaped_and_still_valid(hostile_cards: Path) -> None:
     for p in PAYLOADS:
         assert any(p in label for label in labels), p  # the JSON decodes back to the exact payload
         assert p in frag["rai:dataPreprocessingProtocol"][0]  # signal names
-    meta = validated(embed_croissant(minimal_croissant("1.0"), frag))
+    meta = validated(embed_croissant(minimal_croissant("1.0"), frag), monkeypatch)
     assert meta.data_collection == frag["rai:dataCollection"]
+
+
+def test_a_trail_without_run_records_policies_or_times(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing to fill is said so ('unknown', 'none declared'), never a crash or an invalid time frame."""
+    from _report_fixtures import robots_own
+
+    from noai_guard.auditlog import SKIPPED, decision_record
+    from noai_guard.policy import decide
+
+    dec = decide("https://a.example/x", [robots_own("https://a.example")], POLICY)
+    rec = {**decision_record(dec, action=SKIPPED, phase="pre-fetch", run_id="r"), "time": "yesterday"}
+    write_all(tmp_path / "t.jsonl", [rec])
+    out = tmp_path / "o"
+    build_report([str(tmp_path / "t.jsonl")], out, formats=("croissant", "hf-card"))
+    card = (out / HF_CARD_FILE).read_text("utf-8")
+    assert "- **Collection period (UTC):** unknown to unknown" in card
+    assert "- **Policy SHA-256:** none declared" in card
+    assert f"`{sha256(out / 'manifest.json')}`" in card
+    frag = fragment(out)
+    assert "rai:dataCollectionTimeframe" not in frag and "rai:dataCollectionTimeFrame" not in frag
+    assert "prov:qualifiedAssociation" not in frag["prov:wasGeneratedBy"][0]
+    validated(embed_croissant(minimal_croissant("1.0"), frag), monkeypatch)
