@@ -352,3 +352,16 @@ def test_a_trail_without_run_records_policies_or_times(
     assert "rai:dataCollectionTimeframe" not in frag and "rai:dataCollectionTimeFrame" not in frag
     assert "prov:qualifiedAssociation" not in frag["prov:wasGeneratedBy"][0]
     validated(embed_croissant(minimal_croissant("1.0"), frag), monkeypatch)
+
+
+def test_report_json_with_card_formats_follows_the_schema(tmp_path: Path) -> None:
+    from importlib import resources
+
+    import jsonschema
+
+    out = tmp_path / "o"
+    build_report(write_trail_set(tmp_path / "trails"), out, formats=("json", "croissant", "hf-card"))
+    doc = json.loads((out / "report.json").read_text("utf-8"))
+    assert doc["parameters"]["formats"] == ["json", "croissant", "hf-card"]
+    schema = json.loads(resources.files("noai_guard.data").joinpath("report.schema.json").read_text("utf-8"))
+    jsonschema.Draft202012Validator(schema).validate(doc)
