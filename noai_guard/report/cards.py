@@ -64,12 +64,12 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 def verify_hint(bundle: str = "REPORT_DIR") -> str:
     """How a reviewer re-verifies the hashes a card carries (plain text)."""
     return (
-        f"`sha256sum {bundle}/manifest.json` must print the manifest SHA-256 above; manifest.json lists the "
-        "SHA-256 of every input trail and report file, which "
-        f"`python -c \"from noai_guard.report import verify_manifest; print(verify_manifest('{bundle}') or "
-        "'verified')\"` re-hashes (run where the report was made: input paths are recorded as given); "
-        "each policy hash is the SHA-256 of that policy's canonical JSON, shown under 'Policies' in "
-        "report.html and report.json."
+        f"with {bundle} the folder of the report bundle, `sha256sum {bundle}/manifest.json` prints the "
+        'manifest SHA-256 above; `python -c "from noai_guard.report import verify_manifest; '
+        f"print(verify_manifest('{bundle}') or 'verified')\"` re-hashes every input trail and report file "
+        "manifest.json lists and prints 'verified' (run it where the report was made: input paths are "
+        "recorded as given); a policy hash is the SHA-256 of the policy's canonical JSON, shown under "
+        "'Policies' in report.html and report.json."
     )
 
 
@@ -211,7 +211,10 @@ def croissant_fragment(doc: dict[str, Any], manifest_sha256: str) -> dict[str, A
 
 
 def _activity(run: dict[str, Any]) -> dict[str, Any]:
-    """One run as a ``prov:Activity`` (PROV-O §3.1), associated with the tool and the policy (its plan)."""
+    """One run as a ``prov:Activity`` (PROV-O §3.1), associated with the tool and the policy (its plan).
+
+    An audit's inputs are the entities it used (``prov:used``, at most the 8 the report keeps).
+    """
     agent = {"@type": "prov:SoftwareAgent", "prov:label": f"{run['tool']} {run['version']}".strip()}
     act: dict[str, Any] = {
         "@type": "prov:Activity",
@@ -222,6 +225,9 @@ def _activity(run: dict[str, Any]) -> dict[str, Any]:
         act["prov:startedAtTime"] = run["started"]
     if run["ended"]:
         act["prov:endedAtTime"] = run["ended"]
+    if run["inputs"]:
+        # An audit's inputs (WARCs, feeds, logs): the captures it judged.
+        act["prov:used"] = [{"@type": "prov:Entity", "prov:label": name} for name in run["inputs"]]
     if run["policy_hash"]:
         act["prov:qualifiedAssociation"] = {
             "@type": "prov:Association",

@@ -50,6 +50,7 @@ def write_trail_set(directory: Path) -> list[str]:
         "crawl-2.jsonl": crawl_records("crawl-run-2", per_origin=2, policy=POLICY2),
         "audit.jsonl": audit_records(),
     }
+    files["audit.jsonl"][0]["inputs"] = [{"path": "crawl-00001.warc.gz"}]
     for name, recs in files.items():
         write_all(directory / name, recs)
     return [str(directory / n) for n in files]
@@ -163,6 +164,10 @@ def test_card_figures_match_the_trails(card_dir: Path) -> None:
         a["prov:qualifiedAssociation"]["prov:hadPlan"]["identifier"] for a in frag["prov:wasGeneratedBy"]
     ]
     assert plans == [f"sha256:{POLICY.hash}", f"sha256:{POLICY2.hash}", f"sha256:{POLICY.hash}"]
+    assert frag["prov:wasGeneratedBy"][2]["prov:used"] == [
+        {"@type": "prov:Entity", "prov:label": "crawl-00001.warc.gz"}
+    ]
+    assert "prov:used" not in frag["prov:wasGeneratedBy"][0]
 
 
 # -- Croissant validation ---------------------------------------------------------------
