@@ -1,0 +1,100 @@
+"""NOAI_GUARD_PRESET in a live crawl (issue 18 item 4): the Apertus preset against local sites."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from crawlutil import USER_AGENT, CrawlResult, Route, Site, page
+from scrapy.utils.test import get_crawler
+
+from noai_guard.middleware import NoAIGuardMiddleware
+from noai_guard.presets import get_preset, preset_record
+from noai_guard.settings import SettingsError
+
+ROBOTS = "User-agent: GPTBot\nDisallow: /private/\n\nUser-agent: anthropic-ai\nDisallow: /\n"
+
+
+def _sites(make_site: Callable[..., Site]) -> tuple[Site, Site]:
+    listed = make_site(
+        {
+            "/robots.txt": Route(200, ROBOTS, content_type="text/plain"),
+            "/private/a": page(),
+            # A page signal the preset does not read (Apertus filtered on robots.txt alone).
+            "/open/b": page(head='<meta name="robots" content="noai">'),
+        }
+    )
+    down = make_site({"/robots.txt": Route(503, "busy"), "/c": page()})
+    return listed, down
+
+
+def test_apertus_preset_crawl(make_site: Callable[..., Site], crawl: Callable[..., CrawlResult]) -> None:
+    listed, down = _sites(make_site)
+    urls = [listed.url("/private/a"), listed.url("/open/b"), down.url("/c")]
+    res = crawl(urls, settings={"NOAI_GUARD_PRESET": "apertus", "NOAI_GUARD_RETRY_AFTER": 0})
+    assert res.returncode == 0, res.log[-3000:]
+    # GPTBot's disallow removes /private/a before it is fetched; anthropic-ai is not on the list.
+    rec = res.decision_for(listed.url("/private/a"))
+    assert rec["action"] == "skipped" and rec["signal"] == "robots-txt" and rec["user_agent"] == "GPTBot"
+    assert listed.count("/private/a") == 0
+    # The noai meta is not read; the unreachable robots.txt keeps the data.
+    assert sorted(res.callbacks) == sorted(urls[1:])
+    run = next(r for r in res.trail if r.get("type") == "run")
+    ap = get_preset("apertus")
+    assert run["preset"] == preset_record(ap, ap.policy)
+    assert run["policy_hash"] == ap.hash and run["user_agents"] == list(ap.policy.user_agents)
+    assert rec["policy_hash"] == ap.hash
+
+
+def test_default_crawl_on_the_same_sites_differs(
+    make_site: Callable[..., Site], crawl: Callable[..., CrawlResult]
+) -> None:
+    listed, down = _sites(make_site)
+    urls = [listed.url("/private/a"), listed.url("/open/b"), down.url("/c")]
+    res = crawl(urls, settings={"NOAI_GUARD_RETRY_AFTER": 0})
+    assert res.returncode == 0, res.log[-3000:]
+    # anthropic-ai (a packaged proxy token) reserves the whole site for ai-train, and the
+    # unreachable robots.txt blocks (RFC 9309 §2.3.1.4): nothing is kept.
+    assert res.callbacks == []
+    assert res.decision_for(down.url("/c"))["verdict"] == "unknown"
+    run = next(r for r in res.trail if r.get("type") == "run")
+    assert "preset" not in run
+
+
+def _guard(settings: dict[str, Any], tmp_path: Path) -> NoAIGuardMiddleware:
+    base = {
+        "NOAI_GUARD_ENABLED": True,
+        "NOAI_GUARD_AUDIT_URI": str(tmp_path / "trail.jsonl"),
+        "USER_AGENT": USER_AGENT,
+    }
+    return NoAIGuardMiddleware.from_crawler(get_crawler(settings_dict={**base, **settings}))
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (
+            {"NOAI_GUARD_PRESET": "apertus@7"},
+            "NOAI_GUARD_PRESET: unknown preset 'apertus@7'; known presets: default@1, apertus@1",
+        ),
+        (
+            {"NOAI_GUARD_PRESET": "apertus", "NOAI_GUARD_POLICY": {"purpose": "search"}},
+            "NOAI_GUARD_PRESET: cannot be combined with NOAI_GUARD_POLICY",
+        ),
+    ],
+)
+def test_bad_preset_stops_the_crawl_with_one_line(
+    settings: dict[str, Any], message: str, tmp_path: Path
+) -> None:
+    with pytest.raises(SettingsError) as exc:
+        _guard(settings, tmp_path)
+    assert message in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_a_setting_over_the_preset_overrides_it(tmp_path: Path) -> None:
+    g = _guard({"NOAI_GUARD_PRESET": "apertus", "NOAI_GUARD_PURPOSE": "search"}, tmp_path)
+    ap = get_preset("apertus")
+    assert g.guard.policy.purpose == "search" and g.guard.policy.user_agents == ap.policy.user_agents
+    assert preset_record(ap, g.guard.policy)["changed"] == ["purpose"]
