@@ -27,6 +27,7 @@ __all__ = [
     "PresetError",
     "changed_fields",
     "differences",
+    "fetch_token",
     "get_preset",
     "preset_names",
     "preset_record",
@@ -185,14 +186,27 @@ def differences(preset: Preset, base: Preset | None = None) -> list[tuple[str, A
 def changed_fields(preset: Preset, policy: Policy) -> list[str]:
     """The policy fields in which ``policy`` differs from the preset's (settings or flags over it).
 
-    A preset that names no own token leaves the crawler's to the crawl (USER_AGENT): not a change.
+    The crawler's own tokens are not a change: a preset that names no token leaves them to the
+    crawl (USER_AGENT), and a crawl judges its own tokens beside a preset's list.
     """
     mine = preset.policy.to_dict()
     got = policy.to_dict()
+    if "user_agents" not in preset.fields:
+        got["user_agents"] = mine["user_agents"]
+    else:
+        # A crawl judges its own tokens beside the preset's (settings.policy_from_settings).
+        listed = {t.lower() for t in mine["user_agents"]}
+        if [t for t in got["user_agents"] if t.lower() in listed] == mine["user_agents"]:
+            got["user_agents"] = mine["user_agents"]
     keys = sorted(set(mine) | set(got))
-    return [
-        k for k in keys if mine.get(k) != got.get(k) and not (k == "user_agents" and k not in preset.fields)
-    ]
+    return [k for k in keys if mine.get(k) != got.get(k)]
+
+
+def fetch_token(policy: Policy) -> str:
+    """The product token to fetch site files as: the first own token no preset lists as another
+    crawler's (a preset judges for GPTBot and others; the tool must never announce itself as them)."""
+    listed = {t.lower() for p in PRESETS if "user_agents" in p.fields for t in p.fields["user_agents"]}
+    return next((t for t in policy.user_agents if t.lower() not in listed), "noai-guard")
 
 
 def preset_record(preset: Preset, policy: Policy) -> dict[str, Any]:

@@ -392,6 +392,12 @@ def policy_from_settings(settings: BaseSettings) -> Policy:
                 continue
         data[fld] = _plain(value)
         labels[fld] = name
+    if preset is not None and "user_agents" in preset.fields:
+        # A preset's tokens are judged beside the crawler's own, never instead of them: a live
+        # crawl still obeys the robots.txt rules for its own token (RFC 9309 §2.2.1).
+        own = list(own_tokens(settings))
+        seen = {t.lower() for t in own}
+        data["user_agents"] = own + [t for t in preset.fields["user_agents"] if t.lower() not in seen]
     try:
         return policy_from_mapping(data)
     except PolicyError as exc:

@@ -9,10 +9,12 @@ The live crawl is in tests/crawl/test_presets_crawl.py.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from io import BytesIO
 from pathlib import Path
 
 import pytest
+from crawlutil import Route, Site
 
 from noai_guard import decision as d
 from noai_guard.cli import main
@@ -22,6 +24,7 @@ from noai_guard.presets import (
     PRESETS,
     PresetError,
     differences,
+    fetch_token,
     get_preset,
     preset_record,
 )
@@ -106,6 +109,24 @@ def test_preset_record_names_the_changed_fields() -> None:
     assert rec["modified"] is True and rec["changed"] == ["sources"]
     # The default preset names no own token: a crawl's own token is not a change.
     assert preset_record(get_preset("default"), Policy(user_agents=("MyBot",)))["modified"] is False
+
+
+def test_fetch_token_is_never_a_token_a_preset_judges_for() -> None:
+    assert fetch_token(get_preset("apertus").policy) == "noai-guard"
+    assert fetch_token(Policy(user_agents=("*", "GPTBot", "MyBot"))) == "MyBot"
+    assert fetch_token(Policy()) == "noai-guard"
+
+
+def test_audit_fetch_under_a_preset_announces_itself(tmp_path: Path, make_site: Callable[..., Site]) -> None:
+    site = make_site(
+        {"/robots.txt": Route(200, "User-agent: ClaudeBot\nDisallow: /\n", content_type="text/plain")}
+    )
+    urls = tmp_path / "urls.txt"
+    urls.write_text(site.url("/page") + "\n")
+    rc, _, gone = _audit(tmp_path, urls, "--preset", "apertus", "--fetch")
+    assert rc == 1 and gone == [site.url("/page")]
+    (hit,) = [h for h in site.log if h.path == "/robots.txt"]
+    assert hit.headers["User-Agent"].startswith("noai-guard/"), hit.headers
 
 
 # -- explain: each documented behaviour ------------------------------------------------------------

@@ -14,7 +14,10 @@ from noai_guard.middleware import NoAIGuardMiddleware
 from noai_guard.presets import get_preset, preset_record
 from noai_guard.settings import SettingsError
 
-ROBOTS = "User-agent: GPTBot\nDisallow: /private/\n\nUser-agent: anthropic-ai\nDisallow: /\n"
+ROBOTS = (
+    "User-agent: GPTBot\nDisallow: /private/\n\nUser-agent: anthropic-ai\nDisallow: /\n\n"
+    "User-agent: testbot\nDisallow: /mine/\n"
+)
 
 
 def _sites(make_site: Callable[..., Site]) -> tuple[Site, Site]:
@@ -22,6 +25,7 @@ def _sites(make_site: Callable[..., Site]) -> tuple[Site, Site]:
         {
             "/robots.txt": Route(200, ROBOTS, content_type="text/plain"),
             "/private/a": page(),
+            "/mine/x": page(),
             # A page signal the preset does not read (Apertus filtered on robots.txt alone).
             "/open/b": page(head='<meta name="robots" content="noai">'),
         }
@@ -32,20 +36,23 @@ def _sites(make_site: Callable[..., Site]) -> tuple[Site, Site]:
 
 def test_apertus_preset_crawl(make_site: Callable[..., Site], crawl: Callable[..., CrawlResult]) -> None:
     listed, down = _sites(make_site)
-    urls = [listed.url("/private/a"), listed.url("/open/b"), down.url("/c")]
+    urls = [listed.url("/private/a"), listed.url("/mine/x"), listed.url("/open/b"), down.url("/c")]
     res = crawl(urls, settings={"NOAI_GUARD_PRESET": "apertus", "NOAI_GUARD_RETRY_AFTER": 0})
     assert res.returncode == 0, res.log[-3000:]
     # GPTBot's disallow removes /private/a before it is fetched; anthropic-ai is not on the list.
     rec = res.decision_for(listed.url("/private/a"))
     assert rec["action"] == "skipped" and rec["signal"] == "robots-txt" and rec["user_agent"] == "GPTBot"
     assert listed.count("/private/a") == 0
+    # The crawler's own token is still obeyed (RFC 9309), beside the preset's list.
+    assert res.decision_for(listed.url("/mine/x"))["user_agent"] == "testbot"
+    assert listed.count("/mine/x") == 0
     # The noai meta is not read; the unreachable robots.txt keeps the data.
-    assert sorted(res.callbacks) == sorted(urls[1:])
+    assert sorted(res.callbacks) == sorted(urls[2:])
     run = next(r for r in res.trail if r.get("type") == "run")
     ap = get_preset("apertus")
-    assert run["preset"] == preset_record(ap, ap.policy)
-    assert run["policy_hash"] == ap.hash and run["user_agents"] == list(ap.policy.user_agents)
-    assert rec["policy_hash"] == ap.hash
+    assert run["user_agents"] == ["testbot", *ap.policy.user_agents]
+    assert run["preset"] == preset_record(ap, ap.policy)  # its own hash, not changed
+    assert run["preset"]["policy_hash"] == ap.hash != run["policy_hash"] == rec["policy_hash"]
 
 
 def test_default_crawl_on_the_same_sites_differs(
@@ -96,5 +103,6 @@ def test_bad_preset_stops_the_crawl_with_one_line(
 def test_a_setting_over_the_preset_overrides_it(tmp_path: Path) -> None:
     g = _guard({"NOAI_GUARD_PRESET": "apertus", "NOAI_GUARD_PURPOSE": "search"}, tmp_path)
     ap = get_preset("apertus")
-    assert g.guard.policy.purpose == "search" and g.guard.policy.user_agents == ap.policy.user_agents
+    assert g.guard.policy.purpose == "search"
+    assert g.guard.policy.user_agents == ("testbot", *ap.policy.user_agents)
     assert preset_record(ap, g.guard.policy)["changed"] == ["purpose"]
