@@ -106,3 +106,29 @@ def test_a_setting_over_the_preset_overrides_it(tmp_path: Path) -> None:
     assert g.guard.policy.purpose == "search"
     assert g.guard.policy.user_agents == ("testbot", *ap.policy.user_agents)
     assert preset_record(ap, g.guard.policy)["changed"] == ["purpose"]
+
+
+def test_check_under_a_preset_announces_itself(make_site: Callable[..., Site]) -> None:
+    import json
+    import subprocess
+    import sys
+
+    site = make_site(
+        {
+            "/robots.txt": Route(200, "User-agent: Bytespider\nDisallow: /\n", content_type="text/plain"),
+            "/p": page(),
+        }
+    )
+    url = site.url("/p")
+    proc = subprocess.run(
+        [sys.executable, "-m", "noai_guard.cli", "check", url, "--preset", "apertus", "--json"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    (res,) = json.loads(proc.stdout)
+    assert res["verdict"] == "reserve" and res["decided_by"]["user_agent"] == "Bytespider"
+    agents = {h.headers.get("User-Agent", "") for h in site.log}
+    assert agents and all(a.startswith("noai-guard/") for a in agents), agents
