@@ -298,7 +298,7 @@ def test_presets_command_unknown_name_exits_1(capsys: pytest.CaptureFixture[str]
 # -- audit of a WARC ------------------------------------------------------------------------------
 
 
-def _warc(path: Path, records: list[tuple[str, int, bytes]]) -> None:
+def _warc(path: Path, records: list[tuple[str, int, bytes]], date: str = "2025-01-02T03:04:05Z") -> None:
     from warcio.statusandheaders import StatusAndHeaders
     from warcio.warcwriter import WARCWriter
 
@@ -312,7 +312,7 @@ def _warc(path: Path, records: list[tuple[str, int, bytes]]) -> None:
                 "response",
                 payload=BytesIO(body),
                 http_headers=http,
-                warc_headers_dict={"WARC-Date": "2025-01-02T03:04:05Z"},
+                warc_headers_dict={"WARC-Date": date},
             )
             w.write_record(rec)
 
@@ -415,3 +415,21 @@ def test_report_names_the_preset_of_each_run(tmp_path: Path) -> None:
     (run,) = doc["runs"]
     assert run["preset"] == "apertus@1" and "preset apertus@1" in run["label"]
     assert "preset apertus@1" in (out / "report.md").read_text()
+
+
+def test_audit_reproduction_path_january_files_apply_to_older_records(tmp_path: Path) -> None:
+    # The preset's usage: the January 2025 files, undated, in a --robots-from folder (one
+    # folder per host, no scheme, as the filter keyed its files), judge records of any date.
+    folder = tmp_path / "robots-2025-01" / "old.example"
+    folder.mkdir(parents=True)
+    (folder / "robots.txt").write_text("User-agent: CCBot\nDisallow: /\n")
+    warc = tmp_path / "a.warc.gz"
+    _warc(
+        warc,
+        [("http://old.example/2014/story", 200, PAGE), ("https://new.example/x", 200, PAGE)],
+        date="2014-03-01T00:00:00Z",
+    )
+    rc, _, gone = _audit(
+        tmp_path, warc, "--preset", "apertus", "--robots-from", str(tmp_path / "robots-2025-01")
+    )
+    assert rc == 1 and gone == ["http://old.example/2014/story"]
