@@ -75,6 +75,10 @@ NOAI_GUARD_LENIENT_NOIMAGEAI = False
 # The policy settings here override its fields when not at their default.  None = none.
 NOAI_GUARD_POLICY = None
 
+# A named policy that reproduces a published filter ("apertus"; `noai-guard presets`
+# lists them), recorded in the run record.  Not with NOAI_GUARD_POLICY.  None = none.
+NOAI_GUARD_PRESET = None
+
 # AI-training crawler tokens whose robots.txt Disallow (or X-Robots-Tag / meta scoped
 # to them) counts as a site-level opt-out.  None = the packaged list; [] = off.
 NOAI_GUARD_PROXY_TOKENS = None

@@ -205,6 +205,13 @@ def fast_origin(url: str) -> str:
     return o
 
 
+def sibling_origin(origin: str) -> str | None:
+    """The same host and port under the other web scheme (``http`` <-> ``https``), or None."""
+    scheme, sep, rest = origin.partition("://")
+    other = {"http": "https", "https": "http"}.get(scheme)
+    return f"{other}{sep}{rest}" if other and sep else None
+
+
 def _missing(kind: Kind, origin: str, index: CaptureIndex, ts: float, dated: bool) -> dict[str, Any]:
     when = " at or before the record's date" if dated else ""
     after = index.first_after(origin, kind, ts) if dated else None
@@ -242,6 +249,15 @@ class Judge:
             nxt = self.index.first_after(origin, kind, ts)
             if nxt is not None:
                 hi = min(hi, nxt.ts)
+            sib = sibling_origin(origin) if kind == "robots" and self.policy.robots_key == "host" else None
+            if sib is not None:
+                # Policy.robots_key "host": the origin's own capture first, else one for the same
+                # host and port under the other scheme (a filter keying robots.txt by netloc).
+                later = self.index.first_after(sib, kind, ts)
+                if later is not None:
+                    hi = min(hi, later.ts)
+                if got is None:
+                    got = self.index.resolve(sib, kind, ts)
             source = "capture"
             if got is not None:
                 lo = max(lo, got[1][0].ts)
@@ -255,6 +271,8 @@ class Judge:
             files[kind] = sf
             desc = chain[0].describe()
             desc["source"] = source
+            if sib is not None and chain[0].origin == sib:
+                desc["keyed_by"] = "host"
             if len(chain) > 1:
                 desc["redirects"] = [c.describe() for c in chain[1:]]
                 for c in chain[1:]:  # a redirect target's own next capture ends the interval too

@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "audit": "audit",
     "report": "report",
     "leaks": "leaks",
+    "presets": "presets",
 }
 
 EXIT_USAGE = 2

@@ -126,8 +126,9 @@ def fetch_for_inputs(
 ) -> CaptureIndex:
     """The fallback index for ``--fetch``: today's files for origins the captures do not cover."""
     from . import __version__
+    from .presets import fetch_token
 
-    token = policy.user_agents[0] if policy.user_agents else "noai-guard"
+    token = fetch_token(policy)  # never a token a preset judges for (GPTBot ...)
     ua = f"{token}/{__version__} (noai-guard audit --fetch)"
     try:
         caps = fetch_captures(origins_needing_fetch(infos, base, url_field), ua, token)

@@ -75,6 +75,8 @@ _TDMREP_LAYER = {d.LOC_TDMREP_FILE: 0, d.LOC_HEADER: 1, d.LOC_META: 2}
 
 # RFC 9309 §2.3.1.4: an unreachable robots.txt MUST be taken as complete disallow.
 DEFAULT_UNKNOWN_AS: dict[str, Verdict] = {d.ROBOTS_TXT: Verdict.RESERVE}
+# Policy.robots_key: a URL's robots.txt is its origin's (RFC 9309 §2.3), or its host's.
+ROBOTS_KEYS: tuple[str, ...] = ("origin", "host")
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,10 @@ class Policy:
     # RSL 1.0: a use granted only under a licence obtained first (a licence server, a paid
     # <payment>) reserves (the terms as evidence), or is unknown (then resolved by unknown_as).
     rsl_licence_required: Verdict = Verdict.RESERVE
+    # Which robots.txt a URL is judged by: its origin's (RFC 9309 §2.3: scheme, host and
+    # port), or, "host", any capture for its host and port whatever the scheme (a filter
+    # that keys its robots.txt files by host, as the Apertus preset's does).
+    robots_key: str = "origin"
 
     def __post_init__(self) -> None:
         if self.purpose not in d.PURPOSES:
@@ -110,6 +116,8 @@ class Policy:
                 raise ValueError("unknown can only resolve to allow or reserve")
         if self.rsl_licence_required is Verdict.ALLOW:
             raise ValueError("rsl_licence_required is reserve or unknown, never allow")
+        if self.robots_key not in ROBOTS_KEYS:
+            raise ValueError(f"robots_key is one of {', '.join(ROBOTS_KEYS)}, not {self.robots_key!r}")
 
     def with_purpose(self, purpose: str) -> Policy:
         return replace(self, purpose=purpose)
@@ -146,6 +154,7 @@ class Policy:
                 if self.rsl_licence_required is not Verdict.RESERVE
                 else {}
             ),
+            **({"robots_key": self.robots_key} if self.robots_key != "origin" else {}),
         }
 
     @classmethod
@@ -351,6 +360,9 @@ def policy_from_mapping(data: Mapping[str, Any]) -> Policy:
         if value not in ("reserve", "unknown"):
             raise PolicyError("rsl_licence_required", raw_rsl, "reserve or unknown")
         kw["rsl_licence_required"] = Verdict(value)
+    if "robots_key" in data:
+        _choices("robots_key", [data["robots_key"]], ROBOTS_KEYS, "a robots.txt key")
+        kw["robots_key"] = data["robots_key"]
     return Policy(**kw)
 
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from . import decision as d
 from .policy import DEFAULT_UNKNOWN_AS, Policy, PolicyError, policy_from_mapping
 from .policyfile import PolicyFileError, load_policy_file
+from .presets import Preset, PresetError, get_preset, preset_names
 from .tokens import product_token
 
 if TYPE_CHECKING:
@@ -81,6 +82,12 @@ NOAI_GUARD_LENIENT_NOIMAGEAI = False
 # to something other than their default override its fields; the fields it
 # leaves out come from them.  None = every field from the settings.
 NOAI_GUARD_POLICY: dict[str, Any] | str | None = None
+
+# A named, versioned policy that reproduces a published filter ("apertus", or
+# "apertus@1"; ``noai-guard presets`` lists them): the base the policy settings
+# below override when not at their default, recorded in the run record.  Not
+# with NOAI_GUARD_POLICY.  None = no preset.
+NOAI_GUARD_PRESET: str | None = None
 
 # Product tokens of AI-training crawlers whose robots.txt Disallow counts as a
 # site-level opt-out.  None = the packaged list; [] switches them off.
@@ -326,6 +333,19 @@ def _base_policy(raw: Any) -> dict[str, Any]:
     return {k: v for k, v in full.items() if k in data}
 
 
+def preset_from_settings(settings: BaseSettings) -> Preset | None:
+    """NOAI_GUARD_PRESET's preset, or None; a name that is none is a SettingsError (one line)."""
+    raw = settings.get("NOAI_GUARD_PRESET")
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    if not isinstance(raw, str):
+        raise bad_value("NOAI_GUARD_PRESET", raw, "a preset name", ", ".join(preset_names()))
+    try:
+        return get_preset(raw)
+    except PresetError as exc:
+        raise SettingsError(f"NOAI_GUARD_PRESET: {exc}") from None
+
+
 def policy_from_settings(settings: BaseSettings) -> Policy:
     """Build and validate the :class:`Policy` the settings describe.
 
@@ -338,7 +358,16 @@ def policy_from_settings(settings: BaseSettings) -> Policy:
     anything.
     """
     raw_base = settings.get("NOAI_GUARD_POLICY")
-    data = {} if raw_base is None else _base_policy(raw_base)
+    preset = preset_from_settings(settings)
+    if preset is not None and raw_base is not None:
+        raise SettingsError(
+            "NOAI_GUARD_PRESET: cannot be combined with NOAI_GUARD_POLICY (each gives the base "
+            "policy); allowed: one of them"
+        )
+    if preset is not None:
+        data: dict[str, Any] = dict(preset.fields)
+    else:
+        data = {} if raw_base is None else _base_policy(raw_base)
     labels: dict[str, str] = {}
     for name, fld in FIELD_SETTINGS.items():
         value = settings.get(name)
@@ -363,6 +392,12 @@ def policy_from_settings(settings: BaseSettings) -> Policy:
                 continue
         data[fld] = _plain(value)
         labels[fld] = name
+    if preset is not None and "user_agents" in preset.fields:
+        # A preset's tokens are judged beside the crawler's own, never instead of them: a live
+        # crawl still obeys the robots.txt rules for its own token (RFC 9309 §2.2.1).
+        own = list(own_tokens(settings))
+        seen = {t.lower() for t in own}
+        data["user_agents"] = own + [t for t in preset.fields["user_agents"] if t.lower() not in seen]
     try:
         return policy_from_mapping(data)
     except PolicyError as exc:
@@ -380,4 +415,5 @@ __all__ = [
     "get_int",
     "own_tokens",
     "policy_from_settings",
+    "preset_from_settings",
 ]

@@ -19,7 +19,7 @@ from typing import Any
 from ..decision import PURPOSES, SIGNALS
 from ..policy import Policy, PolicyError, policy_from_mapping
 
-__all__ = ["PolicyArgsError", "add_policy_args", "policy_from_args"]
+__all__ = ["PolicyArgsError", "add_policy_args", "policy_from_args", "preset_fields"]
 
 # The flag that sets each policy field (what an error names).
 FIELD_FLAGS: dict[str, str] = {
@@ -36,6 +36,7 @@ FIELD_FLAGS: dict[str, str] = {
     "html_strict": "--html-strict",
     "html_budget": "--head-budget",
     "rsl_licence_required": "--rsl-licence-required",
+    "robots_key": "--robots-key",
 }
 _VERDICTS = "allow, reserve"
 
@@ -56,6 +57,12 @@ def add_policy_args(p: argparse.ArgumentParser, *, user_agent_help: str = "") ->
         metavar="FILE|TRAIL",
         help="a JSON object of policy fields (as in a run record's 'policy'), or an audit trail "
         "(.jsonl, .jsonl.gz) whose run record's policy is replayed",
+    )
+    g.add_argument(
+        "--preset",
+        metavar="NAME[@VERSION]",
+        help="a named policy that reproduces a published filter (default, apertus; "
+        "`noai-guard presets` lists them): the base each flag overrides; not with --policy",
     )
     g.add_argument("--purpose", metavar="P", help="ai-train (default), ai-input or search")
     g.add_argument(
@@ -114,6 +121,11 @@ def add_policy_args(p: argparse.ArgumentParser, *, user_agent_help: str = "") ->
         help="an RSL licence to obtain first (licence server, paid payment): reserve (default) or unknown",
     )
     g.add_argument(
+        "--robots-key",
+        metavar="origin|host",
+        help="a URL's robots.txt: its origin's (default, RFC 9309 §2.3) or any for its host and port",
+    )
+    g.add_argument(
         "--lenient-noimageai",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -149,6 +161,16 @@ def _pairs(flag: str, values: list[str], what: str, allowed: str) -> list[tuple[
 def policy_from_args(args: argparse.Namespace) -> Policy:
     """The policy of ``--policy`` and the flags; :class:`PolicyArgsError` for a bad value."""
     data: dict[str, Any] = {}
+    preset_name = getattr(args, "preset", None)
+    if preset_name is not None:
+        from ..presets import PresetError, get_preset
+
+        if getattr(args, "policy", None):
+            raise PolicyArgsError("--preset: cannot be combined with --policy (each gives the base policy)")
+        try:
+            data = dict(get_preset(preset_name).fields)
+        except PresetError as exc:
+            raise PolicyArgsError(f"--preset: {exc}") from None
     if getattr(args, "policy", None):
         from ..policyfile import PolicyFileError, load_policy_file
 
@@ -217,7 +239,19 @@ def policy_from_args(args: argparse.Namespace) -> Policy:
             put(field, value)
     if args.head_budget is not None:
         put("html_budget", args.head_budget)
+    if getattr(args, "robots_key", None) is not None:
+        put("robots_key", args.robots_key)
     try:
         return policy_from_mapping(data)
     except PolicyError as exc:  # a flag's value (the base was checked above)
         raise PolicyArgsError(exc.message(labels.get(exc.field, exc.field))) from None
+
+
+def preset_fields(args: argparse.Namespace, policy: Policy) -> dict[str, Any]:
+    """``{"preset": ...}`` for a run record when ``--preset`` chose one (checked by policy_from_args), else {}."""
+    name = getattr(args, "preset", None)
+    if name is None:
+        return {}
+    from ..presets import get_preset, preset_record
+
+    return {"preset": preset_record(get_preset(name), policy)}

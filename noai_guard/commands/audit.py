@@ -185,6 +185,7 @@ _POLICY_FLAGS = {
     "honour_legacy": "--honour-legacy",
     "html_strict": "--html-strict",
     "head_budget": "--head-budget",
+    "robots_key": "--robots-key",
 }
 
 
@@ -237,7 +238,7 @@ def run(args: argparse.Namespace) -> int:
         load_robots_from,
     )
     from ..auditing import Job, Progress, merge_outputs, run_jobs, stale_inputs
-    from ._policy import PolicyArgsError, policy_from_args
+    from ._policy import PolicyArgsError, policy_from_args, preset_fields
 
     if args.jobs < 1:
         return _fail("-j must be at least 1")
@@ -277,7 +278,7 @@ def run(args: argparse.Namespace) -> int:
     policy_from: dict[str, Any] | None = None
     given = ((flag, getattr(args, dest, None)) for dest, flag in _POLICY_FLAGS.items())
     overridden = [flag for flag, value in given if value not in (None, False, [])]
-    if crawl_trails and not args.policy and not args.no_crawl_policy:
+    if crawl_trails and not args.policy and not args.preset and not args.no_crawl_policy:
         trail, run_of, err = _crawl_policy(crawl_trails)
         if err is not None:
             return _fail(err)
@@ -396,6 +397,7 @@ def run(args: argparse.Namespace) -> int:
             fetch=bool(args.fetch),
             policy_from=policy_from,
             crawl_trails=crawl_trails,
+            **preset_fields(args, policy),
         )
         summary_rec = auditlog.summary_record(
             run_id=run_id,

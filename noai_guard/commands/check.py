@@ -123,6 +123,7 @@ def _spider_class() -> type[Any]:
 
 def check_settings(args: argparse.Namespace, policy: Policy, audit: Path) -> dict[str, Any]:
     """The crawl's settings: the add-on in audit-only mode, judging with exactly ``policy``."""
+    from ..presets import fetch_token
     from ._crawl import ADDONS, user_agent
 
     return {
@@ -132,7 +133,8 @@ def check_settings(args: argparse.Namespace, policy: Policy, audit: Path) -> dic
         "NOAI_GUARD_AUDIT_URI": str(audit),
         # Every field, through the one builder the middleware calls (policy_from_settings).
         "NOAI_GUARD_POLICY": policy.to_dict(),
-        "USER_AGENT": user_agent(policy.user_agents[0], "check"),
+        # Its own token, never one a preset judges for (--preset apertus: GPTBot, CCBot ...).
+        "USER_AGENT": user_agent(fetch_token(policy), "check"),
         "ROBOTSTXT_OBEY": False,
         "HTTPERROR_ALLOW_ALL": True,  # a 404 page still has headers to judge
         "DOWNLOAD_TIMEOUT": args.timeout,

@@ -244,8 +244,23 @@ def run(args: argparse.Namespace) -> int:
     except (UsageError, PolicyArgsError, ValueError) as exc:
         print(f"noai-guard explain: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    preset = _preset_line(args)
     if args.json:
-        print(json.dumps(dec.to_dict(), ensure_ascii=False, indent=2))
+        print(json.dumps({**dec.to_dict(), **preset}, ensure_ascii=False, indent=2))
     else:
-        print(format_text(dec))
+        text = format_text(dec)
+        if preset:
+            p = preset["preset"]
+            how = f"changed: {', '.join(p['changed'])}" if p["modified"] else "as published"
+            text += f"\n  preset:  {p['id']} (policy {p['policy_hash'][:12]}; {how})"
+        print(text)
     return _EXIT[dec.verdict]
+
+
+def _preset_line(args: argparse.Namespace) -> dict[str, Any]:
+    """``{"preset": ...}`` when --preset chose the policy (the run record's form), else {}."""
+    from ._policy import policy_from_args, preset_fields
+
+    if getattr(args, "preset", None) is None:
+        return {}
+    return preset_fields(args, policy_from_args(args))  # the policy judged with (checked before)

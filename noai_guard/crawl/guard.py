@@ -32,6 +32,7 @@ from .. import decision as d
 from ..decision import Decision, Verdict
 from ..engine import Judge, Judgement, Page, SiteFiles
 from ..evaluate import SiteEval
+from ..presets import preset_record
 from ..settings import (
     DEFAULTS,
     SettingsError,
@@ -39,6 +40,7 @@ from ..settings import (
     get_float,
     get_int,
     policy_from_settings,
+    preset_from_settings,
     provenance_field,
 )
 from ..sitefiles import KINDS, Kind
@@ -190,6 +192,7 @@ class Guard:
         assert crawler.stats is not None
         self.stats: StatsCollector = crawler.stats
         self.policy: Policy = policy_from_settings(settings)
+        self.preset = preset_from_settings(settings)  # checked by policy_from_settings
         self.enforce = get_bool(settings, "NOAI_GUARD_ENFORCE")
         provenance_field(settings)  # checked here too: a bad value ends the crawl before it starts
         self.audit_allowed = get_bool(settings, "NOAI_GUARD_AUDIT_ALLOWED")
@@ -293,6 +296,7 @@ class Guard:
                 site_files=list(self.kinds),
                 cache_ttl=self.ttl,
                 retry_after=self.retry_after,
+                **({"preset": preset_record(self.preset, self.policy)} if self.preset is not None else {}),
             ),
         )
         if self.tell_blocked:

@@ -56,6 +56,7 @@ class _Run:
     not_checked: list[str] = field(default_factory=list)  # signals the run could not check at all
     not_checked_records: int = 0  # records the summary's not_checked groups count
     not_checked_why: str = ""
+    preset: str = ""  # the policy preset the run record names (NAME@VERSION, "changed" if overridden)
     unchecked: int = 0  # decision records with a signal never seen
     unchecked_outside: int = 0  # ... of which not in a not_checked group (no per-record not_checked list)
     blocked: int = 0  # decision records skipped, dropped or flagged
@@ -72,6 +73,8 @@ class _Run:
     def label(self) -> str:
         """How the report names the run: a hand-run Scrapy command by it (``scrapy shell``), else its mode."""
         base = f"scrapy {self.command}" if self.command not in _CRAWL_COMMANDS else self.mode
+        if self.preset:
+            base += f", preset {self.preset}"
         if self.enforce is None:
             return base
         how = "enforcing" if self.enforce else "audit-only"
@@ -99,6 +102,7 @@ class _Run:
             "command": self.command,
             "label": self.label,
             "not_checked": self.not_checked,
+            "preset": self.preset,
         }
 
 
@@ -197,6 +201,10 @@ class RunLedger:
         if isinstance(rec.get("enforce"), bool):
             run.enforce = rec["enforce"]
         self.run_fields(rec, run)
+        preset = rec.get("preset")
+        if isinstance(preset, dict) and preset.get("id"):
+            # A preset the run was judged under (noai_guard.presets): changed if settings overrode it.
+            run.preset = text(preset.get("id"), 100) + (" (changed)" if preset.get("modified") else "")
         inputs = rec.get("inputs")
         if isinstance(inputs, list):
             for i in inputs[:8]:

@@ -59,6 +59,7 @@ BAD_VALUES: dict[str, tuple[Any, str, str]] = {
     "NOAI_GUARD_ITEM_PROVENANCE": (5, "5", "allowed: True, False, a field name"),
     "NOAI_GUARD_LENIENT_NOIMAGEAI": ("nah", "'nah'", "allowed: true, false"),
     "NOAI_GUARD_POLICY": ("/nonexistent/p.json", "/nonexistent/p.json", "allowed: a dict of policy fields"),
+    "NOAI_GUARD_PRESET": ("fineweb", "'fineweb'", "known presets: default@1, apertus@1"),
     "NOAI_GUARD_PROXY_TOKENS": (3, "3", "allowed: a list of strings"),
     "NOAI_GUARD_PURPOSE": (
         "ai_train",
@@ -165,6 +166,10 @@ def _scrapy(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
         ("NOAI_GUARD_SOURCES=robots,xrobots", "NOAI_GUARD_SOURCES: 'robots' is not a signal name; allowed: "),
         ("NOAI_GUARD_ENFORCE=maybe", "NOAI_GUARD_ENFORCE: 'maybe' is not a boolean; allowed: True, False"),
         ("NOAI_GUARD_CACHE_TTL=-1", "NOAI_GUARD_CACHE_TTL: '-1' is not a number of at least 0"),
+        (
+            "NOAI_GUARD_PRESET=nope",
+            "NOAI_GUARD_PRESET: unknown preset 'nope'; known presets: default@1, apertus@1",
+        ),
     ],
 )
 def test_a_bad_setting_ends_scrapy_crawl_with_one_line(
