@@ -1,4 +1,4 @@
-"""Content sizes per origin: the ``sizes`` object of a run's summary record (crawl and audit).
+"""Internal: content sizes per origin: the ``sizes`` object of a run's summary record (crawl and audit).
 
 Issue 18 item 1: so that domains can be ranked by the size of the content
 kept (the AI Office template's "most relevant domain names", by size of

@@ -14,7 +14,8 @@ from typing import Any
 
 EXIT_OK = 0
 EXIT_USAGE = 2
-_FORMATS = ("html", "md", "json", "csv")
+_FORMATS = ("html", "md", "json", "csv", "ai-office")
+_DEFAULT = ("html", "md", "json", "csv")  # ai-office (issue 18) only when asked for
 
 
 def _formats(value: str) -> list[str]:
@@ -52,8 +53,12 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--format",
         type=_formats,
-        default=list(_FORMATS),
-        help="comma-separated formats: html,md,json,csv (default: all)",
+        default=list(_DEFAULT),
+        help=(
+            "comma-separated formats: html,md,json,csv,ai-office (default: html,md,json,csv); "
+            "ai-office: the AI Office template's sections on crawled data and opt-outs "
+            "(ai-office.md, ai-office.json)"
+        ),
     )
     p.add_argument(
         "--out", default="noai-guard-report", metavar="DIR", help="output directory (default: %(default)s)"

@@ -19,7 +19,7 @@ from typing import Any
 
 from .aggregate import REPORT_SCHEMA, Aggregator
 from .inputs import InputError, expand_inputs
-from .writer import FORMATS, MANIFEST_SCHEMA, verify_manifest, write_bundle
+from .writer import DEFAULT_FORMATS, FORMATS, MANIFEST_SCHEMA, verify_manifest, write_bundle
 
 __all__ = [
     "FORMATS",
@@ -65,7 +65,7 @@ def build_report(
     paths: Sequence[str],
     out_dir: str | os.PathLike[str],
     *,
-    formats: Sequence[str] = FORMATS,
+    formats: Sequence[str] = DEFAULT_FORMATS,
     top: int = 25,
     samples: int = 10,
     seed: int | str = 0,
