@@ -172,3 +172,32 @@ def test_audit_sizes_leave_out_an_image_its_embedding_page_reserves(tmp_path: Pa
     # Hand count: q.html 500; the image, allowed when judged, was reserved by p.html after it.
     assert s["sizes"]["origins"] == {"http://pics.example": {"pages": 1, "bytes": 500}}
     assert s["sizes"]["content_types"] == {"text/html": {"pages": 1, "bytes": 500}}
+
+
+def test_a_retried_answer_flagged_in_audit_only_mode_adds_no_bytes(
+    make_site: Callable[..., Any], crawl: Callable[..., Any]
+) -> None:
+    """A 503 is allowed (and marked for its size), Scrapy retries it; the retry's answer is flagged
+    (audit-only: passed on): its bytes are not counted as kept."""
+    answers = iter(
+        [
+            Route(status=503, body="busy", content_type="text/plain"),
+            Route(body=sized(900, '<meta name="robots" content="noai">'), content_type="text/html"),
+        ]
+    )
+    site = make_site({"/robots.txt": text("User-agent: *\nAllow: /\n"), "/flaky": lambda *_: next(answers)})
+    r = crawl(
+        [site.url("/flaky")],
+        settings={
+            "RETRY_ENABLED": True,
+            "RETRY_TIMES": 1,
+            "RETRY_HTTP_CODES": [503],
+            "NOAI_GUARD_ENFORCE": False,
+        },
+    )
+    assert r.returncode == 0, r.log[-3000:]
+    assert r.decision_for(site.url("/flaky"))["action"] == "flagged"
+    assert site.url("/flaky") in r.callbacks  # audit-only: passed on
+    sizes = summary(r.workdir / "trail.jsonl")["sizes"]
+    # The 503 counted as one allowed page without a body the spider got; the flagged page adds nothing.
+    assert sizes["origins"] == {site.origin: {"pages": 1, "bytes": 0}}

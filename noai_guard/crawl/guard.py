@@ -453,7 +453,10 @@ class Guard:
     ) -> Response:
         trail = self.trail
         decision = judgement.decision
-        request.meta[META_DECISION] = decision
+        meta = request.meta
+        meta[META_DECISION] = decision
+        if _META_SIZE in meta:  # a retry's copy of an earlier answer's mark: this answer is judged anew
+            del meta[_META_SIZE]
         sigs = judgement.page
         if sigs:
             trail.count_unknowns(sigs, trail.counts(origin))
@@ -482,7 +485,7 @@ class Guard:
             return response  # the redirect target is a new request, judged on its own
         trail.allowed(origin)
         # Issue 18: its size is counted as the spider gets it (response_received, after decoding).
-        request.meta[_META_SIZE] = origin
+        meta[_META_SIZE] = origin
         if self.audit_allowed or decision.verdict is Verdict.UNKNOWN:
             trail.record(decision, auditlog.ALLOWED, auditlog.POST_FETCH, origin)
         # No log line per allowed page: Scrapy's root logger passes DEBUG records to its
