@@ -425,6 +425,7 @@ class WarcPage:
     error: BaseException | None = None  # the rest of the record could not be read (set by finish)
     block_length: int = 0  # the WARC Content-Length
     block_read: int = 0  # bytes of the block the file holds (set by finish)
+    payload_read: int = 0  # bytes of the payload (after the HTTP headers) the file holds (set by finish)
     _rec: Any = None  # the open FastWARC record, until finish
     _live: _LiveReader | None = None
 
@@ -450,6 +451,7 @@ class WarcPage:
             return False
         expected = rec.content_length  # of the payload, after the HTTP headers
         self.block_read = self.block_length - expected + got
+        self.payload_read = got
         if got < expected:
             self.truncated = True
         return True

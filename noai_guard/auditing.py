@@ -65,6 +65,7 @@ from .engine import Judgement, MediaReservation, Page, PageRead, SiteFiles
 from .policy import Policy
 from .rsl import RslFile
 from .sitefiles import KINDS, PATHS, Kind, SiteFile, licence_url, origin_of
+from .sizes import MEASURE_AUDIT, add_type, media_type, sizes_section
 
 MODE = "audit"
 RemovalsFormat = Literal["url", "warc-id"]
@@ -170,6 +171,9 @@ class FileResult:
     run_id: str = ""
     policy: Policy | None = None
     media_merged: bool = False  # the parent has counted the records flagged by embedding pages
+    # Issue 18: origin -> [pages, payload bytes] of the WARC records judged allowed (or unknown, kept).
+    sizes: dict[str, list[int]] = field(default_factory=dict)
+    types: dict[str, list[int]] = field(default_factory=dict)  # media type -> [pages, bytes] kept
 
 
 @dataclass
@@ -474,7 +478,11 @@ class _Candidates:
         removal_key: str,
         used: dict[str, Any],
         where: dict[str, Any],
+        size: int | None = None,
+        ctype: str | None = None,
     ) -> None:
+        """``size``, ``ctype``: the record's payload bytes and media type counted in the sizes
+        (``size`` None: not counted, a URL list)."""
         if self._fh is None:
             self._fh = open(self.path, "wb")  # noqa: SIM115 - closed by close()
         line = {
@@ -487,6 +495,8 @@ class _Candidates:
             "removal_key": removal_key,
             "capture": used,
             "where": where,
+            "size": size,
+            "ctype": ctype,
         }
         self._fh.write(auditlog.dumps_line(line))
         self.n += 1
@@ -515,6 +525,31 @@ def _count_judged(result: FileResult, origin: str) -> dict[str, int]:
         counts = result.origins[origin] = {"judged": 0, "reserved": 0, "unknown": 0}
     counts["judged"] += 1
     return counts
+
+
+def _count_size(result: FileResult, origin: str, size: int, ctype: str | None, n: int = 1) -> None:
+    """Count one kept WARC record's payload bytes for its origin and media type (the summary's
+    ``sizes``); ``n = -1`` takes one back (a record reserved after all)."""
+    row = result.sizes.get(origin)
+    if row is None:
+        row = result.sizes[origin] = [0, 0]
+    row[0] += n
+    row[1] += n * size
+    add_type(result.types, media_type(ctype), n, n * size)
+
+
+def audit_sizes(results: list[FileResult]) -> dict[str, Any]:
+    """The audit summary's ``sizes`` (:mod:`noai_guard.sizes`), over every input."""
+    merged: dict[str, list[int]] = {}
+    types: dict[str, list[int]] = {}
+    for r in results:
+        for o, (pages, size) in r.sizes.items():
+            row = merged.setdefault(o, [0, 0])
+            row[0] += pages
+            row[1] += size
+        for t, (pages, size) in r.types.items():
+            add_type(types, t, pages, size)
+    return sizes_section(((o, p, b) for o, (p, b) in merged.items()), measure=MEASURE_AUDIT, types=types)
 
 
 def _record(
@@ -621,6 +656,7 @@ def _judge_warc(
                 # _record's keyword arguments.
                 _count_judged(result, origin)
                 stats.allowed += 1
+                _count_size(result, origin, item.payload_read, item.content_type)
                 if media is not None and item.head is None:
                     media.add(
                         url,
@@ -631,6 +667,8 @@ def _judge_warc(
                         removal_key=item.record_id if warc_ids else url,
                         used=used,
                         where=_warc_where(item),
+                        size=item.payload_read,
+                        ctype=item.content_type,
                     )
                 continue
             where = _warc_where(item)
@@ -646,6 +684,8 @@ def _judge_warc(
                 (item.record_id if warc_ids else url),
                 **where,
             )
+            if not dec.blocked:  # unknown, kept: its content is kept too
+                _count_size(result, origin, item.payload_read, item.content_type)
             if media is not None and item.head is None and not dec.blocked and trail.records > before:
                 media.add(
                     url,
@@ -656,6 +696,8 @@ def _judge_warc(
                     removal_key=item.record_id if warc_ids else url,
                     used=used,
                     where=where,
+                    size=item.payload_read,
+                    ctype=item.content_type,
                 )
         elif type(item) is Capture:
             stats.captures += 1
@@ -914,6 +956,9 @@ def merge_media(
             else:
                 st.allowed -= 1
                 totals["allowed"] -= 1
+            size = c.get("size")
+            if isinstance(size, int) and c["origin"] in r.sizes:  # reserved after all: not kept
+                _count_size(r, c["origin"], size, c.get("ctype"), -1)
     return {"totals": totals, "origins": origins}
 
 
@@ -927,6 +972,8 @@ def _patch_summary(summary_rec: dict[str, Any], results: list[FileResult], moved
     if isinstance(inputs, list) and len(inputs) == len(results):
         for i, r in enumerate(results):
             inputs[i] = r.stats.to_dict()
+    if "sizes" in summary_rec:
+        summary_rec["sizes"] = audit_sizes(results)
     origins = summary_rec.get("origins")
     if isinstance(origins, dict):
         for o, delta in moved["origins"].items():

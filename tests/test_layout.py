@@ -31,6 +31,7 @@ PUBLIC = frozenset(
         "noai_guard.evaluate",  # evaluate
         "noai_guard.middleware",  # the two middlewares, by their Scrapy setting paths
         "noai_guard.policy",  # Policy, decide
+        "noai_guard.presets",  # get_preset, PRESETS (README "Policy presets")
         "noai_guard.report",  # build_report
         "noai_guard.robots",  # RobotsTxt, for SiteFiles
         "noai_guard.sampleserver",  # python -m noai_guard.sampleserver

@@ -472,10 +472,17 @@ def _summarise(results: list[Any], base: Any, fallback: Any, elapsed: float) -> 
         "totals": totals,
         "inputs": [r.stats.to_dict() for r in results],
         "origins_without_robots": sorted(unchecked),
+        "sizes": _sizes(results),  # issue 18: pages and bytes kept per origin
         "not_checked": _not_checked(results),
         "captures_indexed": len(base) + sum(len(r.captures) for r in results),
         "fetched": len(fallback) if fallback is not None else None,
     }
+
+
+def _sizes(results: list[Any]) -> dict[str, Any]:
+    from ..auditing import audit_sizes
+
+    return audit_sizes(results)
 
 
 def _not_checked(results: list[Any]) -> list[dict[str, Any]]:

@@ -14,7 +14,8 @@ from typing import Any
 
 EXIT_OK = 0
 EXIT_USAGE = 2
-_FORMATS = ("html", "md", "json", "csv")  # the default
+_FORMATS = ("html", "md", "json", "csv", "ai-office")
+_DEFAULT = ("html", "md", "json", "csv")  # ai-office (issue 18) only when asked for
 # Dataset-card fragments (noai_guard.report.cards), written only when asked for.
 _CARD_FORMATS = ("croissant", "hf-card")
 
@@ -54,10 +55,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--format",
         type=_formats,
-        default=list(_FORMATS),
+        default=list(_DEFAULT),
         help=(
-            "comma-separated formats: html,md,json,csv (default: these four), and the dataset-card "
-            "fragments croissant (croissant-rai.jsonld) and hf-card (dataset-card.md)"
+            "comma-separated formats: html,md,json,csv (the default), ai-office (the AI Office "
+            "template's sections on crawled data and opt-outs: ai-office.md, ai-office.json), and "
+            "the dataset-card fragments croissant (croissant-rai.jsonld) and hf-card (dataset-card.md)"
         ),
     )
     p.add_argument(

@@ -86,6 +86,9 @@ _KIND_SIGNALS: dict[Kind, frozenset[str]] = {
 # The signal an unreachable site file leaves unknown.
 _KIND_SIGNAL: dict[Kind, str] = {"robots": d.ROBOTS_TXT, "tdmrep": d.TDMREP, "ai-txt": d.AI_TXT}
 
+# Request meta key: the origin of an allowed page whose body bytes response_received counts.
+_META_SIZE = "_noai_guard_size_origin"
+
 _GUARDS: WeakKeyDictionary[Crawler, Guard] = WeakKeyDictionary()
 # Crawlers already told (once, at INFO) that noai_guard is disabled: both components ask.
 _DISABLED_TOLD: WeakSet[Crawler] = WeakSet()
@@ -256,6 +259,7 @@ class Guard:
 
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(self.response_received, signal=signals.response_received)
 
     def _reserves_unknown(self, signal: str) -> bool:
         """Does an unknown outcome of ``signal`` block under the policy (NOAI_GUARD_UNKNOWN)?"""
@@ -302,6 +306,13 @@ class Guard:
         if self.tell_blocked:
             self.trail.log_debug = False  # told at INFO instead (_tell), not twice
         log_start(self, spider)
+
+    def response_received(self, response: Response, request: Request, spider: Spider | None = None) -> None:
+        """Issue 18: the body bytes of an allowed page, as the spider gets it (after every downloader
+        middleware: HttpCompressionMiddleware has undone the content coding), into the summary's sizes."""
+        origin = request.meta.pop(_META_SIZE, None)
+        if origin is not None:
+            self.trail.kept_bytes(origin, len(response.body), response.headers.get(b"Content-Type"))
 
     def spider_closed(self, spider: Spider, reason: str = "") -> None:
         self.trail.close(reason)
@@ -446,7 +457,10 @@ class Guard:
     ) -> Response:
         trail = self.trail
         decision = judgement.decision
-        request.meta[META_DECISION] = decision
+        meta = request.meta
+        meta[META_DECISION] = decision
+        if _META_SIZE in meta:  # a retry's copy of an earlier answer's mark: this answer is judged anew
+            del meta[_META_SIZE]
         sigs = judgement.page
         if sigs:
             trail.count_unknowns(sigs, trail.counts(origin))
@@ -474,6 +488,8 @@ class Guard:
         if 300 <= response.status < 400 and b"Location" in response.headers:
             return response  # the redirect target is a new request, judged on its own
         trail.allowed(origin)
+        # Issue 18: its size is counted as the spider gets it (response_received, after decoding).
+        meta[_META_SIZE] = origin
         if self.audit_allowed or decision.verdict is Verdict.UNKNOWN:
             trail.record(decision, auditlog.ALLOWED, auditlog.POST_FETCH, origin)
         # No log line per allowed page: Scrapy's root logger passes DEBUG records to its

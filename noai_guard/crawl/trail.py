@@ -30,6 +30,7 @@ from w3lib.url import file_uri_to_path
 from .. import auditlog
 from ..decision import Decision, Signal, Verdict
 from ..settings import SettingsError
+from ..sizes import MEASURE_CRAWL, SIZES_TOP, add_type, media_type, sizes_section
 from .command import scrapy_command
 from .keys import AUDIT_FAILED
 from .page import emits
@@ -69,6 +70,8 @@ class OriginCounts:
     unknown: int = 0
     by_signal: dict[str, int] = field(default_factory=dict)
     fetch: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Body bytes of the pages counted in ``allowed`` (issue 18: the summary's ``sizes``, not this row).
+    allowed_bytes: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -142,6 +145,8 @@ class Trail:
         self.command: str | None = None  # the Scrapy command that runs the crawl (start())
         self._at_exit: Any = None  # the atexit hook that writes the summary of a spider never closed
         self._closed = False
+        self.sizes_top = SIZES_TOP  # origins named in the summary's ``sizes`` (the rest: one total)
+        self._types: dict[str, list[int]] = {}  # media type -> [pages, bytes] kept (bounded)
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -179,6 +184,7 @@ class Trail:
                 policy_hash=self.policy.hash,
                 reason=reason,
                 command=self.command,
+                sizes=self.sizes(),
                 totals={
                     k: int(stats.get_value(f"noai_guard/{k}", 0) or 0)
                     for k in ("request_count", "skipped", "dropped", "flagged", "allowed")
@@ -309,6 +315,23 @@ class Trail:
         self._pending_allowed += 1
         if self._pending_allowed >= STATS_BATCH:
             self.flush_counts()
+
+    def kept_bytes(self, origin: str, size: int, content_type: bytes | str | None = None) -> None:
+        """Add the body bytes of one allowed page of ``origin``, as the spider gets it (the summary's ``sizes``)."""
+        self.counts(origin).allowed_bytes += size
+        add_type(self._types, media_type(content_type), 1, size)
+
+    def sizes(self) -> dict[str, Any]:
+        """The summary's ``sizes``: pages and body bytes allowed per origin, the top
+        :data:`~noai_guard.sizes.SIZES_TOP` by bytes and an ``other`` total (:mod:`noai_guard.sizes`)."""
+        pooled = self._origins.get(_OTHER_ORIGINS)  # origins past the summary's row limit
+        return sizes_section(
+            ((o, c.allowed, c.allowed_bytes) for o, c in self._origins.items() if o != _OTHER_ORIGINS),
+            measure=MEASURE_CRAWL,
+            limit=self.sizes_top,
+            other=(pooled.allowed, pooled.allowed_bytes) if pooled is not None else (0, 0),
+            types=self._types,
+        )
 
     def fetched(self, origin: str, kind: str, status_class: str) -> None:
         """Count one site-file fetch outcome in the origin's summary row."""

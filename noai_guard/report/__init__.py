@@ -20,10 +20,11 @@ from typing import Any
 from .aggregate import REPORT_SCHEMA, Aggregator
 from .cards import embed_croissant
 from .inputs import InputError, expand_inputs
-from .writer import ALL_FORMATS, FORMATS, MANIFEST_SCHEMA, verify_manifest, write_bundle
+from .writer import ALL_FORMATS, DEFAULT_FORMATS, FORMATS, MANIFEST_SCHEMA, verify_manifest, write_bundle
 
 __all__ = [
     "ALL_FORMATS",
+    "DEFAULT_FORMATS",
     "FORMATS",
     "MANIFEST_SCHEMA",
     "REPORT_SCHEMA",
@@ -68,7 +69,7 @@ def build_report(
     paths: Sequence[str],
     out_dir: str | os.PathLike[str],
     *,
-    formats: Sequence[str] = FORMATS,
+    formats: Sequence[str] = DEFAULT_FORMATS,
     top: int = 25,
     samples: int = 10,
     seed: int | str = 0,

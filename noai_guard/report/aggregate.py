@@ -28,6 +28,7 @@ from typing import Any
 from .. import __version__
 from ..auditlog import TOOL
 from ..policy import policy_hash
+from .contentsize import SizeTally
 from .decisions import MAX_FILES, DecisionTally
 from .domains import DomainTable, domains_section
 from .fields import MAX_KEY, MAX_NAMED, MAX_TEXT, key, text
@@ -80,6 +81,7 @@ class Aggregator:
         self.summary_tally = SummaryTally(self.domains)
         self.samples = EvidenceSamples(samples, seed)
         self.decision_tally = DecisionTally(self.domains, self.samples)
+        self.sizes = SizeTally()  # issue 18: content kept per domain (the ai-office format)
 
     # -- input ---------------------------------------------------------------
 
@@ -111,6 +113,7 @@ class Aggregator:
             elif t == "summary":
                 self.ledger.summary(rec, source)
                 self.summary_tally.add(rec)
+                self.sizes.add(rec)
             else:
                 self.malformed += 1
         except (TypeError, ValueError, AttributeError, KeyError):

@@ -8,6 +8,8 @@ report.md      Markdown (:mod:`.render_md`)
 report.json    the ``noai-guard-report/1`` document
 domains.csv    every registrable domain with its counters
 samples.csv    every evidence sample, one row each
+ai-office.md   the AI Office template's sections 2.3 and 3.1, pre-filled
+ai-office.json (:mod:`.aioffice`; only with ``--format ai-office``)
 manifest.json  SHA-256 and size of every input and output, tool version,
                policy hashes, parameters (always written, after the above)
 =============  ==========================================================
@@ -35,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from .aggregate import Aggregator
+from .aioffice import ai_office_document, render_ai_office_md
 from .cards import CARD_FORMATS, write_cards
 from .domains import COUNTERS, SIGNAL_COLUMN_NAMES
 from .inputs import clean
@@ -42,14 +45,17 @@ from .render_html import render_html
 from .render_md import render_markdown
 
 MANIFEST_SCHEMA = "noai-guard-report-manifest/1"
-FORMATS: tuple[str, ...] = ("html", "md", "json", "csv")
-#: Every ``--format``: the report's (the default) and the dataset-card fragments (:mod:`.cards`).
+FORMATS: tuple[str, ...] = ("html", "md", "json", "csv", "ai-office")
+#: What ``noai-guard report`` writes when no format is named (ai-office only on request).
+DEFAULT_FORMATS: tuple[str, ...] = ("html", "md", "json", "csv")
+#: Every ``--format``: the bundle's and the dataset-card fragments (:mod:`.cards`).
 ALL_FORMATS: tuple[str, ...] = (*FORMATS, *CARD_FORMATS)
 FILES: dict[str, tuple[str, ...]] = {
     "html": ("report.html",),
     "md": ("report.md",),
     "json": ("report.json",),
     "csv": ("domains.csv", "samples.csv"),
+    "ai-office": ("ai-office.md", "ai-office.json"),  # issue 18: the AI Office template's sections
 }
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -123,6 +129,10 @@ def write_bundle(
             _write(out / "domains.csv", _csv(DOMAIN_COLUMNS, agg.domains.rows(order="blocked")))
             rows = ({"signal": g["signal"], **it} for g in doc["samples"]["by_signal"] for it in g["items"])
             _write(out / "samples.csv", _csv(SAMPLE_COLUMNS, rows))
+        elif fmt == "ai-office":
+            ao = clean(ai_office_document(agg, doc))
+            _write(out / "ai-office.md", [render_ai_office_md(ao)])
+            _write(out / "ai-office.json", [json.dumps(ao, indent=2, ensure_ascii=False) + "\n"])
         written.extend(FILES[fmt])
     manifest = {
         "schema": MANIFEST_SCHEMA,
