@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "report": "report",
     "leaks": "leaks",
     "presets": "presets",
+    "verify": "verify",
 }
 
 EXIT_USAGE = 2

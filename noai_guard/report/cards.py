@@ -65,10 +65,10 @@ def verify_hint(bundle: str = "REPORT_DIR") -> str:
     """How a reviewer re-verifies the hashes a card carries (plain text)."""
     return (
         f"with {bundle} the folder of the report bundle, `sha256sum {bundle}/manifest.json` prints the "
-        'manifest SHA-256 above; `python -c "from noai_guard.report import verify_manifest; '
-        f"print(verify_manifest('{bundle}') or 'verified')\"` re-hashes every input trail and report file "
-        "manifest.json lists and prints 'verified' (run it where the report was made: input paths are "
-        "recorded as given); a policy hash is the SHA-256 of the policy's canonical JSON, shown under "
+        f"manifest SHA-256 above; `noai-guard verify {bundle}` re-hashes every input trail and report file "
+        "manifest.json lists and checks that the cards carry the manifest's SHA-256, and prints 'verified' "
+        "(run it where the report was made: input paths are recorded as given; --outputs-only skips the "
+        "inputs); a policy hash is the SHA-256 of the policy's canonical JSON, shown under "
         "'Policies' in report.html and report.json."
     )
 

@@ -94,7 +94,7 @@ def test_manifest_hash_in_both_cards_is_the_written_manifest(card_dir: Path) -> 
     frag = fragment(card_dir)
     assert frag["subjectOf"]["sha256"] == digest
     assert f"Report manifest (manifest.json) SHA-256: {digest}." in frag["rai:dataCollection"]
-    assert "sha256sum" in frag["subjectOf"]["description"] and "verify_manifest" in card
+    assert "sha256sum" in frag["subjectOf"]["description"] and "noai-guard verify" in card
 
 
 def test_manifest_hash_with_every_format(tmp_path: Path) -> None:
