@@ -36,6 +36,7 @@ from ..settings import (
     DEFAULTS,
     SettingsError,
     get_bool,
+    get_crawl_id,
     get_float,
     get_int,
     policy_from_settings,
@@ -233,6 +234,7 @@ class Guard:
             policy=self.policy,
             enforce=self.enforce,
             run_id=auditlog.new_run_id(),
+            crawl_id=get_crawl_id(settings),
         )
         self.sites = SiteFetcher(
             crawler,

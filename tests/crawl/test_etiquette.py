@@ -51,6 +51,7 @@ BAD_VALUES: dict[str, tuple[Any, str, str]] = {
     ),
     "NOAI_GUARD_CACHE_SIZE": ("many", "'many'", "allowed: a whole number >= 1"),
     "NOAI_GUARD_CACHE_TTL": ("-5", "'-5'", "allowed: seconds >= 0"),
+    "NOAI_GUARD_CRAWL_ID": ("a b", "'a b'", "allowed: 1 to 128 letters, digits and . _ : -"),
     "NOAI_GUARD_ENFORCE": ("yes please", "'yes please'", "allowed: True, False"),
     "NOAI_GUARD_HEAD_BUDGET": ("12", "'12'", "allowed: a number of bytes"),
     "NOAI_GUARD_HONOUR_LEGACY": ("perhaps", "'perhaps'", "allowed: true, false"),
