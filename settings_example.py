@@ -93,6 +93,10 @@ NOAI_GUARD_PURPOSE = "ai-train"
 # never cached as allow (RFC 9309 §2.3.1.4).
 NOAI_GUARD_RETRY_AFTER = 300
 
+# Distributed crawls (pip install 'noai-guard[redis]'): a Redis URL (e.g. the REDIS_URL of
+# scrapy-redis) where the workers share site files and reserved images.  None: per process.
+NOAI_GUARD_SHARED_STATE_URL = None
+
 # Signal names to check (see noai_guard.SIGNALS).  None = all of them.  A site file
 # is fetched only if a signal it feeds is on.
 NOAI_GUARD_SOURCES = None

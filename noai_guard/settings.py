@@ -105,6 +105,14 @@ NOAI_GUARD_PURPOSE = d.AI_TRAIN
 # network error) is fetched again; meanwhile it stays unknown (never allow).
 NOAI_GUARD_RETRY_AFTER = 300
 
+# A distributed crawl's shared state (issue 17; extra noai-guard[redis]): a Redis URL
+# (redis://, rediss:// or unix://), e.g. scrapy-redis's REDIS_URL.  Set, the workers share
+# the site-file cache (one worker fetches an origin's files, the others read them) and the
+# images reserved by the pages that embed them; unset (the default), each process keeps
+# its own.  Redis unreachable mid-crawl: each worker goes on with its own state (one
+# WARNING, stats noai_guard/shared_state/*); nothing is allowed for want of Redis.
+NOAI_GUARD_SHARED_STATE_URL: str | None = None
+
 # Signal names that are checked (decision.SIGNALS).  None = all.
 NOAI_GUARD_SOURCES: list[str] | None = None
 
@@ -236,6 +244,20 @@ def get_crawl_id(settings: BaseSettings) -> str | None:
         return None
     if not isinstance(value, str) or not _CRAWL_ID.fullmatch(value.strip()):
         raise bad_value(name, value, "an identifier", "1 to 128 letters, digits and . _ : -")
+    return value.strip()
+
+
+_SHARED_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def get_shared_state_url(settings: BaseSettings) -> str | None:
+    """NOAI_GUARD_SHARED_STATE_URL: ``None`` when unset or empty, else a Redis URL."""
+    name = "NOAI_GUARD_SHARED_STATE_URL"
+    value = _get(settings, name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str) or not value.strip().lower().startswith(_SHARED_SCHEMES):
+        raise bad_value(name, value, "a Redis URL", "redis://host:port/db, rediss://..., unix://path")
     return value.strip()
 
 

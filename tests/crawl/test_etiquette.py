@@ -67,6 +67,7 @@ BAD_VALUES: dict[str, tuple[Any, str, str]] = {
         "allowed: ai-train, ai-input, search (did you mean 'ai-train'?)",
     ),
     "NOAI_GUARD_RETRY_AFTER": ("soon", "'soon'", "allowed: seconds >= 0"),
+    "NOAI_GUARD_SHARED_STATE_URL": ("http://r:6379", "'http://r:6379'", "allowed: redis://host:port/db"),
     "NOAI_GUARD_SOURCES": ("robots,xrobots", "'robots'", "allowed: robots-txt, robots-txt-proxy"),
     "NOAI_GUARD_UNKNOWN": ('{"robots-txt": "maybe"}', "['robots-txt']: 'maybe'", "allowed: allow, reserve"),
     "NOAI_GUARD_UNKNOWN_DEFAULT": ("block", "'block'", "allowed: allow, reserve"),
