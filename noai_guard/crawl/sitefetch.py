@@ -491,7 +491,7 @@ async def _via_shared(
     """
     shared = self.shared
     assert shared is not None
-    delay, waited = 0.01, False
+    delay, waited = 0.005, False
     while shared.ok:
         got = shared.file_get(origin, kind)
         if got is None and shared.ok:
@@ -511,7 +511,7 @@ async def _via_shared(
             waited = True
             self.stats.inc_value("noai_guard/shared_state/file_waits")
         await sleep(delay)
-        delay = min(delay * 2, 0.2)
+        delay = min(delay * 2, 0.05)  # a GET every 50 ms at most: cheap, and the wait ends soon
     return None
 
 

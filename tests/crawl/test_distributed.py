@@ -32,6 +32,14 @@ def _guard_of(settings: dict[str, Any]) -> Any:
     return NoAIGuardMiddleware.from_crawler(crawler).guard
 
 
+def _no_retry(port: int) -> redis.Redis:
+    # redis-py retries a refused connection three times with a back-off (~3 s): once here.
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    return redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=2, retry=Retry(NoBackoff(), 0))
+
+
 # -- the real redis-server -------------------------------------------------------------
 
 
@@ -46,7 +54,7 @@ def test_redis_server_is_real_local_and_keeps_nothing(redis_server: RedisServer)
     redis_server.stop()
     assert not redis_server.running
     with pytest.raises(redis.ConnectionError):
-        redis.Redis(host="127.0.0.1", port=redis_server.port, socket_connect_timeout=2).ping()
+        _no_retry(redis_server.port).ping()
     assert not (redis_server.workdir / "dump.rdb").exists()
 
 
@@ -56,7 +64,7 @@ def test_redis_server_kill_is_immediate(tmp_path: Path) -> None:
         server.kill()
         assert not server.running
         with pytest.raises(redis.ConnectionError):
-            redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=2).ping()
+            _no_retry(port).ping()
 
 
 # -- trails per worker, one crawl id ---------------------------------------------------

@@ -216,3 +216,36 @@ def test_redis_killed_mid_crawl_fails_closed(tmp_path: Path, redis_server: Redis
 
 def reserved_free(res: CrawlResult, reserved: set[str]) -> bool:
     return reserved.isdisjoint(item["url"] for item in res.feed)
+
+
+def test_redis_killed_under_scrapy_redis_fails_closed(tmp_path: Path, redis_server: RedisServer) -> None:
+    # With scrapy-redis the queue dies with Redis: its scheduler raises in Scrapy's engine
+    # loop and the workers stop crawling (they must be restarted; scrapy-redis's behaviour,
+    # not noai_guard's).  What was in flight is judged with each worker's own state: no
+    # reserved URL is fetched or reaches the spider.
+    a, b, c = _sites(delay=0.15)
+    try:
+        settings = {**BASE, **_scrapy_redis(redis_server), "NOAI_GUARD_SHARED_STATE_URL": redis_server.url}
+        procs = [_worker(tmp_path / f"w{k}", a.url("/"), settings) for k in range(2)]
+        end = time.monotonic() + 30
+        while a.count("/chain0") + a.count("/p0") < 2 and time.monotonic() < end:
+            time.sleep(0.05)
+        redis_server.kill()
+        end = time.monotonic() + 4
+        while any(p.poll() is None for p in procs) and time.monotonic() < end:
+            time.sleep(0.1)
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait(timeout=10)
+        results = [collect(tmp_path / f"w{k}", p.returncode) for k, p in enumerate(procs)]
+        assert [a.count(f"/img/r{i}.png") for i in range(CHAINS)] == [0] * CHAINS
+        assert (b.count("/img/b.png"), a.count("/private/x"), c.count("/c0"), c.count("/c1")) == (0, 0, 0, 0)
+        reserved = _reserved(a, b, c)
+        for res in results:
+            assert reserved.isdisjoint(res.callbacks)  # the spider saw none of them
+            assert reserved.isdisjoint(item["url"] for item in res.items)
+        assert sum(len(res.callbacks) for res in results) >= 2  # it was mid-crawl
+    finally:
+        for s in (a, b, c):
+            s.close()
