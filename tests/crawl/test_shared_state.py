@@ -249,3 +249,58 @@ def test_redis_killed_under_scrapy_redis_fails_closed(tmp_path: Path, redis_serv
     finally:
         for s in (a, b, c):
             s.close()
+
+
+def test_values_another_version_or_a_stranger_wrote_are_not_used(redis_server: RedisServer) -> None:
+    from scrapy.utils.test import get_crawler
+
+    from noai_guard.crawl.shared import FileOutcome, SharedState
+    from noai_guard.decision import Signal, Verdict
+    from noai_guard.engine import MediaReservation
+
+    crawler = get_crawler()
+    state = SharedState(
+        crawler, redis_server.url, namespace="t:", ttl=60, media_size=2, media_scope="p", lock_timeout=5
+    )
+    r = redis_server.client()
+    # A site file: what one worker stored, another reads back as it was fetched.
+    ok = FileOutcome("fetch", 200, b"User-agent: *\nDisallow: /\n", fetched=1.5)
+    token = state.file_lock("http://o", "robots")
+    assert token is not None and state.file_lock("http://o", "robots") is None  # one fetcher
+    state.file_put("http://o", "robots", ok, 30, token)
+    got = state.file_get("http://o", "robots")
+    assert got is not None and got[0] == ok and 0 < got[1] <= 30
+    assert state.file_lock("http://o", "robots") is not None  # released by the put
+    # Garbage, or another schema version: not used (the worker fetches the file itself).
+    for raw in (
+        b"",
+        b"\xff\xfe",
+        b'{"v": 2, "how": "fetch", "status": 200}\nbody',
+        b'{"v": 1, "how": "x"}\n',
+        b"[1]\n",
+    ):
+        r.set("t:file:robots:http://p", raw, px=30000)
+        assert state.file_get("http://p", "robots") is None
+    assert crawler.stats.get_value("noai_guard/shared_state/file_unreadable") == 5
+    # Reserved media: stored with the page's signal, bounded (the oldest forgotten first).
+    sig = Signal(
+        "meta-robots",
+        Verdict.RESERVE,
+        "ai-train",
+        '<meta name="robots" content="noimageai">',
+        "http://o/p",
+        "meta",
+    )
+    state.media_put(
+        MediaReservation("http://o/p", sig, ("http://o/1.png", "http://o/2.png", "http://o/3.png#x"))
+    )
+    assert state.media_get("http://o/1.png") is None  # over the bound of 2
+    m = state.media_get("http://o/3.png")
+    assert m is not None and m.signal == sig and m.page_url == "http://o/p"
+    r.hset("t:media:p", "http://o/2.png", b"not json")
+    assert state.media_get("http://o/2.png") is None
+    assert crawler.stats.get_value("noai_guard/shared_state/media_unreadable") == 1
+    assert state.ok  # bad values are not a Redis failure
+    redis_server.kill()
+    assert state.media_get("http://o/3.png") is None and not state.ok  # gone: per-process from now on
+    assert crawler.stats.get_value("noai_guard/shared_state/lost") == 1
