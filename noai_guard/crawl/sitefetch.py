@@ -293,14 +293,15 @@ class SiteFetcher:
         entry.status = status
         entry.expires = time.monotonic() + ttl
         waiters, entry.waiters = entry.waiters or [], None
-        if not here:  # another worker fetched it (counted in its summary, not this one's)
-            for w in waiters:
-                w.callback(value)
-            return
-        cls = "3xx" if state != "ok" and status is not None and 300 <= status < 400 else _status_class(status)
-        if state == "unreachable" and cls == "2xx":
-            cls = "error"  # a 2xx body cut short (dataloss): a network error mid-body
-        self._fetched(origin_of(url) if kind == "rsl" else origin, kind, cls)
+        if here:  # a file another worker fetched is counted in that worker's summary
+            cls = (
+                "3xx"
+                if state != "ok" and status is not None and 300 <= status < 400
+                else _status_class(status)
+            )
+            if state == "unreachable" and cls == "2xx":
+                cls = "error"  # a 2xx body cut short (dataloss): a network error mid-body
+            self._fetched(origin_of(url) if kind == "rsl" else origin, kind, cls)
         detail = getattr(value, "detail", "") or (f"HTTP {status}" if status is not None else "network error")
         key = (origin, kind)
         if state == "unreachable" and kind in self.blocks_if_unreachable:

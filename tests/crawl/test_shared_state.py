@@ -138,6 +138,10 @@ def test_workers_on_scrapy_redis_share_site_files_and_reserved_images(
         # (503: unreachable, every page of C blocked) too: its back-off is shared.
         assert set(_file_fetches(a, b, c).values()) == {1}, _file_fetches(a, b, c)
         assert sum(res.stat("noai_guard/shared_state/files_read") for res in results) > 0
+        # Every worker that blocked C's pages says why in its own log, fetched or read.
+        for res in results:
+            if any(r["url"].startswith(c.origin) for r in res.decisions()):
+                assert f"{c.url('/robots.txt')} is unreachable (HTTP 503)" in res.log
         # No reserved URL in any worker's feed, nor asked of the server at all.
         reserved = _reserved(a, b, c)
         for res in results:
