@@ -308,3 +308,28 @@ def test_values_another_version_or_a_stranger_wrote_are_not_used(redis_server: R
     redis_server.kill()
     assert state.media_get("http://o/3.png") is None and not state.ok  # gone: per-process from now on
     assert crawler.stats.get_value("noai_guard/shared_state/lost") == 1
+
+
+def test_a_lock_left_by_a_dead_worker_expires_and_the_crawl_goes_on_meanwhile(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    a, b, c = _sites()
+    try:
+        # A worker that died while fetching A's robots.txt left its lock (2.5 s to live).
+        redis_server.client().set(f"noai_guard:guardtest:file:robots:{a.origin}:lock", "dead", px=2500)
+        t0 = time.monotonic()  # the site's Hit.time clock
+        settings = {**BASE, "NOAI_GUARD_SHARED_STATE_URL": redis_server.url}
+        res = run_crawl(
+            tmp_path / "w", [a.url("/"), b.url("/b0")], settings=settings, spider={"follow": True}
+        )
+        assert res.returncode == 0, res.log[-3000:]
+        assert a.count("/robots.txt") == 1
+        robots_at = next(h.time for h in a.log if h.path == "/robots.txt")
+        assert robots_at - t0 > 2.3  # waited for the lock to expire, then fetched it itself
+        assert res.stat("noai_guard/shared_state/file_waits") >= 1
+        # Meanwhile the worker crawled another origin: the wait polls, it does not block the reactor.
+        assert next(h.time for h in b.log if h.path == "/b0") < robots_at - 0.5
+        assert res.decision_for(a.url("/private/x"))["blocked"]  # A judged once its file came
+    finally:
+        for s in (a, b, c):
+            s.close()
