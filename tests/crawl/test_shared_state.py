@@ -121,7 +121,9 @@ BASE = {"NOAI_GUARD_AUDIT_ALLOWED": True, "NOAI_GUARD_LENIENT_NOIMAGEAI": True, 
 def test_workers_on_scrapy_redis_share_site_files_and_reserved_images(
     tmp_path: Path, redis_server: RedisServer
 ) -> None:
-    a, b, c = _sites()
+    # Slow pages: the crawl outlasts the workers' start-up skew on a loaded machine (a worker
+    # that starts a second late must still find work; else one worker crawls it all).
+    a, b, c = _sites(delay=0.2)
     try:
         # The single-process crawl the workers' merged trails must equal.
         single = run_crawl(tmp_path / "single", [a.url("/")], settings=BASE, spider={"follow": True})
@@ -152,6 +154,7 @@ def test_workers_on_scrapy_redis_share_site_files_and_reserved_images(
         # The merged trails hold what the single process decided, URL by URL.
         assert _triples(results) == _triples([single])
         assert {(a.url("/img/r0.png"), "reserve", "embedding-page")} <= _triples(results)
+        assert sum(bool(res.callbacks) for res in results) >= 2  # the work was shared
         # The images were reserved by pages other workers fetched: some worker knew them only
         # through the shared state (the reserving page and the image in different workers).
         assert sum(res.stat("noai_guard/shared_state/media_hits") for res in results) > 0
