@@ -190,7 +190,7 @@ class SharedState:
             "its own site-file cache and reserved-media memory (each origin's files fetched again by this "
             "worker, media reserved by pages other workers fetch no longer known to it); nothing is allowed "
             "for want of it; not repeated (stats: noai_guard/shared_state/*)",
-            {"url": self._redacted(), "what": what, "error": exc or type(exc).__name__},
+            {"url": self._redacted(), "what": what, "error": str(exc) or type(exc).__name__},
             extra={"spider": self.crawler.spider},
         )
 

@@ -336,3 +336,22 @@ def test_a_lock_left_by_a_dead_worker_expires_and_the_crawl_goes_on_meanwhile(
     finally:
         for s in (a, b, c):
             s.close()
+
+
+def test_redis_unreachable_is_told_once_without_the_password(caplog: Any) -> None:
+    from crawlutil import closed_port
+    from scrapy.utils.test import get_crawler
+
+    from noai_guard.crawl.shared import SharedState
+
+    crawler = get_crawler()
+    url = f"redis://:s3cret@127.0.0.1:{closed_port()}/0"
+    state = SharedState(crawler, url, namespace="t:", ttl=60, media_size=2, media_scope="p", lock_timeout=5)
+    started = time.perf_counter()
+    assert state.crawl_id() is None  # the caller keeps the run's own id
+    assert state.file_get("http://o", "robots") is None and state.file_lock("http://o", "robots") is None
+    assert time.perf_counter() - started < 1  # refused at once: no retries, no back-off
+    warnings = [r for r in caplog.records if r.name == "noai_guard.crawl.shared"]
+    assert len(warnings) == 1 and warnings[0].levelname == "WARNING"
+    assert "s3cret" not in warnings[0].getMessage() and "127.0.0.1" in warnings[0].getMessage()
+    assert crawler.stats.get_value("noai_guard/shared_state/error_count") == 3
