@@ -32,8 +32,9 @@ NOAI_GUARD_AUDIT_ALLOWED = False
 NOAI_GUARD_AUDIT_FSYNC = False
 
 # Where the audit trail goes (JSON lines): a path or file:// URI; %(name)s is the
-# spider name, %(time)s the UTC start time, as in FEEDS.  It cannot be empty.
-NOAI_GUARD_AUDIT_URI = "noai-guard-audit/%(name)s-%(time)s.jsonl"
+# spider name, %(time)s the UTC start time, as in FEEDS; %(hostname)s and %(pid)s
+# keep the trails of workers started together apart.  It cannot be empty.
+NOAI_GUARD_AUDIT_URI = "noai-guard-audit/%(name)s-%(time)s-%(hostname)s-%(pid)s.jsonl"
 
 # How many origins (scheme, host, port) the in-memory site-file cache keeps (LRU).
 NOAI_GUARD_CACHE_SIZE = 10000
@@ -41,6 +42,11 @@ NOAI_GUARD_CACHE_SIZE = 10000
 # Seconds a fetched robots.txt / tdmrep.json / ai.txt is used before it is fetched
 # again (RFC 9309 §2.4: not more than 24 hours).
 NOAI_GUARD_CACHE_TTL = 86400
+
+# The crawl this worker belongs to (run and summary records' crawl_id; `noai-guard
+# report` groups runs by it).  None: with a shared state, the first worker's id; else
+# the run's own id.
+NOAI_GUARD_CRAWL_ID = None
 
 # True: reserved URLs are skipped / dropped.  False: audit-only; nothing is dropped,
 # would-be skips are recorded as "flagged", and every decision is attached as
@@ -90,6 +96,10 @@ NOAI_GUARD_PURPOSE = "ai-train"
 # DNS or connection error) is fetched again.  Until then it stays unknown; it is
 # never cached as allow (RFC 9309 §2.3.1.4).
 NOAI_GUARD_RETRY_AFTER = 300
+
+# Distributed crawls (pip install 'noai-guard[redis]'): a Redis URL (e.g. the REDIS_URL of
+# scrapy-redis) where the workers share site files and reserved images.  None: per process.
+NOAI_GUARD_SHARED_STATE_URL = None
 
 # Signal names to check (see noai_guard.SIGNALS).  None = all of them.  A site file
 # is fetched only if a signal it feeds is on.

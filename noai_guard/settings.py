@@ -14,6 +14,7 @@ import contextlib
 import difflib
 import json
 import os
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -39,11 +40,13 @@ NOAI_GUARD_AUDIT_ALLOWED = False
 NOAI_GUARD_AUDIT_FSYNC = False
 
 # Where the audit trail goes: a local path (or file:// URI) with %(name)s
-# (spider name) and %(time)s placeholders, as in FEEDS.  Never empty: the trail
+# (spider name) and %(time)s placeholders, as in FEEDS, and %(hostname)s and
+# %(pid)s: two workers of a distributed crawl started in the same second write
+# two trails (%(time)s has one-second resolution).  Never empty: the trail
 # cannot be switched off.  Checked when the crawl starts: a path that cannot be
 # written (a directory, a path under a regular file) stops the crawl before any
 # request; a write that fails later closes the spider (noai_guard_audit_failed).
-NOAI_GUARD_AUDIT_URI = "noai-guard-audit/%(name)s-%(time)s.jsonl"
+NOAI_GUARD_AUDIT_URI = "noai-guard-audit/%(name)s-%(time)s-%(hostname)s-%(pid)s.jsonl"
 
 # How many origins (scheme, host, port) the site-file cache keeps (LRU).
 NOAI_GUARD_CACHE_SIZE = 10000
@@ -51,6 +54,15 @@ NOAI_GUARD_CACHE_SIZE = 10000
 # Seconds a fetched robots.txt / tdmrep.json / ai.txt is used before it is
 # fetched again (RFC 9309 §2.4: SHOULD NOT be used for more than 24 hours).
 NOAI_GUARD_CACHE_TTL = 86400
+
+# The crawl this process is one worker of (a distributed crawl: several processes on one
+# scrapy-redis queue): written in the trail's run and summary records as ``crawl_id``, so
+# that the workers' trails can be told apart (``run_id``) and put together (``crawl_id``).
+# Unset: with NOAI_GUARD_SHARED_STATE_URL, the id the crawl's first worker stored there;
+# without, the process is a crawl of its own (its crawl_id is its run_id).  Up to 128
+# letters, digits and ``._:-``.  Give each worker its own trail with %(hostname)s and
+# %(pid)s in NOAI_GUARD_AUDIT_URI.
+NOAI_GUARD_CRAWL_ID: str | None = None
 
 # False = audit-only: nothing is dropped, would-be skips are recorded as
 # "flagged" and every decision is attached to request.meta["noai_guard_decision"].
@@ -99,6 +111,14 @@ NOAI_GUARD_PURPOSE = d.AI_TRAIN
 # Seconds before an unreachable robots.txt / tdmrep.json / ai.txt (5xx, 429,
 # network error) is fetched again; meanwhile it stays unknown (never allow).
 NOAI_GUARD_RETRY_AFTER = 300
+
+# A distributed crawl's shared state (issue 17; extra noai-guard[redis]): a Redis URL
+# (redis://, rediss:// or unix://), e.g. scrapy-redis's REDIS_URL.  Set, the workers share
+# the site-file cache (one worker fetches an origin's files, the others read them) and the
+# images reserved by the pages that embed them; unset (the default), each process keeps
+# its own.  Redis unreachable mid-crawl: each worker goes on with its own state (one
+# WARNING, stats noai_guard/shared_state/*); nothing is allowed for want of Redis.
+NOAI_GUARD_SHARED_STATE_URL: str | None = None
 
 # Signal names that are checked (decision.SIGNALS).  None = all.
 NOAI_GUARD_SOURCES: list[str] | None = None
@@ -218,6 +238,34 @@ def get_float(settings: BaseSettings, name: str, *, minimum: float) -> float:
     if not number >= minimum or number == float("inf"):  # also refuses NaN
         raise bad_value(name, value, expected, allowed)
     return number
+
+
+_CRAWL_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def get_crawl_id(settings: BaseSettings) -> str | None:
+    """NOAI_GUARD_CRAWL_ID: ``None`` when unset or empty, else the checked identifier."""
+    name = "NOAI_GUARD_CRAWL_ID"
+    value = _get(settings, name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str) or not _CRAWL_ID.fullmatch(value.strip()):
+        raise bad_value(name, value, "an identifier", "1 to 128 letters, digits and . _ : -")
+    return value.strip()
+
+
+_SHARED_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def get_shared_state_url(settings: BaseSettings) -> str | None:
+    """NOAI_GUARD_SHARED_STATE_URL: ``None`` when unset or empty, else a Redis URL."""
+    name = "NOAI_GUARD_SHARED_STATE_URL"
+    value = _get(settings, name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str) or not value.strip().lower().startswith(_SHARED_SCHEMES):
+        raise bad_value(name, value, "a Redis URL", "redis://host:port/db, rediss://..., unix://path")
+    return value.strip()
 
 
 _TRUE = ("true", "1", "yes", "on")

@@ -37,8 +37,10 @@ from ..settings import (
     DEFAULTS,
     SettingsError,
     get_bool,
+    get_crawl_id,
     get_float,
     get_int,
+    get_shared_state_url,
     policy_from_settings,
     preset_from_settings,
     provenance_field,
@@ -49,7 +51,8 @@ from .keys import META_DECISION, META_SITE
 from .licences import Licences
 from .media import MediaStore
 from .page import origin as _origin
-from .page import page_of
+from .page import page_of, url_key
+from .shared import SharedState
 from .sitefetch import SiteFetcher
 from .startup import log_start
 from .trail import Trail, audit_path
@@ -239,6 +242,7 @@ class Guard:
             policy=self.policy,
             enforce=self.enforce,
             run_id=auditlog.new_run_id(),
+            crawl_id=get_crawl_id(settings),
         )
         self.sites = SiteFetcher(
             crawler,
@@ -252,6 +256,11 @@ class Guard:
         )
         self.licences = Licences(self.sites, self.judge, on=d.RSL in self.policy.sources)
         self.media = MediaStore(image_size)
+        # Issue 17: a distributed crawl's shared state (site files, reserved media, crawl id).
+        self.shared = self._shared_state(settings, image_size)
+        self.sites.shared = self.shared
+        if self.shared is not None and get_crawl_id(settings) is None:
+            self.trail.crawl_id = self.shared.crawl_id() or self.trail.crawl_id
         self._media_urls = self.media.urls  # the store's own mapping: empty until a page reserves images
         # Per origin: until when its files and evaluator may be used without looking at the
         # file cache (the first of its files to expire), LRU like the file cache.
@@ -260,6 +269,22 @@ class Guard:
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(self.response_received, signal=signals.response_received)
+
+    def _shared_state(self, settings: BaseSettings, image_size: int) -> SharedState | None:
+        url = get_shared_state_url(settings)
+        if url is None:
+            return None
+        timeout = settings.getfloat("DOWNLOAD_TIMEOUT") or 180.0
+        return SharedState(
+            self.crawler,
+            url,
+            namespace=f"noai_guard:{self._spider_name()}:",
+            ttl=self.ttl,
+            media_size=max(1, image_size),
+            media_scope=self.policy.hash[:16],
+            # One fetch of a file (and a redirect or two) under the lock; a dead holder's expires.
+            lock_timeout=2 * timeout + 5,
+        )
 
     def _reserves_unknown(self, signal: str) -> bool:
         """Does an unknown outcome of ``signal`` block under the policy (NOAI_GUARD_UNKNOWN)?"""
@@ -366,6 +391,8 @@ class Guard:
         url = request.url
         origin = _origin(url)
         media = self.media.get(url) if self._media_urls else None
+        if media is None and self.shared is not None and self.shared.ok and self.images_on:
+            media = self.shared.media_get(url_key(url))  # reserved by a page another worker fetched
         if media is not None:
             # Item 4: an image reserved by the page that embeds it; the page is the evidence.
             self._judge_pre(request, url, origin, self.judge.by_embedding_page(url, media))
@@ -535,6 +562,8 @@ class Guard:
         media = self.judge.embedded_media(page, judgement, limit=self.body_limit)
         if media is not None:
             n = self.media.remember(media)
+            if self.shared is not None and self.shared.ok:
+                self.shared.media_put(media)  # written through: the local store stays whole
             av = len(media.av_urls) if media.av_signal is not None else 0
             if n > av:
                 self.stats.inc_value("noai_guard/images/reserved", n - av)

@@ -48,11 +48,14 @@ from ..sitefiles import status_class as _status_class
 from .keys import META_BYPASS, META_FILE
 from .page import first_header
 from .politeness import FileSlots
+from .shared import FileOutcome, sleep
 
 if TYPE_CHECKING:
     from scrapy import Spider
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
+
+    from .shared import SharedState
 
 logger = logging.getLogger(__name__)
 
@@ -125,6 +128,8 @@ class SiteFetcher:
         self._warned: OrderedDict[tuple[str, Kind], None] = OrderedDict()
         #: The files' own download slots and the wait of an origin's first page after them.
         self.slots = FileSlots(crawler, len(kinds), cache_size)
+        #: A distributed crawl's shared state (issue 17), set by the guard; None: this process's own.
+        self.shared: SharedState | None = None
 
     # -- the size cap (RFC 9309 §2.5) --------------------------------------------
 
@@ -257,8 +262,20 @@ class SiteFetcher:
 
     async def _fetch(self, origin: str, kind: Kind, entry: _Entry, url: str | None = None) -> None:
         url = url or file_url(origin, kind)
+        here = True  # fetched by this process (not read from the shared state)
+        left: float | None = None  # seconds the shared value has left
         try:
-            value, status = await self._download(kind, url)
+            got = (
+                await _via_shared(self, origin, kind, url)
+                if self.shared is not None and kind != "rsl"
+                else None
+            )
+            if got is None:
+                outcome = await self._download(kind, url)
+                value = self._value(kind, url, outcome)
+            else:
+                outcome, value, left, here = got
+            status = outcome.status
         except Exception as exc:  # a bug must not leave waiters hanging: unknown, never allow
             logger.exception(
                 "noai_guard: error fetching %(url)s",
@@ -270,14 +287,21 @@ class SiteFetcher:
         # RFC 9309 §2.3.1.4: unreachable is never cached as allow; it is kept
         # only until the back-off ends, then fetched again.
         ttl = self.retry_after if state == "unreachable" else self.ttl
+        if left is not None:  # read from the shared state: its time left (the crawl's back-off)
+            ttl = min(ttl, left)
         entry.value = value
         entry.status = status
         entry.expires = time.monotonic() + ttl
         waiters, entry.waiters = entry.waiters or [], None
-        cls = "3xx" if state != "ok" and status is not None and 300 <= status < 400 else _status_class(status)
-        if state == "unreachable" and cls == "2xx":
-            cls = "error"  # a 2xx body cut short (dataloss): a network error mid-body
-        self._fetched(origin_of(url) if kind == "rsl" else origin, kind, cls)
+        if here:  # a file another worker fetched is counted in that worker's summary
+            cls = (
+                "3xx"
+                if state != "ok" and status is not None and 300 <= status < 400
+                else _status_class(status)
+            )
+            if state == "unreachable" and cls == "2xx":
+                cls = "error"  # a 2xx body cut short (dataloss): a network error mid-body
+            self._fetched(origin_of(url) if kind == "rsl" else origin, kind, cls)
         detail = getattr(value, "detail", "") or (f"HTTP {status}" if status is not None else "network error")
         key = (origin, kind)
         if state == "unreachable" and kind in self.blocks_if_unreachable:
@@ -345,7 +369,23 @@ class SiteFetcher:
             },
         )
 
-    async def _download(self, kind: Kind, url: str) -> tuple[SiteFile, int | None]:
+    def _value(self, kind: Kind, url: str, outcome: FileOutcome) -> SiteFile:
+        """The file a fetch outcome (this worker's, or another's read from the shared state) means."""
+        if outcome.how == "unavailable":
+            return self._unavailable(kind, url, outcome.detail, outcome.status)
+        value = from_fetch(
+            kind, url, status=outcome.status, body=outcome.body, detail=outcome.detail, cut=outcome.cut
+        )
+        status = outcome.status
+        if self.reuse_robots and kind == "robots" and status is not None and _state(value) != "unreachable":
+            origin = origin_of(url)
+            self._robots_bodies[origin] = (status, outcome.body if 200 <= status < 300 else b"")
+            self._robots_bodies.move_to_end(origin)
+            while len(self._robots_bodies) > _REUSE_SIZE:
+                self._robots_bodies.popitem(last=False)
+        return value
+
+    async def _download(self, kind: Kind, url: str) -> FileOutcome:
         """Fetch one site file through the engine, following redirects; map the outcome (RFC 9309 §2.3.1)."""
         engine = self.crawler.engine
         assert engine is not None
@@ -363,7 +403,7 @@ class SiteFetcher:
                 # §2.3.1.4: timeouts, DNS and connection errors mean unreachable.
                 name = global_object_name(type(exc))
                 self.stats.inc_value(f"noai_guard/{kind}/exception_count/{name}")
-                return from_fetch(kind, url, status=None, detail=name), None
+                return FileOutcome("fetch", None, detail=name, fetched=time.time())
             finally:
                 self.slots.slot_done(slot)
             status = response.status
@@ -372,7 +412,9 @@ class SiteFetcher:
             if status in _REDIRECTS and location:
                 if hop == MAX_REDIRECTS:
                     # §2.3.1.2: more than five redirects MAY be taken as unavailable.
-                    return self._unavailable(kind, url, "more than 5 redirects", status), status
+                    return FileOutcome(
+                        "unavailable", status, detail="more than 5 redirects", fetched=time.time()
+                    )
                 # §2.3.1.2: followed across hosts too; the rules apply to the original origin.
                 target = safe_url_string(urljoin(response.url, location))
                 refused = redirect_refused(target)
@@ -380,7 +422,7 @@ class SiteFetcher:
                     # Only to http(s), as Scrapy's RedirectMiddleware: a file:, data:, ftp: ...
                     # target is never read; unavailable (as §2.3.1.2), the target recorded.
                     self.stats.inc_value(f"noai_guard/{kind}/redirect_refused")
-                    return self._unavailable(kind, url, refused, status), status
+                    return FileOutcome("unavailable", status, detail=refused, fetched=time.time())
                 continue
             body = response.body[:SIZE_LIMIT]  # §2.5: the first 500 KiB
             # DOWNLOAD_FAIL_ON_DATALOSS = False hands over a body cut short (a reset, an early
@@ -388,14 +430,7 @@ class SiteFetcher:
             cut = "dataloss" in response.flags
             if cut:
                 self.stats.inc_value(f"noai_guard/{kind}/dataloss")
-            value = from_fetch(kind, url, status=status, body=body, cut=cut)
-            if self.reuse_robots and kind == "robots" and _state(value) != "unreachable":
-                origin = origin_of(url)
-                self._robots_bodies[origin] = (status, body if 200 <= status < 300 else b"")
-                self._robots_bodies.move_to_end(origin)
-                while len(self._robots_bodies) > _REUSE_SIZE:
-                    self._robots_bodies.popitem(last=False)
-            return value, status
+            return FileOutcome("fetch", status, body=body, cut=cut, fetched=time.time())
         raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
@@ -440,3 +475,61 @@ class SiteFetcher:
             request=request,
             flags=["noai_guard"],
         )
+
+
+# -- issue 17: the site files of a distributed crawl, fetched by one worker for all ----------
+
+
+async def _via_shared(
+    self: SiteFetcher, origin: str, kind: Kind, url: str
+) -> tuple[FileOutcome, SiteFile, float | None, bool] | None:
+    """Issue 17: the file from the crawl's shared state, fetched by one worker for all.
+
+    Returns (outcome, file, seconds left or None, fetched by this worker), or None when
+    the shared state failed (the caller fetches it itself: never an allow for want of Redis).
+    A worker that finds the file's lock taken polls for the result (``sleep``: the
+    reactor runs meanwhile); a lock left by a dead worker expires (``lock_timeout``).
+    """
+    shared = self.shared
+    assert shared is not None
+    delay, waited = 0.005, False
+    while shared.ok:
+        got = shared.file_get(origin, kind)
+        if got is None and shared.ok:
+            token = shared.file_lock(origin, kind)
+            if token is not None:
+                got = shared.file_get(origin, kind)  # stored between the read and the lock?
+                if got is None:
+                    return await _fetch_for_all(self, origin, kind, url, token)
+                shared.file_unlock(origin, kind, token)
+        if got is not None:
+            outcome, left = got
+            self.stats.inc_value("noai_guard/shared_state/files_read")
+            return outcome, self._value(kind, url, outcome), left, False
+        if not shared.ok:
+            break
+        if not waited:
+            waited = True
+            self.stats.inc_value("noai_guard/shared_state/file_waits")
+        await sleep(delay)
+        delay = min(delay * 2, 0.05)  # a GET every 50 ms at most: cheap, and the wait ends soon
+    return None
+
+
+async def _fetch_for_all(
+    self: SiteFetcher, origin: str, kind: Kind, url: str, token: str
+) -> tuple[FileOutcome, SiteFile, float | None, bool]:
+    """Fetch the file holding its lock; share the outcome (unreachable: for the back-off only)."""
+    shared = self.shared
+    assert shared is not None
+    try:
+        outcome = await self._download(kind, url)
+    except BaseException:
+        shared.file_unlock(origin, kind, token)
+        raise
+    value = self._value(kind, url, outcome)
+    # RFC 9309 §2.3.1.4: an unreachable file is shared as unreachable (never as allow),
+    # for NOAI_GUARD_RETRY_AFTER: the crawl's one back-off.
+    ttl = self.retry_after if _state(value) == "unreachable" else self.ttl
+    shared.file_put(origin, kind, outcome, ttl, token)
+    return outcome, value, None, True

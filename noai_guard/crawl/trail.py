@@ -19,6 +19,9 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
+import re
+import socket
 import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
@@ -86,20 +89,28 @@ class OriginCounts:
         }
 
 
+def _hostname() -> str:
+    """This machine's name as one path segment (a separator or odd character becomes ``_``)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", socket.gethostname()).strip(".") or "localhost"
+
+
 def audit_path(uri: str, spider_name: str) -> str:
     """NOAI_GUARD_AUDIT_URI as a local path, checked for writing; SettingsError names the setting.
 
     Called when the middlewares are built (``from_crawler``), after the spider:
     an error here fails the crawl's start-up, so ``scrapy crawl`` exits
     non-zero before any request.  Only looks (see :func:`auditlog.unwritable`):
-    creates nothing.
+    creates nothing.  ``%(hostname)s`` and ``%(pid)s`` give each worker of a
+    distributed crawl its own trail (``%(time)s`` has one-second resolution:
+    two workers started together would append to one file).
     """
     name = "NOAI_GUARD_AUDIT_URI"
     try:
-        path = auditlog.expand_uri(uri, name=spider_name)
+        path = auditlog.expand_uri(uri, name=spider_name, hostname=_hostname(), pid=os.getpid())
     except (KeyError, ValueError, TypeError) as exc:
         raise SettingsError(
-            f"{name}: bad placeholder in {uri!r}: {exc!r}; allowed: %(name)s, %(time)s"
+            f"{name}: bad placeholder in {uri!r}: {exc!r}; "
+            "allowed: %(name)s, %(time)s, %(hostname)s, %(pid)s"
         ) from None
     scheme = path.split("://", 1)[0].lower() if "://" in path else ""
     if scheme == "file":
@@ -116,7 +127,15 @@ class Trail:
     """Writes one crawl's records and keeps its counts (Scrapy stats and the per-origin summary)."""
 
     def __init__(
-        self, crawler: Crawler, *, path: str, fsync: bool, policy: Policy, enforce: bool, run_id: str
+        self,
+        crawler: Crawler,
+        *,
+        path: str,
+        fsync: bool,
+        policy: Policy,
+        enforce: bool,
+        run_id: str,
+        crawl_id: str | None = None,
     ) -> None:
         self.crawler = crawler
         assert crawler.stats is not None
@@ -127,6 +146,8 @@ class Trail:
         self.enforce = enforce
         self.mode = "crawl" if enforce else "audit-only"
         self.run_id = run_id
+        # The crawl this run is one worker of (NOAI_GUARD_CRAWL_ID); unset: a crawl of its own.
+        self.crawl_id = crawl_id or run_id
         self.audit: auditlog.JsonLinesAuditLog | None = None
         self._error: OSError | None = None  # the trail's first write failure
         self._running = False  # between the run record and close(): a failure closes the spider
@@ -154,7 +175,7 @@ class Trail:
         """Write the run record; raises CloseSpider(AUDIT_FAILED) when the trail takes none."""
         self.log_debug = emits(logger, logging.DEBUG)
         self.command = scrapy_command()
-        self.write({**run, "command": self.command})
+        self.write({**run, "crawl_id": self.crawl_id, "command": self.command})
         if self._error is not None:
             # The trail opened but took no record (e.g. /dev/full, a full disk): nothing is
             # crawled.  Scrapy's way for a component that fails to start (logged once).
@@ -181,6 +202,7 @@ class Trail:
                 mode=self.mode,
                 policy=self.policy.to_dict(),
                 origins=origins,
+                crawl_id=self.crawl_id,
                 policy_hash=self.policy.hash,
                 reason=reason,
                 command=self.command,

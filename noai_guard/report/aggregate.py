@@ -151,6 +151,7 @@ class Aggregator:
             "records": self.records,
             "runs": ledger.runs_section(),
             "runs_truncated": ledger.runs_overflow,
+            "crawls": ledger.crawls_section(),
             "tools_seen": ledger.tools.to_dict(),
             "time_range": {"first": ledger.first, "last": ledger.last, "unreadable_times": ledger.bad_times},
             "policies": ledger.policies_section(),

@@ -278,6 +278,37 @@ def render_markdown(doc: dict[str, Any]) -> str:
     for r in doc["runs"][:200]:
         for c in r.get("caveats", ()):
             w(f"\n> Caveat, run {md(r['run_id'][:12])}: {md(c)}\n")
+    shared = [c for c in doc.get("crawls", ()) if len(c["runs"]) > 1]
+    if shared:  # issue 17: the workers of a distributed crawl, merged
+        w("\n### Crawls with several workers\n\n")
+        w(
+            _table(
+                [
+                    "Crawl id",
+                    "Workers (runs)",
+                    "Started (UTC)",
+                    "Ended (UTC)",
+                    "Decision records",
+                    "Blocked",
+                    "Allowed",
+                    "Runs without summary",
+                ],
+                (
+                    (
+                        c["crawl_id"],
+                        len(c["runs"]),
+                        c["started"],
+                        c["ended"],
+                        c["decisions"],
+                        c["blocked"],
+                        c["allowed"],
+                        c["unfinished"],
+                    )
+                    for c in shared[:200]
+                ),
+                numeric=[1, 4, 5, 6, 7],
+            )
+        )
     ex = doc["exceptions"]
     w("\n## Exceptions\n\n### Site-file fetches by status class\n\n")
     w(_table(*tables.fetch_status(doc), numeric=range(1, 6)))

@@ -61,6 +61,7 @@ class _Run:
     unchecked_outside: int = 0  # ... of which not in a not_checked group (no per-record not_checked list)
     blocked: int = 0  # decision records skipped, dropped or flagged
     allowed: int = 0  # decision records allowed
+    crawl_id: str | None = None  # the crawl its run / summary record names (issue 17: distributed crawls)
 
     @property
     def unchecked_total(self) -> int:
@@ -103,6 +104,7 @@ class _Run:
             "label": self.label,
             "not_checked": self.not_checked,
             "preset": self.preset,
+            "crawl_id": self.crawl_id,
         }
 
 
@@ -214,6 +216,9 @@ class RunLedger:
 
     def run_fields(self, rec: dict[str, Any], run: _Run) -> None:
         """The command and the signals not checked that a run or summary record names."""
+        cid = rec.get("crawl_id")
+        if isinstance(cid, str) and cid and run.crawl_id is None:
+            run.crawl_id = key(cid)
         cmd = rec.get(COMMAND_FIELD)
         if isinstance(cmd, str) and cmd:
             run.command = key(cmd)
@@ -268,6 +273,31 @@ class RunLedger:
 
     def runs_section(self) -> list[dict[str, Any]]:
         return [r.to_dict() for r in sorted(self.runs.values(), key=lambda r: (r.started or "", r.run_id))]
+
+    def crawls_section(self) -> list[dict[str, Any]]:
+        """The runs grouped by crawl (issue 17): the workers of one distributed crawl, merged.
+
+        A run whose records name no ``crawl_id`` (older trails, audits) is a crawl of its own.
+        """
+        crawls: dict[str, dict[str, Any]] = {}
+        for r in sorted(self.runs.values(), key=lambda r: (r.started or r.first_decision or "", r.run_id)):
+            cid = r.crawl_id or r.run_id
+            c = crawls.setdefault(
+                cid,
+                {"crawl_id": cid, "runs": [], "started": None, "ended": None,
+                 "decisions": 0, "blocked": 0, "allowed": 0, "unfinished": 0},
+            )  # fmt: skip
+            c["runs"].append(r.run_id)
+            start, end = r.started or r.first_decision, r.ended or r.last_decision
+            if start is not None and (c["started"] is None or start < c["started"]):
+                c["started"] = start
+            if end is not None and (c["ended"] is None or end > c["ended"]):
+                c["ended"] = end
+            c["decisions"] += r.decisions
+            c["blocked"] += r.blocked
+            c["allowed"] += r.allowed
+            c["unfinished"] += r.summaries == 0
+        return list(crawls.values())
 
     def policies_section(self) -> list[dict[str, Any]]:
         return [
