@@ -396,3 +396,39 @@ def test_documents_stored_between_stages_are_judged_the_same(tmp_path: Path, cra
     flagged = {r["url"]: r["signal"] for r in records(list(trails.glob("*.trail.jsonl")))}
     assert flagged["http://shop.example/noai"] == "meta-robots"
     assert isinstance(docs[0], Document)
+
+
+def test_remote_file_systems_and_in_memory_captures(crawl: dict[str, Any]) -> None:
+    """Through fsspec's memory:// file system (not local): inputs copied in, outputs moved into place."""
+    import fsspec
+
+    mem = fsspec.filesystem("memory")
+    for p in crawl["inputs"].iterdir():
+        mem.pipe(f"/nt16/in/{p.name}", p.read_bytes())
+    LocalPipelineExecutor(
+        pipeline=[NoaiCaptureIndexer("memory://nt16/idx", warcs="memory://nt16/in", robots_from=[str(crawl["rf"])])],
+        tasks=1, workers=1, logging_dir="memory://nt16/logs-i",
+    ).run()
+    assert mem.exists("/nt16/idx/index.json") and mem.exists("/nt16/idx/tasks/00000.json")
+    LocalPipelineExecutor(
+        pipeline=[NoaiWarcReader("memory://nt16/in"), NoaiGuardFilter("memory://nt16/trails", index="memory://nt16/idx")],
+        tasks=2, workers=1, logging_dir="memory://nt16/logs-a",
+    ).run()
+    names = sorted(mem.ls("/nt16/trails", detail=False))
+    assert [n.rsplit("/", 1)[1] for n in names] == ["00000.trail.jsonl", "00001.trail.jsonl"]
+    got = [json.loads(x) for n in names for x in mem.cat(n).decode().splitlines()]
+    dec = [r for r in got if r["type"] == "decision"]
+    assert len(dec) == 10 and {r["url"] for r in dec} == {r["url"] for r in records([crawl["cli"]])}
+    # The same decisions from captures read into memory by the task (no index).
+    docs = list(NoaiWarcReader(str(crawl["inputs"])).run())
+    flt = NoaiGuardFilter("memory://nt16/t2", captures=[str(crawl["inputs"] / n) for n in
+                                                        ("robotstxt.warc.gz", "c.warc.gz", "d.warc.gz")]
+                          + [str(crawl["rf"])])
+    assert len(list(flt.run(iter(docs)))) == 23 - 8
+    mem.rm("/nt16", recursive=True)
+
+
+def test_index_folder_of_another_build_is_refused(crawl: dict[str, Any]) -> None:
+    step = NoaiCaptureIndexer(str(crawl["index"]), warcs=str(crawl["inputs"]), shards=16)
+    with pytest.raises(ValueError, match="built with 8 shards by 2 tasks, not 16 by 2"):
+        list(step.run(rank=0, world_size=2))

@@ -234,7 +234,14 @@ class NoaiCaptureIndexer(PipelineStep):  # type: ignore[misc]  # datatrove is un
             yield from data
         out = self.output_folder
         manifest = {"schema": INDEX_SCHEMA, "shards": self.shards, "tasks": world_size}
-        if not out.exists(_MANIFEST):
+        if out.exists(_MANIFEST):
+            had = orjson.loads(out.read_bytes(_MANIFEST))
+            if had != manifest:  # another build's fragments would mix with this one's
+                raise ValueError(
+                    f"{out.path}: holds a capture index built with {had.get('shards')} shards by "
+                    f"{had.get('tasks')} tasks, not {self.shards} by {world_size}: use a new folder"
+                )
+        else:
             local = _scratch(out, _MANIFEST)
             with open(local, "wb") as mf:
                 mf.write(orjson.dumps(manifest))
