@@ -405,11 +405,15 @@ def test_remote_file_systems_and_in_memory_captures(crawl: dict[str, Any]) -> No
     mem = fsspec.filesystem("memory")
     for p in crawl["inputs"].iterdir():
         mem.pipe(f"/nt16/in/{p.name}", p.read_bytes())
+    # The capture WARCs named by a paths file (as Common Crawl's gzipped robotstxt.paths.gz names them).
+    mem.pipe("/nt16/robotstxt.paths.gz", gzip.compress(b"robotstxt.warc.gz\nc.warc.gz\nd.warc.gz\n"))
     LocalPipelineExecutor(
-        pipeline=[NoaiCaptureIndexer("memory://nt16/idx", warcs="memory://nt16/in", robots_from=[str(crawl["rf"])])],
+        pipeline=[NoaiCaptureIndexer("memory://nt16/idx", warcs="memory://nt16/in", robots_from=[str(crawl["rf"])],
+                                     paths_file="memory://nt16/robotstxt.paths.gz")],
         tasks=1, workers=1, logging_dir="memory://nt16/logs-i",
     ).run()
-    assert mem.exists("/nt16/idx/index.json") and mem.exists("/nt16/idx/tasks/00000.json")
+    assert mem.exists("/nt16/idx/index.json")
+    assert json.loads(mem.cat("/nt16/idx/tasks/00000.json"))["files"] == 4  # 3 WARCs and the folder
     LocalPipelineExecutor(
         pipeline=[NoaiWarcReader("memory://nt16/in"), NoaiGuardFilter("memory://nt16/trails", index="memory://nt16/idx")],
         tasks=2, workers=1, logging_dir="memory://nt16/logs-a",

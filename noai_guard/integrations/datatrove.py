@@ -55,7 +55,7 @@ from typing import Any
 
 import orjson
 from datatrove.data import Document, DocumentsPipeline
-from datatrove.io import DataFolder, get_datafolder
+from datatrove.io import DataFolder, get_datafolder, get_shard_from_paths_file
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.readers.base import BaseDiskReader
 
@@ -199,7 +199,9 @@ class NoaiCaptureIndexer(PipelineStep):  # type: ignore[misc]  # datatrove is un
     own captures count, as in ``noai-guard audit``.  ``robots_from``: local
     ``--robots-from`` folders (``robots_from_date`` as ``--robots-from-date``).
     Each task indexes its share of the files (datatrove's sharding; folder
-    ``i`` goes to task ``i % tasks``) and writes one fragment per shard it has
+    ``i`` goes to task ``i % tasks``; ``paths_file``: a list of paths under
+    ``warcs``, as datatrove's readers take it, e.g. Common Crawl's
+    ``robotstxt.paths.gz``) and writes one fragment per shard it has
     captures for, and ``tasks/<rank>.json`` (its counts and damage) last, each
     file whole (written aside, then renamed).  A rerun task rewrites its own
     fragments: the index is the same.  A damaged capture file is counted and
@@ -215,6 +217,7 @@ class NoaiCaptureIndexer(PipelineStep):  # type: ignore[misc]  # datatrove is un
         *,
         warcs: Any = None,
         glob_pattern: str | None = None,
+        paths_file: Any = None,
         robots_from: Iterable[str] = (),
         robots_from_date: str | None = None,
         shards: int = 64,
@@ -225,6 +228,7 @@ class NoaiCaptureIndexer(PipelineStep):  # type: ignore[misc]  # datatrove is un
         self.output_folder = get_datafolder(output_folder)
         self.warcs = get_datafolder(warcs) if warcs is not None else None
         self.glob_pattern = glob_pattern
+        self.paths_file = paths_file
         self.robots_from = [os.fspath(p) for p in robots_from]
         self.robots_from_date = robots_from_date
         self.shards = shards
@@ -261,11 +265,12 @@ class NoaiCaptureIndexer(PipelineStep):  # type: ignore[misc]  # datatrove is un
             counts["captures"] += 1
 
         try:
-            files = (
-                self.warcs.get_shard(rank, world_size, glob_pattern=self.glob_pattern)
-                if self.warcs is not None
-                else []
-            )
+            if self.warcs is None:
+                files: list[str] = []
+            elif self.paths_file is not None:  # e.g. Common Crawl's robotstxt.paths.gz
+                files = list(get_shard_from_paths_file(self.paths_file, rank, world_size))
+            else:
+                files = self.warcs.get_shard(rank, world_size, glob_pattern=self.glob_pattern)
             for name in files:
                 with self.track_time():
                     counts["files"] += 1
