@@ -249,9 +249,12 @@ def test_report_reads_the_trails(crawl: dict[str, Any]) -> None:
     out = crawl["tmp"] / "report"
     parts = sorted(crawl["trails"].glob("*.trail.jsonl"))
     assert main(["report", *map(str, parts), "--out", str(out), "--format", "json"]) == 0
-    doc = json.loads(next(out.glob("*.json")).read_text(encoding="utf-8"))
-    text = json.dumps(doc)
-    assert "https://late.example/secret/1" in text or doc["summary"]
+    summary = json.loads((out / "report.json").read_text(encoding="utf-8"))["summary"]
+    runs = summary["from_run_summaries"]
+    assert (runs["runs_with_summary"], runs["runs_without_summary"]) == (4, 0)
+    assert (runs["evaluated"], runs["flagged"], runs["unknown"], runs["allowed"]) == (23, 8, 2, 15)
+    assert summary["by_action"] == {"flagged": 8, "allowed": 2}
+    assert summary["by_phase"] == {"after-the-fact": 10}
 
 
 def test_index_is_sharded_and_opened_as_needed(crawl: dict[str, Any]) -> None:
