@@ -439,3 +439,17 @@ def test_index_folder_of_another_build_is_refused(crawl: dict[str, Any]) -> None
     step = NoaiCaptureIndexer(str(crawl["index"]), warcs=str(crawl["inputs"]), shards=16)
     with pytest.raises(ValueError, match="built with 8 shards by 2 tasks, not 16 by 2"):
         list(step.run(rank=0, world_size=2))
+
+
+def test_shards_dropped_past_the_memory_bound_decide_the_same(tmp_path: Path, crawl: dict[str, Any]) -> None:
+    docs = list(NoaiWarcReader(str(crawl["inputs"])).run())
+    flt = NoaiGuardFilter(str(tmp_path / "t"), index=str(crawl["index"]), index_max_captures=1)
+    assert len(list(flt.run(iter(docs)))) == 23 - 8
+    got = records(list((tmp_path / "t").glob("*.trail.jsonl")))
+    assert sorted(map(key, got)) == sorted(map(key, records([crawl["cli"]])))
+    idx = ShardedCaptureIndex(str(crawl["index"]), max_captures=1)
+    idx.nearest("http://shop.example", "robots", 1.8e9)
+    idx.nearest("https://late.example", "robots", 1.8e9)
+    idx.nearest("http://shop.example", "robots", 1.8e9)
+    assert len(idx.loaded) == 1 and idx.shard_loads == 3  # one shard held at a time, read again
+    assert idx.nearest("http://shop.example", "robots", 1.8e9).date == "2025-04-01T00:00:00Z"  # type: ignore[union-attr]

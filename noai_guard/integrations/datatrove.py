@@ -50,6 +50,7 @@ import shutil
 import tempfile
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -319,13 +320,17 @@ class ShardedCaptureIndex(CaptureIndex):
     The audit's :class:`~noai_guard.archives.CaptureIndex` selection (the
     capture at or before a time, redirects, the ``*://`` folder files) runs
     unchanged on the shards loaded so far: a key's shard is loaded before it
-    is looked up.  Raises :class:`InputError` for a folder that is not a
-    finished index (a build task missing).
+    is looked up.  At most about ``max_captures`` captures are held: past it
+    the least recently used shards are dropped (and read again if needed), so
+    memory stays bounded when a task meets every host of a crawl.  Raises
+    :class:`InputError` for a folder that is not a finished index (a build
+    task missing).
     """
 
-    def __init__(self, folder: Any) -> None:
+    def __init__(self, folder: Any, *, max_captures: int = 1_000_000) -> None:
         super().__init__()
         self.folder = get_datafolder(folder)
+        self.max_captures = max_captures  # held in memory: least recently used shards dropped past it
         if not self.folder.exists(_MANIFEST):
             raise InputError(f"{self.folder.path}: not a noai-guard capture index (no {_MANIFEST})")
         manifest = orjson.loads(self.folder.read_bytes(_MANIFEST))
@@ -338,25 +343,41 @@ class ShardedCaptureIndex(CaptureIndex):
             raise InputError(
                 f"{self.folder.path}: unfinished capture index: {len(done)} of {tasks} build tasks done"
             )
-        self.loaded: set[int] = set()
-        self.captures_loaded = 0
+        # shard -> (its keys, its captures), least recently used first
+        self._shards: OrderedDict[int, tuple[list[str], int]] = OrderedDict()
+        self.captures_loaded = 0  # now in memory
+        self.shard_loads = 0  # shard files read, reloads included
+
+    @property
+    def loaded(self) -> set[int]:
+        return set(self._shards)
 
     def add(self, cap: Capture) -> None:
         raise TypeError("the capture index is read-only while the audit runs")
 
     def _open(self, key: str) -> None:
         s = shard_of(key, self.shards)
-        if s in self.loaded:
+        if s in self._shards:
+            self._shards.move_to_end(s)
             return
-        self.loaded.add(s)
+        while self._shards and self.captures_loaded >= self.max_captures:
+            _, (keys, n) = self._shards.popitem(last=False)
+            for k in keys:
+                self.by_url.pop(k, None)
+            self.captures_loaded -= n
+            self._parsed.clear()
+        before = set(self.by_url)
+        n = 0
         d = f"shards/{s:05d}"
-        if not self.folder.exists(d):
-            return
-        for name in sorted(self.folder.glob(f"{d}/*.jsonl.gz")):
-            with self.folder.open(name, "rb") as raw, gzip.open(raw, "rb") as fh:
-                for line in fh:
-                    CaptureIndex.add(self, _load(line))
-                    self.captures_loaded += 1
+        if self.folder.exists(d):
+            for name in sorted(self.folder.glob(f"{d}/*.jsonl.gz")):
+                with self.folder.open(name, "rb") as raw, gzip.open(raw, "rb") as fh:
+                    for line in fh:
+                        CaptureIndex.add(self, _load(line))
+                        n += 1
+        self.shard_loads += 1
+        self.captures_loaded += n
+        self._shards[s] = ([k for k in self.by_url if k not in before], n)
 
     def _nearest(self, key: str, ts: float) -> Capture | None:
         self._open(key)
@@ -457,7 +478,8 @@ class NoaiGuardFilter(PipelineStep):  # type: ignore[misc]  # datatrove is untyp
     """Judge each document; drop reserved ones; write a trail record per exclusion or unknown.
 
     Site files come from ``index`` (a :class:`NoaiCaptureIndexer` folder,
-    opened read-only, only the shards needed) or ``captures`` (WARC files and
+    opened read-only, only the shards needed, at most about
+    ``index_max_captures`` in memory) or ``captures`` (WARC files and
     ``--robots-from`` folders read into memory by each task: small runs), as
     ``noai-guard audit`` takes them; with neither, robots.txt is "not checked".
 
@@ -480,6 +502,7 @@ class NoaiGuardFilter(PipelineStep):  # type: ignore[misc]  # datatrove is untyp
         output_folder: Any,
         *,
         index: Any = None,
+        index_max_captures: int = 1_000_000,
         captures: Iterable[str] = (),
         robots_from_date: str | None = None,
         policy: Policy | None = None,
@@ -488,6 +511,7 @@ class NoaiGuardFilter(PipelineStep):  # type: ignore[misc]  # datatrove is untyp
         super().__init__()
         self.output_folder = get_datafolder(output_folder)
         self.index = index
+        self.index_max_captures = index_max_captures
         self.captures = [os.fspath(p) for p in captures]
         self.robots_from_date = robots_from_date
         self.policy = policy if policy is not None else Policy()
@@ -496,7 +520,7 @@ class NoaiGuardFilter(PipelineStep):  # type: ignore[misc]  # datatrove is untyp
     def _index(self) -> tuple[CaptureIndex, list[dict[str, Any]]]:
         damage: list[dict[str, Any]] = []
         if self.index is not None:
-            return ShardedCaptureIndex(self.index), damage
+            return ShardedCaptureIndex(self.index, max_captures=self.index_max_captures), damage
         index = CaptureIndex()
         for path in self.captures:
             caps, dmg = load_robots_from(path, self.robots_from_date)
