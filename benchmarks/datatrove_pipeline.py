@@ -20,6 +20,7 @@ on disk are measured and extrapolated linearly to a million captures (said so
 in the output), with the time of a first lookup (one shard opened).
 
     python benchmarks/datatrove_pipeline.py [--files 4] [--records 1500] [--repeat 3] [--captures 100000]
+                                            [--start-method forkserver|fork|spawn] [--no-index-measure]
 """
 
 from __future__ import annotations
@@ -43,14 +44,14 @@ import sys, time
 from datatrove.executor import LocalPipelineExecutor
 from noai_guard.integrations.datatrove import NoaiCaptureIndexer, NoaiGuardFilter, NoaiWarcReader
 
-inputs, work, tasks = sys.argv[1], sys.argv[2], int(sys.argv[3])
+inputs, work, tasks, start = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 t0 = time.perf_counter()
 LocalPipelineExecutor(pipeline=[NoaiCaptureIndexer(work + "/idx", warcs=inputs, glob_pattern="robotstxt-*",
                                                    shards=64)],
                       tasks=1, workers=1, logging_dir=work + "/logs-idx").run()
 t1 = time.perf_counter()
 LocalPipelineExecutor(pipeline=[NoaiWarcReader(inputs, glob_pattern="crawl-*"), NoaiGuardFilter(work + "/trails", index=work + "/idx")],
-                      tasks=tasks, workers=2, logging_dir=work + "/logs-audit").run()
+                      tasks=tasks, workers=2, logging_dir=work + "/logs-audit", start_method=start).run()
 t2 = time.perf_counter()
 print(f"TIMES {t1 - t0} {t2 - t1}")
 """
@@ -88,14 +89,14 @@ def run_cli(files: list[Path], out: Path) -> float:
     return wall
 
 
-def run_pipeline(inputs: Path, work: Path, tasks: int) -> tuple[float, float, float]:
+def run_pipeline(inputs: Path, work: Path, tasks: int, start: str) -> tuple[float, float, float]:
     import shutil
 
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     t0 = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-c", PIPELINE, str(inputs), str(work), str(tasks)],
+        [sys.executable, "-c", PIPELINE, str(inputs), str(work), str(tasks), start],
         capture_output=True, text=True, check=False,
     )
     wall = time.perf_counter() - t0
@@ -133,6 +134,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--records", type=int, default=1500, help="page records per file (default 1,500)")
     ap.add_argument("--repeat", type=int, default=3, help="interleaved rounds (default 3)")
     ap.add_argument("--captures", type=int, default=100_000, help="captures for the index measure (default 100,000)")
+    ap.add_argument("--start-method", default="forkserver", choices=["forkserver", "fork", "spawn"],
+                    help="LocalPipelineExecutor's start_method for the audit stage (datatrove's default: forkserver)")
+    ap.add_argument("--no-index-measure", action="store_true", help="skip the capture index measure")
     a = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="noai-guard-dt-bench-") as tmp:
         root = Path(tmp)
@@ -149,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
         cli_s, pipe_s, idx_s, aud_s = [], [], [], []
         for r in range(a.repeat):
             cli_s.append(run_cli(files, root / "cli.jsonl"))
-            w, i_s, a_s = run_pipeline(inputs, root / "pipe", a.files)
+            w, i_s, a_s = run_pipeline(inputs, root / "pipe", a.files, a.start_method)
             pipe_s.append(w)
             idx_s.append(i_s)
             aud_s.append(a_s)
@@ -160,6 +164,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"pipeline, 2 workers (whole):      {judged / pipe:8.0f} records/s  ratio {cli / pipe:.2f}x")
         print(f"pipeline, audit stage alone:      {judged / aud:8.0f} records/s  ratio {cli / aud:.2f}x")
 
+        if a.no_index_measure:
+            return
         # --- the capture index -----------------------------------------------------------------
         cap_dir = root / "robotstxt"
         cap_dir.mkdir()
