@@ -70,10 +70,13 @@ def split_captures(page_warc: Path, capture_warc: Path, n: int) -> None:
     ``page_warc`` to ``capture_warc``: Common Crawl's layout, robots.txt captures in WARCs of their own."""
     data = page_warc.read_bytes()
     pos = 0
-    for _ in range(n):
+    for _ in range(n):  # each capture is a small gzip member: a 1 MB window holds it
         d = zlib.decompressobj(31)
-        d.decompress(data[pos:])
-        pos = len(data) - len(d.unused_data)
+        window = data[pos : pos + (1 << 20)]
+        d.decompress(window)
+        if not d.eof:
+            raise SystemExit("split_captures: a capture record is not one small gzip member")
+        pos += len(window) - len(d.unused_data)
     with open(capture_warc, "ab") as fh:
         fh.write(data[:pos])
     page_warc.write_bytes(data[pos:])

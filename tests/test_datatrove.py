@@ -23,6 +23,7 @@ pytest.importorskip("datatrove")
 
 from datatrove.data import Document
 from datatrove.executor import LocalPipelineExecutor
+from datatrove.io import get_datafolder
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.readers import JsonlReader
 from warcio.statusandheaders import StatusAndHeaders
@@ -338,6 +339,7 @@ def test_rerun_skips_completed_and_reruns_a_task_that_died(tmp_path: Path, crawl
 KILLER = """
 import os, signal, sys
 from datatrove.executor import LocalPipelineExecutor
+from datatrove.io import get_datafolder
 from datatrove.pipeline.base import PipelineStep
 from noai_guard.integrations.datatrove import NoaiGuardFilter, NoaiWarcReader
 
@@ -403,9 +405,7 @@ def test_documents_stored_between_stages_are_judged_the_same(tmp_path: Path, cra
 
 def test_remote_file_systems_and_in_memory_captures(crawl: dict[str, Any]) -> None:
     """Through fsspec's memory:// file system (not local): inputs copied in, outputs moved into place."""
-    import fsspec
-
-    mem = fsspec.filesystem("memory")
+    mem = get_datafolder("memory://").fs  # datatrove's file systems are fsspec's
     for p in crawl["inputs"].iterdir():
         mem.pipe(f"/nt16/in/{p.name}", p.read_bytes())
     # The capture WARCs named by a paths file (as Common Crawl's gzipped robotstxt.paths.gz names them).
