@@ -244,6 +244,10 @@ def test_damage_is_counted_and_listed_in_the_summaries(crawl: dict[str, Any]) ->
     assert sum(s["totals"]["captures"] for s in summaries) == 6  # those inside the WARCs read
     for s in summaries:
         assert any("embedding-page" in g["signals"] for g in s["not_checked"])  # said, not silent
+        # the index build's own damage (it read the same folder), in every trail using the index
+        built = s["capture_index"]
+        assert (built["files"], built["captures"], built["damaged"]) == (7, 7, 1)
+        assert built["damage"][0]["file"] == "zz-broken.warc.gz"
 
 
 def test_report_reads_the_trails(crawl: dict[str, Any]) -> None:

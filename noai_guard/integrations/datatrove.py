@@ -343,6 +343,13 @@ class ShardedCaptureIndex(CaptureIndex):
             raise InputError(
                 f"{self.folder.path}: unfinished capture index: {len(done)} of {tasks} build tasks done"
             )
+        # What the build read and could not: said in every trail that uses the index.
+        self.built: dict[str, Any] = {"folder": self.folder.path, "files": 0, "captures": 0, "damaged": 0, "damage": []}
+        for name in sorted(done):
+            t = orjson.loads(self.folder.read_bytes(name))
+            for k in ("files", "captures", "damaged"):
+                self.built[k] += int(t.get(k, 0))
+            self.built["damage"] += t.get("damage", [])[: max(0, 100 - len(self.built["damage"]))]
         # shard -> (its keys, its captures), least recently used first
         self._shards: OrderedDict[int, tuple[list[str], int]] = OrderedDict()
         self.captures_loaded = 0  # now in memory
@@ -726,4 +733,5 @@ class _Tally:
             not_checked=not_checked,
             captures_indexed=len(index),
             robots_from_damage=damaged_from,
+            capture_index=getattr(index, "built", None),
         )
