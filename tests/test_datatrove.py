@@ -171,7 +171,7 @@ def build_index(tmp: Path, inputs: Path, rf: Path, shards: int = 8) -> Path:
 
 
 def audit(tmp: Path, inputs: Path, index: Path, out: str = "trails", extra: list[Any] | None = None,
-          logs: str = "logs-audit") -> tuple[Path, Path]:
+          logs: str = "logs-audit", workers: int = 2) -> tuple[Path, Path]:
     kept = tmp / f"{out}-kept"
     kept.mkdir(exist_ok=True)
     LocalPipelineExecutor(
@@ -181,7 +181,7 @@ def audit(tmp: Path, inputs: Path, index: Path, out: str = "trails", extra: list
             NoaiGuardFilter(str(tmp / out), index=str(index)),
             Collect(kept),
         ],
-        tasks=4, workers=2, logging_dir=str(tmp / logs),
+        tasks=4, workers=workers, logging_dir=str(tmp / logs),
     ).run()
     return tmp / out, kept
 
@@ -237,6 +237,9 @@ def test_damage_is_counted_and_listed_in_the_summaries(crawl: dict[str, Any]) ->
     assert len(summaries) == 4
     inputs = [i for s in summaries for i in s["inputs"]]
     assert sorted(Path(i["path"]).name for i in inputs) == sorted(p.name for p in crawl["inputs"].iterdir())
+    by_name = {Path(i["path"]).name: i for i in inputs}
+    assert [by_name["a.warc.gz"][k] for k in ("records", "judged", "reserved", "unknown", "allowed")] == [12, 12, 3, 0, 9]
+    assert [by_name["b.warc.gz"][k] for k in ("judged", "reserved", "unknown", "allowed")] == [5, 2, 2, 1]
     broken = next(i for i in inputs if i["path"].endswith("zz-broken.warc.gz"))
     assert broken["damaged"] == 1 and broken["damage"][0]["unread"]
     assert sum(s["totals"]["judged"] for s in summaries) == 23
@@ -318,16 +321,14 @@ def whole(part: Path) -> bool:
 def test_rerun_skips_completed_and_reruns_a_task_that_died(tmp_path: Path, crawl: dict[str, Any]) -> None:
     inputs, index = crawl["inputs"], crawl["index"]
     marker = tmp_path / "failed-once"
-    # Task 1 raises after 2 documents: the executor fails; task 1's trail is not published
-    # (datatrove's pool stops the tasks still running: theirs neither).
+    # Task 1 raises after 2 documents (one worker: task 0 done, 1 fails, the run stops there).
     with pytest.raises(RuntimeError, match="injected failure"):
-        audit(tmp_path, inputs, index, extra=[FailOnce(marker, 1, 2)])
+        audit(tmp_path, inputs, index, extra=[FailOnce(marker, 1, 2)], workers=1)
     assert marker.exists()
     trails = tmp_path / "trails"
     first = {p.name: p.stat().st_mtime_ns for p in trails.glob("*.trail.jsonl")}
-    assert "00001.trail.jsonl" not in first
-    assert all(whole(trails / n) for n in first)
-    # Second run: the completed tasks are skipped (their trails untouched), the others run again.
+    assert list(first) == ["00000.trail.jsonl"] and whole(trails / "00000.trail.jsonl")
+    # Second run (2 workers): the completed task is skipped (its trail untouched), the others run.
     audit(tmp_path, inputs, index, extra=[FailOnce(marker, 1, 2)])
     parts = sorted(trails.glob("*.trail.jsonl"))
     assert len(parts) == 4 and all(map(whole, parts))

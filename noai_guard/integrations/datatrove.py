@@ -630,10 +630,10 @@ class NoaiGuardFilter(PipelineStep):  # type: ignore[misc]  # datatrove is untyp
             tally.url_only += 1
         judgement, used = judge.judge(url, ts, date, page, origin=origin)
         dec = judgement.decision
-        tally.count(origin, dec, "source" not in used["robots"])
+        file = meta.get("file", meta.get("file_path"))
+        tally.count(origin, dec, "source" not in used["robots"], file)
         if not dec.blocked and dec.verdict is Verdict.ALLOW:
             return True
-        file = meta.get("file", meta.get("file_path"))
         trail.write(
             auditlog.decision_record(
                 dec,
@@ -655,6 +655,7 @@ class _Tally:
     def __init__(self, not_checked: list[str]) -> None:
         self.not_checked = not_checked
         self.origins: dict[str, dict[str, int]] = {}
+        self.by_file: dict[Any, dict[str, int]] = {}  # the reader's file label -> its counts
         self.totals = {"judged": 0, "reserved": 0, "unknown": 0, "allowed": 0}
         self.unchecked: set[str] = set()
         self.url_only = 0
@@ -662,20 +663,21 @@ class _Tally:
         self.bad: list[dict[str, Any]] = []
         self.bad_count = 0
 
-    def count(self, origin: str, dec: Any, unchecked: bool) -> None:
+    def count(self, origin: str, dec: Any, unchecked: bool, file: Any) -> None:
         c = self.origins.get(origin)
         if c is None:
             c = self.origins[origin] = {"judged": 0, "reserved": 0, "unknown": 0}
+        f = self.by_file.get(file)
+        if f is None:
+            f = self.by_file[file] = {"judged": 0, "reserved": 0, "unknown": 0, "allowed": 0}
+        what = "reserved" if dec.blocked else "unknown" if dec.verdict is Verdict.UNKNOWN else "allowed"
         c["judged"] += 1
+        f["judged"] += 1
+        f[what] += 1
         self.totals["judged"] += 1
-        if dec.blocked:
-            c["reserved"] += 1
-            self.totals["reserved"] += 1
-        elif dec.verdict is Verdict.UNKNOWN:
-            c["unknown"] += 1
-            self.totals["unknown"] += 1
-        else:
-            self.totals["allowed"] += 1
+        self.totals[what] += 1
+        if what != "allowed":
+            c[what] += 1
         if unchecked:
             self.unchecked.add(origin)
 
@@ -693,6 +695,9 @@ class _Tally:
         damaged_from: list[dict[str, Any]],
         seconds: float,
     ) -> dict[str, Any]:
+        for st in inputs:  # the reader counted what it read, the filter what it judged
+            for k, v in self.by_file.get(st.path, {}).items():
+                setattr(st, k, v)
         keys = ("records", "captures", "truncated", "damaged", "unreadable")
         totals: dict[str, Any] = {k: sum(getattr(s, k) for s in inputs) for k in keys}
         totals.update(self.totals)
