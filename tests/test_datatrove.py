@@ -458,3 +458,14 @@ def test_shards_dropped_past_the_memory_bound_decide_the_same(tmp_path: Path, cr
     idx.nearest("http://shop.example", "robots", 1.8e9)
     assert len(idx.loaded) == 1 and idx.shard_loads == 3  # one shard held at a time, read again
     assert idx.nearest("http://shop.example", "robots", 1.8e9).date == "2025-04-01T00:00:00Z"  # type: ignore[union-attr]
+
+
+def test_reader_text_limit_gives_the_decoded_payload(tmp_path: Path) -> None:
+    big = b"<html><head><title>t</title></head><body>" + b"word " * 20000 + b"</body></html>"
+    (tmp_path / "in").mkdir()
+    write_warc(tmp_path / "in" / "x.warc.gz", [page("https://x.example/", "2025-01-01T00:00:00Z", big)])
+    (head_only,) = NoaiWarcReader(str(tmp_path / "in")).run()
+    (whole,) = NoaiWarcReader(str(tmp_path / "in"), text_limit=1 << 20).run()
+    (cut,) = NoaiWarcReader(str(tmp_path / "in"), text_limit=1000).run()
+    assert len(head_only.text) < len(big) and whole.text == big.decode() and cut.text == big[:1000].decode()
+    assert whole.metadata["html_head"] == head_only.metadata["html_head"]  # what the judge reads is the same

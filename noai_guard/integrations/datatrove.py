@@ -408,7 +408,9 @@ class NoaiWarcReader(BaseDiskReader):  # type: ignore[misc]  # datatrove is unty
     epoch seconds ``warc_ts``), ``http_status``, ``http_headers`` (pairs, in
     order), ``content_type``, ``html_head`` (the decoded start of the payload
     the head was read from, bytes as latin-1 text), ``head_unreadable``,
-    ``truncated``, ``file`` and ``offset``.  Captures of site files, request,
+    ``truncated``, ``file`` and ``offset``.  ``Document.text``: the decoded
+    start of the page that judging read, or with ``text_limit`` the decoded
+    payload up to that many bytes (as UTF-8).  Captures of site files, request,
     metadata and revisit records are not documents: counted.  A corrupt
     stretch or file is counted and listed (in the filter's summary record and
     the reader's stats), never fatal, as in ``noai-guard audit``.
@@ -416,9 +418,14 @@ class NoaiWarcReader(BaseDiskReader):  # type: ignore[misc]  # datatrove is unty
 
     name = "🛡 noai-guard WARC"
 
-    def __init__(self, data_folder: Any, *, policy: Policy | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, data_folder: Any, *, policy: Policy | None = None, text_limit: int = 0, **kwargs: Any
+    ) -> None:
         super().__init__(data_folder, **kwargs)
         self.policy = policy if policy is not None else Policy()
+        # 0: Document.text is the start of the page judging read (its head); else the decoded
+        # payload (content codings undone) up to this many bytes, for the steps after the filter.
+        self.text_limit = text_limit
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         self._rank = rank
@@ -443,6 +450,11 @@ class NoaiWarcReader(BaseDiskReader):  # type: ignore[misc]  # datatrove is unty
         for item in iter_warc(path, policy=self.policy):
             if type(item) is WarcPage:
                 head, prefix, unreadable = item.head, item.body, item.unreadable
+                whole = prefix
+                if self.text_limit and item.payload is not None:
+                    # A payload that breaks here: finish() below reports the record as damage.
+                    with contextlib.suppress(OSError, ValueError, EOFError):
+                        whole = bytes(item.payload.read_until(self.text_limit))
                 if not item.finish():
                     continue  # its rest could not be read: the iterator reports it as damage
                 stats.records += 1
@@ -464,7 +476,7 @@ class NoaiWarcReader(BaseDiskReader):  # type: ignore[misc]  # datatrove is unty
                     "offset": item.offset,
                     _HEAD_OBJ: head,
                 }
-                text = prefix.decode("utf-8", "replace")
+                text = whole.decode("utf-8", "replace")
                 yield Document(text=text, id=item.record_id or f"{label}#{item.offset}", metadata=meta)
             elif type(item) is Damage:
                 stats.add_damage(item.offset, item.error, unread=item.unread)
