@@ -323,7 +323,30 @@ def _runs(doc: dict[str, Any]) -> Markup:
             for r in runs[:1000]
             for c in r.get("caveats", ())
         ),
+        _crawls(doc),
     )
+
+
+def _crawls(doc: dict[str, Any]) -> Markup:
+    """The workers of each distributed crawl (runs sharing a ``crawl_id``), merged; nothing if none."""
+    shared = [c for c in doc.get("crawls", ()) if len(c["runs"]) > 1]
+    if not shared:
+        return Markup("")
+    return _details(
+        f"Crawls with several workers ({len(shared):,})",
+        table(
+            ["Crawl id", "Workers (runs)", "Started (UTC)", "Ended (UTC)", "Decision records", "Blocked",
+             "Allowed", "Runs without summary"],
+            (
+                (c["crawl_id"], len(c["runs"]), c["started"], c["ended"], c["decisions"], c["blocked"],
+                 c["allowed"], c["unfinished"])
+                for c in shared[:200]
+            ),
+            numeric=[1, 4, 5, 6, 7],
+            code=[0],
+        ),
+        open_=True,
+    )  # fmt: skip
 
 
 def _unchecked_note(signals: list[str]) -> str:

@@ -114,6 +114,15 @@ def test_report_groups_runs_by_crawl(tmp_path: Path) -> None:
     assert (crawls["nightly"]["blocked"], crawls["nightly"]["unfinished"]) == (5, 0)
     assert crawls["nightly"]["ended"] == "2026-12-07T10:03:00Z"
     assert {r["run_id"]: r["crawl_id"] for r in doc["runs"]} == {"r1": "nightly", "r2": "nightly", "r3": None}
+    # Both human formats show the crawl with its two workers (a crawl of one run is not repeated).
+    from noai_guard.report.render_html import render_html
+    from noai_guard.report.render_md import render_markdown
+
+    html, md = render_html(doc), render_markdown(doc)
+    for text in (html, md):
+        assert "Crawls with several workers" in text and "nightly" in text
+    section = html.split("Crawls with several workers (1)", 1)[1].split("</details>", 1)[0]
+    assert ">nightly<" in section and ">r3<" not in section
 
 
 def test_crawl_id_setting_is_checked_at_start(tmp_path: Path) -> None:
