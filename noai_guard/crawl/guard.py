@@ -18,14 +18,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Coroutine
 from functools import partial
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary, WeakSet
 
 from scrapy import signals
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Request, Response
-from scrapy.utils.defer import maybe_deferred_to_future
-from twisted.internet.defer import Deferred
 
 from .. import auditlog
 from .. import decision as d
@@ -53,6 +51,7 @@ from .media import MediaStore
 from .page import origin as _origin
 from .page import page_of, url_key
 from .shared import SharedState
+from .shared import sleep as _sleep
 from .sitefetch import SiteFetcher
 from .startup import log_start
 from .trail import Trail, audit_path
@@ -158,20 +157,6 @@ def _tell_disabled(crawler: Crawler) -> None:
         "AI opt-outs and no audit trail is written; %(how)s",
         {"value": settings.get("NOAI_GUARD_ENABLED"), "by": by, "how": how},
     )
-
-
-async def _sleep(seconds: float) -> None:
-    """Wait ``seconds`` on Scrapy's event loop (asyncio or a Twisted reactor)."""
-    dfd: Deferred[None] = Deferred()
-    try:
-        from scrapy.utils.asyncio import call_later
-    except ImportError:  # pragma: no cover - Scrapy 2.13
-        from twisted.internet import reactor
-
-        cast("Any", reactor).callLater(seconds, dfd.callback, None)
-    else:
-        call_later(seconds, dfd.callback, None)
-    await maybe_deferred_to_future(dfd)
 
 
 class Guard:
