@@ -628,3 +628,13 @@ def test_matcher_rerun_and_a_killed_match_converge(tmp_path: Path, media_crawl: 
     assert {p.name: untimed(p.name, p.read_bytes()) for p in part.iterdir()} == {
         n: untimed(n, b) for n, (b, _t) in state.items()
     }
+    # The CLI's --removals-format warc-id: the same records by WARC-Record-ID.
+    match_media(str(part), removals="ids.txt", removals_format="warc-id")
+    ids = {r["warc_record_id"] for r in records([media_crawl["cli"]]) if r["signal"] == "embedding-page"}
+    assert set((part / "ids.txt").read_text(encoding="utf-8").split()) == ids and len(ids) == 7
+    # A task's trail not published yet: refused before anything is written (its pages may reserve any record).
+    (part / "00003.trail.jsonl").unlink()
+    (part / "ids.txt").unlink()
+    with pytest.raises(InputError, match=r"3 of 4 tasks' trails published \(missing rank 3\)"):
+        match_media(str(part), removals="ids.txt")
+    assert not (part / "ids.txt").exists()

@@ -987,9 +987,14 @@ def match_media(
     WARC-Record-IDs) lists them, written last.  Each trail is replaced whole (aside, renamed); a
     rerun skips the trails already marked and rewrites nothing that is the same.  ``policy``: for
     trails whose run record has none.  Returns counts (trails, patched, flagged, reserving pages).
+
+    Every task of the audit stage must have published its trail (a page in a missing task may
+    reserve a record of any other): a folder short of its run records' ``world_size`` is refused
+    (:class:`~noai_guard.archives.InputError`), before anything is written.
     """
     folder = get_datafolder(trails_folder)
     names = sorted(n for n in folder.list_files(recursive=False, glob_pattern="*" + _TRAIL) if "/" not in n)
+    _check_complete(folder, names)
     # Every reserving page, in input order (the CLI's: files sorted, records in order).
     by_file: dict[str, list[engine.MediaReservation]] = {}
     pages = 0
@@ -1031,6 +1036,26 @@ def match_media(
             patched += 1
     _write_if_changed(folder, removals, "".join(k + "\n" for k in keys))
     return {"trails": len(names), "patched": patched, "flagged": len(keys), "reserving_pages": pages}
+
+
+def _check_complete(folder: DataFolder, names: list[str]) -> None:
+    """Refuse a folder where some task of the audit stage has no published trail yet."""
+    ranks: set[int] = set()
+    world = 0
+    for name in names:
+        with folder.open(name, "rb") as fh:
+            run = orjson.loads(fh.readline())
+        if isinstance(run.get("rank"), int):
+            ranks.add(run["rank"])
+        if isinstance(run.get("world_size"), int):
+            world = max(world, run["world_size"])
+    missing = sorted(set(range(world)) - ranks)
+    if missing:
+        raise InputError(
+            f"{folder.path}: {world - len(missing)} of {world} tasks' trails published (missing rank "
+            f"{', '.join(map(str, missing[:10]))}{' ...' if len(missing) > 10 else ''}): "
+            "finish the audit stage before matching embedded media"
+        )
 
 
 def _patch_trail(
