@@ -638,3 +638,27 @@ def test_matcher_rerun_and_a_killed_match_converge(tmp_path: Path, media_crawl: 
     with pytest.raises(InputError, match=r"3 of 4 tasks' trails published \(missing rank 3\)"):
         match_media(str(part), removals="ids.txt")
     assert not (part / "ids.txt").exists()
+
+
+def test_media_listed_by_the_reader_survive_storage_between_stages(tmp_path: Path, media_crawl: dict[str, Any]) -> None:
+    """The reader lists a reserving page's media past the head (JSON metadata); stored and read back, the same."""
+    from noai_guard.auditing import media_key
+
+    docs = list(NoaiWarcReader(str(media_crawl["inputs"]), glob_pattern="e-pages.warc.gz").run())
+    assert len(docs) == 7
+
+    def stored(drop: tuple[str, ...]) -> list[Document]:  # as after a JsonlWriter / JsonlReader round trip
+        return [
+            Document(text=d.text, id=d.id, metadata=json.loads(json.dumps(
+                {k: v for k, v in d.metadata.items() if k not in drop})))
+            for d in docs
+        ]
+
+    def listed(out: str, given: list[Document]) -> set[str]:
+        assert len(list(NoaiGuardFilter(str(tmp_path / out)).run(iter(given)))) == 4  # the 3 pages dropped
+        lines = (tmp_path / out / "00000.media-reserved.jsonl").read_text(encoding="utf-8").splitlines()
+        return {media_key(u) for x in lines for u in json.loads(x)["urls"] + json.loads(x)["av_urls"]}
+
+    assert listed("a", stored(("_noai_head",))) == set(EMBEDDED)
+    # Without the reader's listing only the stored head is there: the media past it are not seen.
+    assert listed("b", stored(("_noai_head", "noai_media"))) == set()

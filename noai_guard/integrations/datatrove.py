@@ -117,9 +117,10 @@ _READ_ERRORS = (OSError, ValueError, EOFError, RuntimeError, InputError)
 # The metadata keys the reader sets and the filter reads.
 _HEAD = "html_head"  # the decoded start of the payload, bytes as latin-1 text (lossless)
 _HEAD_OBJ = "_noai_head"  # the Head the reader read, in process only (the filter pops it)
-# (policy hash, MediaReservation | None): what a page reserves of the media it embeds, read by the
-# reader while the record's payload is open (the body past the head), in process only (popped).
-_MEDIA_OBJ = "_noai_media"
+# What a reserving page reserves of the media it embeds (JSON: the policy's hash and the
+# reservation), read by the reader while the record's payload is open (the body past the head);
+# kept through storage between stages, popped by the filter.
+_MEDIA = "noai_media"
 
 # rank -> the reader's per-file counts and damage in this process, for the filter's summary record
 # (the reader and the filter of one task run in one process, the reader's generator feeding the filter).
@@ -446,7 +447,8 @@ class NoaiWarcReader(BaseDiskReader):  # type: ignore[misc]  # datatrove is unty
     the reader's stats), never fatal, as in ``noai-guard audit``.  An HTML
     record whose own noai / noimageai / noml reserves what it embeds has its
     media listed while its payload is open (past the head the document keeps),
-    in process only, for the filter.
+    in ``noai_media`` (JSON, kept through storage between stages; the filter
+    pops it).
     """
 
     name = "🛡 noai-guard WARC"
@@ -513,7 +515,7 @@ class NoaiWarcReader(BaseDiskReader):  # type: ignore[misc]  # datatrove is unty
                         whole = bytes(item.payload.read_until(self.text_limit))
                 media = None
                 if head is not None and EMBEDDING_PAGE in self.policy.sources:
-                    media = (self.policy.hash, self._embedded(item))
+                    media = self._embedded(item)
                 if not item.finish():
                     continue  # its rest could not be read: the iterator reports it as damage
                 stats.records += 1
@@ -535,8 +537,8 @@ class NoaiWarcReader(BaseDiskReader):  # type: ignore[misc]  # datatrove is unty
                     "offset": item.offset,
                     _HEAD_OBJ: head,
                 }
-                if media is not None:
-                    meta[_MEDIA_OBJ] = media
+                if media is not None and (media.urls or media.av_urls):
+                    meta[_MEDIA] = {"policy": self.policy.hash, **_reservation_dict(media)}
                 text = whole.decode("utf-8", "replace")
                 yield Document(text=text, id=item.record_id or f"{label}#{item.offset}", metadata=meta)
             elif type(item) is Damage:
@@ -682,7 +684,7 @@ class NoaiGuardFilter(PipelineStep):  # type: ignore[misc]  # datatrove is untyp
             return True
         origin = fast_origin(url)
         page: engine.Page | None = None
-        pre = meta.pop(_MEDIA_OBJ, None)
+        pre = meta.pop(_MEDIA, None)
         prefix = meta.get(_HEAD)
         if "http_status" in meta and isinstance(prefix, str):
             date = meta.get("warc_date")
@@ -730,9 +732,10 @@ class NoaiGuardFilter(PipelineStep):  # type: ignore[misc]  # datatrove is untyp
         candidate = False
         if media is not None:
             if page is not None and judgement.page and judgement.head is not None:
-                if isinstance(pre, tuple) and pre[0] == self.policy.hash:
-                    reserves = pre[1]  # read by the reader on into the record's payload
-                else:  # stored between stages, or another policy: what the stored head shows
+                reserves: engine.MediaReservation | None
+                if isinstance(pre, dict) and pre.get("policy") == self.policy.hash:
+                    reserves = _reservation_from(pre)  # read by the reader on into the record's payload
+                else:  # none listed by the reader, or by another policy: what the stored head shows
                     reserves = judge.engine.embedded_media(page, judgement)
                 if reserves is not None and (reserves.urls or reserves.av_urls):
                     media.reserve(str(file), reserves)
@@ -883,18 +886,7 @@ class _TaskMedia:
 
     def reserve(self, file: str, m: engine.MediaReservation) -> None:
         assert self.reserved is not None
-        self.reserved.write(
-            auditlog.dumps_line(
-                {
-                    "file": file,
-                    "page_url": m.page_url,
-                    "signal": m.signal.to_dict(),
-                    "urls": list(m.urls),
-                    "av_urls": list(m.av_urls),
-                    "av_signal": m.av_signal.to_dict() if m.av_signal is not None else None,
-                }
-            )
-        )
+        self.reserved.write(auditlog.dumps_line({"file": file, **_reservation_dict(m)}))
 
     def candidate(
         self, url: str, origin: str, unknown: bool, trail_at: int, used: dict[str, Any], where: dict[str, Any],
@@ -929,16 +921,31 @@ class _TaskMedia:
             _publish(self.folder, p, n)
 
 
-def _load_reservation(line: bytes) -> tuple[str, engine.MediaReservation]:
-    r = orjson.loads(line)
+def _reservation_dict(m: engine.MediaReservation) -> dict[str, Any]:
+    """A :class:`~noai_guard.engine.MediaReservation` as JSON (a document's metadata, a media file line)."""
+    return {
+        "page_url": m.page_url,
+        "signal": m.signal.to_dict(),
+        "urls": list(m.urls),
+        "av_urls": list(m.av_urls),
+        "av_signal": m.av_signal.to_dict() if m.av_signal is not None else None,
+    }
+
+
+def _reservation_from(r: dict[str, Any]) -> engine.MediaReservation:
     av = r.get("av_signal")
-    return str(r["file"]), engine.MediaReservation(
+    return engine.MediaReservation(
         r["page_url"],
         Signal.from_dict(r["signal"]),
         tuple(r["urls"]),
         tuple(r["av_urls"]),
         Signal.from_dict(av) if av is not None else None,
     )
+
+
+def _load_reservation(line: bytes) -> tuple[str, engine.MediaReservation]:
+    r = orjson.loads(line)
+    return str(r["file"]), _reservation_from(r)
 
 
 def _ends(path: str) -> tuple[dict[str, Any], dict[str, Any], int]:
