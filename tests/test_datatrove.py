@@ -662,3 +662,20 @@ def test_media_listed_by_the_reader_survive_storage_between_stages(tmp_path: Pat
     assert listed("a", stored(("_noai_head",))) == set(EMBEDDED)
     # Without the reader's listing only the stored head is there: the media past it are not seen.
     assert listed("b", stored(("_noai_head", "noai_media"))) == set()
+
+
+def test_a_policy_without_embedding_page_keeps_no_media(tmp_path: Path, media_crawl: dict[str, Any]) -> None:
+    """The policy leaves embedding-page out (as the CLI's): no media files, the matcher leaves the trail alone."""
+    import dataclasses
+
+    from noai_guard.policy import Policy
+
+    policy = dataclasses.replace(Policy(), sources=Policy().sources - {"embedding-page"})
+    docs = NoaiWarcReader(str(media_crawl["inputs"]), glob_pattern="e-pages.warc.gz", policy=policy).run()
+    assert len(list(NoaiGuardFilter(str(tmp_path), policy=policy).run(docs))) == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["00000.trail.jsonl"]
+    before = (tmp_path / "00000.trail.jsonl").read_bytes()
+    assert match_media(str(tmp_path)) == {"trails": 1, "patched": 0, "flagged": 0, "reserving_pages": 0}
+    assert (tmp_path / "00000.trail.jsonl").read_bytes() == before
+    (summary,) = records([tmp_path / "00000.trail.jsonl"], "summary")
+    assert not any("embedding-page" in g["signals"] for g in summary["not_checked"])

@@ -1037,8 +1037,8 @@ def match_media(
             for c, _m in hits:
                 wid = c["where"].get("warc_record_id") if removals_format == "warc-id" else None
                 keys.append(str(wid or c["url"]))
-            if MATCHED in summary:
-                continue  # brought up to date by an earlier run
+            if MATCHED in summary or EMBEDDING_PAGE not in pol.sources:
+                continue  # brought up to date by an earlier run; or a policy without image provenance
             _patch_trail(folder, name, r, reserved, judges, summary, hits, pages)
             patched += 1
     _write_if_changed(folder, removals, "".join(k + "\n" for k in keys))
