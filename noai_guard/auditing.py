@@ -480,9 +480,11 @@ class _Candidates:
         where: dict[str, Any],
         size: int | None = None,
         ctype: str | None = None,
+        input_file: str | None = None,
     ) -> None:
         """``size``, ``ctype``: the record's payload bytes and media type counted in the sizes
-        (``size`` None: not counted, a URL list)."""
+        (``size`` None: not counted, a URL list); ``input_file``: the record's input when the
+        part spans several (the datatrove filter's task), else the part's own input."""
         if self._fh is None:
             self._fh = open(self.path, "wb")  # noqa: SIM115 - closed by close()
         line = {
@@ -498,6 +500,8 @@ class _Candidates:
             "size": size,
             "ctype": ctype,
         }
+        if input_file is not None:
+            line["input_file"] = input_file
         self._fh.write(auditlog.dumps_line(line))
         self.n += 1
 
@@ -1016,7 +1020,7 @@ def _merge_part(
                 run_id=r.run_id,
                 mode=MODE,
                 capture=c["capture"],
-                input_file=r.stats.path,
+                input_file=c.get("input_file", r.stats.path),
                 **c["where"],
             )
             tline = _copy_lines(tsrc, trail, c["trail_at"], tline)

@@ -34,8 +34,10 @@ from noai_guard.cli import main
 from noai_guard.integrations.datatrove import (
     NoaiCaptureIndexer,
     NoaiGuardFilter,
+    NoaiMediaMatcher,
     NoaiWarcReader,
     ShardedCaptureIndex,
+    match_media,
     shard_of,
 )
 
@@ -426,8 +428,12 @@ def test_remote_file_systems_and_in_memory_captures(crawl: dict[str, Any]) -> No
         pipeline=[NoaiWarcReader("memory://nt16/in"), NoaiGuardFilter("memory://nt16/trails", index="memory://nt16/idx")],
         tasks=2, workers=1, logging_dir="memory://nt16/logs-a",
     ).run()
-    names = sorted(mem.ls("/nt16/trails", detail=False))
+    names = sorted(n for n in mem.ls("/nt16/trails", detail=False) if n.endswith(".trail.jsonl"))
     assert [n.rsplit("/", 1)[1] for n in names] == ["00000.trail.jsonl", "00001.trail.jsonl"]
+    # Each task's media files beside its trail; the matcher reads and writes them remotely too.
+    assert mem.exists("/nt16/trails/00001.media-candidates.jsonl") and mem.exists("/nt16/trails/00001.media-reserved.jsonl")
+    assert match_media("memory://nt16/trails") == {"trails": 2, "patched": 2, "flagged": 0, "reserving_pages": 0}
+    assert mem.cat("/nt16/trails/embedding-page.removals.txt") == b""
     got = [json.loads(x) for n in names for x in mem.cat(n).decode().splitlines()]
     dec = [r for r in got if r["type"] == "decision"]
     assert len(dec) == 10 and {r["url"] for r in dec} == {r["url"] for r in records([crawl["cli"]])}
@@ -469,3 +475,207 @@ def test_reader_text_limit_gives_the_decoded_payload(tmp_path: Path) -> None:
     (cut,) = NoaiWarcReader(str(tmp_path / "in"), text_limit=1000).run()
     assert len(head_only.text) < len(big) and whole.text == big.decode() and cut.text == big[:1000].decode()
     assert whole.metadata["html_head"] == head_only.metadata["html_head"]  # what the judge reads is the same
+
+
+# --- image provenance across tasks: NoaiMediaMatcher -------------------------------------------------
+
+PAD = b"<p>" + b"filler text " * 9000 + b"</p>"  # the media after ~100 KB: past the head the document keeps
+
+
+def media_page(tags: bytes, robots_meta: bytes | None = b"noai") -> bytes:
+    meta = b'<meta name="robots" content="' + robots_meta + b'">' if robots_meta else b""
+    return b"<html><head>" + meta + b"<title>g</title></head><body>" + PAD + tags + b"</body></html>"
+
+
+def media(url: str, ctype: str, date: str = "2025-04-12T00:00:00Z") -> Rec:
+    return (url, b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, ctype, date, [])
+
+
+# What reserving pages embed: -> the signal the page reserves them by (the deciding signal's evidence).
+EMBEDDED = {
+    "http://shop.example/img/cat.png": "noai",  # image before the page, in another file and task
+    "https://nocap.example/pic.jpg": "noai",  # its own record unknown (no capture): replaced
+    "http://shop.example/media/song.mp3": "noai",  # audio, another task
+    "http://shop.example/media/clip.mp4": "noai",  # video after the page, same file
+    "http://shop.example/img/poster.jpg": "noai",  # a video's poster
+    "http://shop.example/img/only.png": "noimageai",  # a noimageai page: its images only
+    "http://shop.example/img/x.png": "noimageai",  # by X-Robots-Tag
+}
+
+
+def make_media_inputs(root: Path) -> tuple[Path, Path]:
+    inputs, rf = make_inputs(root)
+    write_warc(inputs / "0-media.warc.gz", [  # sorted first: read before the pages (task 0)
+        media("http://shop.example/img/cat.png", "image/png"),
+        media("https://nocap.example/pic.jpg", "image/jpeg"),
+        media("http://shop.example/media/song.mp3", "audio/mpeg"),
+        media("http://shop.example/img/free.png", "image/png"),  # embedded by no reserving page
+        media("http://shop.example/img/x.png", "image/png"),
+    ])
+    write_warc(inputs / "e-pages.warc.gz", [  # task 1
+        page("http://shop.example/gallery", "2025-04-15T00:00:00Z", media_page(
+            b'<img src="/img/cat.png"><img src="https://nocap.example/pic.jpg#f">'
+            b'<audio src="/media/song.mp3"></audio><video src="/media/clip.mp4" poster="/img/poster.jpg"></video>')),
+        page("http://shop.example/imgonly", "2025-04-15T00:00:00Z", media_page(
+            b'<img src="/img/only.png"><video src="/media/only.mp4"></video>', b"noimageai")),
+        page("http://shop.example/xgal", "2025-04-15T00:00:00Z", media_page(b'<img src="/img/x.png">', None),
+             [("X-Robots-Tag", "noimageai")]),
+        media("http://shop.example/media/clip.mp4", "video/mp4"),
+        media("http://shop.example/img/poster.jpg", "image/jpeg"),
+        media("http://shop.example/img/only.png", "image/png"),
+        media("http://shop.example/media/only.mp4", "video/mp4"),  # video of a noimageai page: not reserved
+    ])
+    return inputs, rf
+
+
+def report_summary(tmp: Path, parts: list[Path], name: str) -> dict[str, Any]:
+    out = tmp / name
+    assert main(["report", *map(str, parts), "--out", str(out), "--format", "json"]) == 0
+    summary: dict[str, Any] = json.loads((out / "report.json").read_text(encoding="utf-8"))["summary"]
+    return summary
+
+
+@pytest.fixture(scope="module")
+def media_crawl(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    tmp = tmp_path_factory.mktemp("dtm")
+    inputs, rf = make_media_inputs(tmp)
+    cli_out = tmp / "cli.jsonl"
+    rm = tmp / "cli-removals.txt"
+    assert main(["audit", str(inputs), "--robots-from", str(rf), "--out", str(cli_out), "--removals", str(rm),
+                 "--no-progress"]) == 1  # 1: records reserved
+    index = build_index(tmp, inputs, rf)
+    trails, kept = tmp / "trails", tmp / "kept"
+    kept.mkdir()
+    stage = LocalPipelineExecutor(
+        pipeline=[NoaiWarcReader(str(inputs)), NoaiGuardFilter(str(trails), index=str(index)), Collect(kept)],
+        tasks=4, workers=2, logging_dir=str(tmp / "logs-audit"),
+    )
+    stage.run()
+    before = records(sorted(trails.glob("*.trail.jsonl")))
+    unmatched = {p.name: p.read_bytes() for p in trails.iterdir()}
+    # The last stage, chained: the audit stage's tasks are complete (skipped), then the matcher.
+    LocalPipelineExecutor(pipeline=[NoaiMediaMatcher(str(trails))], tasks=1, logging_dir=str(tmp / "logs-match"),
+                          depends=stage).run()
+    return {"tmp": tmp, "inputs": inputs, "cli": cli_out, "cli_removals": rm, "trails": trails, "kept": kept,
+            "before": before, "unmatched": unmatched}
+
+
+def test_media_matched_across_tasks_as_the_cli(media_crawl: dict[str, Any]) -> None:
+    trails = media_crawl["trails"]
+    parts = sorted(trails.glob("*.trail.jsonl"))
+    assert len(parts) == 4 and all(map(whole, parts)) and not list(trails.glob(".*"))
+    cli, dt = records([media_crawl["cli"]]), records(parts)
+    assert sorted(map(key, dt)) == sorted(map(key, cli))  # the embedding-page records included
+    emb = {r["url"]: r for r in dt if r["signal"] == "embedding-page"}
+    assert set(emb) == set(EMBEDDED)
+    for url, directive in EMBEDDED.items():
+        assert emb[url]["action"] == "flagged" and directive in emb[url]["evidence"]
+    assert emb["http://shop.example/img/cat.png"]["input_file"].endswith("0-media.warc.gz")
+    assert not [r for r in dt if r["url"] == "https://nocap.example/pic.jpg" and r["signal"] != "embedding-page"]
+    # Without the matcher (the audit stage alone) the image records are missing: not the CLI's set.
+    assert not [r for r in media_crawl["before"] if r["signal"] == "embedding-page"]
+    assert sorted(map(key, media_crawl["before"])) != sorted(map(key, cli))
+    # The removal list: the records the audit stage kept before the match (the CLI's --removals format).
+    removals = (trails / "embedding-page.removals.txt").read_text(encoding="utf-8").split()
+    assert sorted(removals) == sorted(EMBEDDED)
+    kept = {u for p in media_crawl["kept"].glob("*.txt") for u in p.read_text(encoding="utf-8").split("\n") if u}
+    assert set(removals) <= kept
+    cli_removed = set(media_crawl["cli_removals"].read_text(encoding="utf-8").split())
+    dropped = {r["url"] for r in media_crawl["before"] if r["action"] == "flagged"}  # by the filter
+    assert cli_removed == dropped | set(removals) and not (kept - set(removals)) & cli_removed
+    for s in records(parts, "summary"):
+        assert s["embedding_page"]["reserving_pages"] == 3
+        assert not any("embedding-page" in g["signals"] for g in s["not_checked"])
+
+
+def test_report_over_matched_trails_equals_the_cli(media_crawl: dict[str, Any]) -> None:
+    tmp = media_crawl["tmp"]
+    cli = report_summary(tmp, [media_crawl["cli"]], "r-cli")
+    dt = report_summary(tmp, sorted(media_crawl["trails"].glob("*.trail.jsonl")), "r-dt")
+    fields = ("evaluated", "flagged", "unknown", "allowed")
+    got = [dt["from_run_summaries"][k] for k in fields]
+    assert got == [cli["from_run_summaries"][k] for k in fields]
+    assert got == [23 + 12, 8 + 3 + 7, 2, 15 + 2]  # the 3 pages reserve; 7 of 9 media flagged, 1 was unknown
+    assert dt["by_action"] == cli["by_action"] and dt["by_signal"] == cli["by_signal"]
+    by_name = {Path(i["path"]).name: i for s in records(sorted(media_crawl["trails"].glob("*.trail.jsonl")), "summary")
+               for i in s["inputs"]}
+    cli_inputs = {Path(i["path"]).name: i for i in records([media_crawl["cli"]], "summary")[0]["inputs"]}
+    for name in ("0-media.warc.gz", "e-pages.warc.gz"):
+        assert [by_name[name][k] for k in ("judged", "reserved", "unknown", "allowed")] == \
+            [cli_inputs[name][k] for k in ("judged", "reserved", "unknown", "allowed")]
+
+
+def test_matcher_rerun_and_a_killed_match_converge(tmp_path: Path, media_crawl: dict[str, Any]) -> None:
+    trails = media_crawl["trails"]
+    state = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in trails.iterdir()}
+    got = match_media(str(trails))
+    assert got == {"trails": 4, "patched": 0, "flagged": 7, "reserving_pages": 3}
+    assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in trails.iterdir()} == state  # nothing changed
+    # A match killed after one trail was replaced (another's copy left aside, no removal list yet).
+    part = tmp_path / "t"
+    part.mkdir()
+    for name, data in media_crawl["unmatched"].items():
+        part.joinpath(name).write_bytes(data)
+    part.joinpath("00001.trail.jsonl").write_bytes(state["00001.trail.jsonl"][0])
+    part.joinpath(".00002.trail.jsonl.dead.tmp").write_bytes(b"{")
+    assert match_media(str(part))["patched"] == 3
+
+    def untimed(name: str, data: bytes) -> Any:  # a flagged record's "time" is when the matcher wrote it
+        if not name.endswith(".jsonl"):
+            return data
+        return [{k: v for k, v in json.loads(x).items() if k != "time"} for x in data.splitlines()]
+
+    assert {p.name: untimed(p.name, p.read_bytes()) for p in part.iterdir()} == {
+        n: untimed(n, b) for n, (b, _t) in state.items()
+    }
+    # The CLI's --removals-format warc-id: the same records by WARC-Record-ID.
+    match_media(str(part), removals="ids.txt", removals_format="warc-id")
+    ids = {r["warc_record_id"] for r in records([media_crawl["cli"]]) if r["signal"] == "embedding-page"}
+    assert set((part / "ids.txt").read_text(encoding="utf-8").split()) == ids and len(ids) == 7
+    # A task's trail not published yet: refused before anything is written (its pages may reserve any record).
+    (part / "00003.trail.jsonl").unlink()
+    (part / "ids.txt").unlink()
+    with pytest.raises(InputError, match=r"3 of 4 tasks' trails published \(missing rank 3\)"):
+        match_media(str(part), removals="ids.txt")
+    assert not (part / "ids.txt").exists()
+
+
+def test_media_listed_by_the_reader_survive_storage_between_stages(tmp_path: Path, media_crawl: dict[str, Any]) -> None:
+    """The reader lists a reserving page's media past the head (JSON metadata); stored and read back, the same."""
+    from noai_guard.auditing import media_key
+
+    docs = list(NoaiWarcReader(str(media_crawl["inputs"]), glob_pattern="e-pages.warc.gz").run())
+    assert len(docs) == 7
+
+    def stored(drop: tuple[str, ...]) -> list[Document]:  # as after a JsonlWriter / JsonlReader round trip
+        return [
+            Document(text=d.text, id=d.id, metadata=json.loads(json.dumps(
+                {k: v for k, v in d.metadata.items() if k not in drop})))
+            for d in docs
+        ]
+
+    def listed(out: str, given: list[Document]) -> set[str]:
+        assert len(list(NoaiGuardFilter(str(tmp_path / out)).run(iter(given)))) == 4  # the 3 pages dropped
+        lines = (tmp_path / out / "00000.media-reserved.jsonl").read_text(encoding="utf-8").splitlines()
+        return {media_key(u) for x in lines for u in json.loads(x)["urls"] + json.loads(x)["av_urls"]}
+
+    assert listed("a", stored(("_noai_head",))) == set(EMBEDDED)
+    # Without the reader's listing only the stored head is there: the media past it are not seen.
+    assert listed("b", stored(("_noai_head", "noai_media"))) == set()
+
+
+def test_a_policy_without_embedding_page_keeps_no_media(tmp_path: Path, media_crawl: dict[str, Any]) -> None:
+    """The policy leaves embedding-page out (as the CLI's): no media files, the matcher leaves the trail alone."""
+    import dataclasses
+
+    from noai_guard.policy import Policy
+
+    policy = dataclasses.replace(Policy(), sources=Policy().sources - {"embedding-page"})
+    docs = NoaiWarcReader(str(media_crawl["inputs"]), glob_pattern="e-pages.warc.gz", policy=policy).run()
+    assert len(list(NoaiGuardFilter(str(tmp_path), policy=policy).run(docs))) == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["00000.trail.jsonl"]
+    before = (tmp_path / "00000.trail.jsonl").read_bytes()
+    assert match_media(str(tmp_path)) == {"trails": 1, "patched": 0, "flagged": 0, "reserving_pages": 0}
+    assert (tmp_path / "00000.trail.jsonl").read_bytes() == before
+    (summary,) = records([tmp_path / "00000.trail.jsonl"], "summary")
+    assert not any("embedding-page" in g["signals"] for g in summary["not_checked"])

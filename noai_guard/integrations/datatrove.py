@@ -31,11 +31,16 @@ Remote inputs (``s3://``, ``https://``: any datatrove / fsspec file system)
 are copied to a local temporary file one at a time, since FastWARC reads a
 local file; outputs are written locally and moved into place at the task's end.
 
-What differs from ``noai-guard audit``: image provenance across records
-(``embedding-page``: a reserving page elsewhere flags the images it embeds)
-needs every record's verdict at once and is not applied here; the run records
-say so (``not_checked``).  ``Document.text`` is the decoded start of the page
-that judging read (its head), not the whole body.
+Image provenance across records (``embedding-page``: a reserving page
+anywhere in the inputs flags the images, audio and video it embeds) needs
+every task's output at once: the filter keeps what ``noai-guard audit``'s
+worker keeps (the reserving pages' media, the records a page may reserve) and
+publishes it beside its trail; :class:`NoaiMediaMatcher`, a last stage
+(``tasks=1``, ``depends=`` on the audit), matches them with the audit's own
+code, brings the trails up to date and lists the records to take out of what
+the audit stage kept.  Until it has run, the summaries say ``embedding-page``
+is not checked.  ``Document.text`` is the decoded start of the page that
+judging read (its head), not the whole body.
 """
 
 from __future__ import annotations
@@ -52,7 +57,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import IO, Any
 
 import orjson
 from datatrove.data import Document, DocumentsPipeline
@@ -74,12 +79,34 @@ from ..archives import (
     load_robots_from,
     scan_captures,
 )
-from ..auditing import MODE, URL_ONLY_WHY, InputStats, Judge, fast_origin, page_signals_not_checked
-from ..decision import EMBEDDING_PAGE, Verdict
+from ..auditing import (
+    MODE,
+    URL_ONLY_WHY,
+    FileResult,
+    InputStats,
+    Judge,
+    RemovalsFormat,
+    _Candidates,
+    _media_hits,
+    _merge_part,
+    _patch_summary,
+    fast_origin,
+    merge_media,
+    page_signals_not_checked,
+    reserved_media,
+)
+from ..decision import EMBEDDING_PAGE, Signal, Verdict
 from ..policy import Policy
 from ..sitefiles import PATHS
 
-__all__ = ["NoaiCaptureIndexer", "NoaiGuardFilter", "NoaiWarcReader", "ShardedCaptureIndex"]
+__all__ = [
+    "NoaiCaptureIndexer",
+    "NoaiGuardFilter",
+    "NoaiMediaMatcher",
+    "NoaiWarcReader",
+    "ShardedCaptureIndex",
+    "match_media",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +117,10 @@ _READ_ERRORS = (OSError, ValueError, EOFError, RuntimeError, InputError)
 # The metadata keys the reader sets and the filter reads.
 _HEAD = "html_head"  # the decoded start of the payload, bytes as latin-1 text (lossless)
 _HEAD_OBJ = "_noai_head"  # the Head the reader read, in process only (the filter pops it)
+# What a reserving page reserves of the media it embeds (JSON: the policy's hash and the
+# reservation), read by the reader while the record's payload is open (the body past the head);
+# kept through storage between stages, popped by the filter.
+_MEDIA = "noai_media"
 
 # rank -> the reader's per-file counts and damage in this process, for the filter's summary record
 # (the reader and the filter of one task run in one process, the reader's generator feeding the filter).
@@ -413,7 +444,11 @@ class NoaiWarcReader(BaseDiskReader):  # type: ignore[misc]  # datatrove is unty
     payload up to that many bytes (as UTF-8).  Captures of site files, request,
     metadata and revisit records are not documents: counted.  A corrupt
     stretch or file is counted and listed (in the filter's summary record and
-    the reader's stats), never fatal, as in ``noai-guard audit``.
+    the reader's stats), never fatal, as in ``noai-guard audit``.  An HTML
+    record whose own noai / noimageai / noml reserves what it embeds has its
+    media listed while its payload is open (past the head the document keeps),
+    in ``noai_media`` (JSON, kept through storage between stages; the filter
+    pops it).
     """
 
     name = "🛡 noai-guard WARC"
@@ -426,6 +461,7 @@ class NoaiWarcReader(BaseDiskReader):  # type: ignore[misc]  # datatrove is unty
         # 0: Document.text is the start of the page judging read (its head); else the decoded
         # payload (content codings undone) up to this many bytes, for the steps after the filter.
         self.text_limit = text_limit
+        self._engine: engine.Judge | None = None
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         self._rank = rank
@@ -446,6 +482,28 @@ class NoaiWarcReader(BaseDiskReader):  # type: ignore[misc]  # datatrove is unty
                 stats.add_damage(None, f"file not read: {type(exc).__name__}: {exc}", unread=True)
                 self.stat_update("damaged")
 
+    def _embedded(self, item: WarcPage) -> engine.MediaReservation | None:
+        """The media an HTML record reserves by its own noai / noimageai / noml (the engine's
+        :meth:`~noai_guard.engine.Judge.embedded_media`, as ``noai-guard audit`` reads it: on
+        into the open payload, past the head the document keeps)."""
+        eng = self._engine
+        if eng is None:
+            eng = self._engine = engine.Judge(self.policy)
+        page = engine.Page(
+            item.url,
+            item.status,
+            item.headers,
+            item.payload if item.payload is not None else b"",
+            content_type=item.content_type,
+            read=engine.PageRead(item.body, item.head, item.unreadable),
+        )
+        judgement = eng.after_fetch(page, None)  # the page's own signals: all a reservation reads
+        if not judgement.page or judgement.head is None:
+            return None
+        with contextlib.suppress(OSError, ValueError, EOFError):
+            return eng.embedded_media(page, judgement)
+        return None
+
     def _read(self, path: str, label: str, stats: InputStats) -> Iterator[Document]:
         for item in iter_warc(path, policy=self.policy):
             if type(item) is WarcPage:
@@ -455,6 +513,9 @@ class NoaiWarcReader(BaseDiskReader):  # type: ignore[misc]  # datatrove is unty
                     # A payload that breaks here: finish() below reports the record as damage.
                     with contextlib.suppress(OSError, ValueError, EOFError):
                         whole = bytes(item.payload.read_until(self.text_limit))
+                media = None
+                if head is not None and EMBEDDING_PAGE in self.policy.sources:
+                    media = self._embedded(item)
                 if not item.finish():
                     continue  # its rest could not be read: the iterator reports it as damage
                 stats.records += 1
@@ -476,6 +537,8 @@ class NoaiWarcReader(BaseDiskReader):  # type: ignore[misc]  # datatrove is unty
                     "offset": item.offset,
                     _HEAD_OBJ: head,
                 }
+                if media is not None and (media.urls or media.av_urls):
+                    meta[_MEDIA] = {"policy": self.policy.hash, **_reservation_dict(media)}
                 text = whole.decode("utf-8", "replace")
                 yield Document(text=text, id=item.record_id or f"{label}#{item.offset}", metadata=meta)
             elif type(item) is Damage:
@@ -510,7 +573,10 @@ class NoaiGuardFilter(PipelineStep):  # type: ignore[misc]  # datatrove is untyp
     judged by its origin's captures at that date; its record lists the page
     signals it could not show (``not_checked``), as the CLI's for a URL list.
     Each task's trail (run record, decisions, summary record) is written
-    aside and renamed to ``<rank:05d>.trail.jsonl`` when the task ends.
+    aside and renamed to ``<rank:05d>.trail.jsonl`` when the task ends; with
+    ``embedding-page`` in the policy, its media files
+    (``<rank:05d>.media-reserved.jsonl``, ``<rank:05d>.media-candidates.jsonl``)
+    are published just before it, for :class:`NoaiMediaMatcher`.
     """
 
     name = "🛡 noai-guard filter"
@@ -558,6 +624,9 @@ class NoaiGuardFilter(PipelineStep):  # type: ignore[misc]  # datatrove is untyp
         _clear_aside(self.output_folder, name)
         local = _scratch(self.output_folder, name)
         tally = _Tally(page_signals_not_checked(self.policy))
+        media: _TaskMedia | None = None
+        if EMBEDDING_PAGE in self.policy.sources:  # image provenance is off when the policy leaves it out
+            media = _TaskMedia(self.output_folder, rank)
         try:
             with auditlog.JsonLinesAuditLog(local) as trail:
                 trail.write(
@@ -577,7 +646,7 @@ class NoaiGuardFilter(PipelineStep):  # type: ignore[misc]  # datatrove is untyp
                 )
                 for doc in data:
                     with self.track_time():
-                        keep = self._judge(judge, doc, trail, tally, run_id)
+                        keep = self._judge(judge, doc, trail, tally, run_id, media)
                     if keep:
                         self.stat_update("kept")
                         yield doc
@@ -585,14 +654,26 @@ class NoaiGuardFilter(PipelineStep):  # type: ignore[misc]  # datatrove is untyp
                         self.stat_update("dropped")
                 inputs = _TASK_INPUTS.pop(rank, [])
                 trail.write(tally.summary(run_id, self.policy, inputs, index, damaged_from, time.perf_counter() - t0))
+            if media is not None:
+                media.close()
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(local)  # a task that did not finish leaves no trail: its rerun writes it whole
+            if media is not None:
+                media.discard()
             raise
+        if media is not None:
+            media.publish()  # before the trail: a published trail always has its media files
         _publish(self.output_folder, local, name)
 
     def _judge(
-        self, judge: Judge, doc: Document, trail: auditlog.JsonLinesAuditLog, tally: _Tally, run_id: str
+        self,
+        judge: Judge,
+        doc: Document,
+        trail: auditlog.JsonLinesAuditLog,
+        tally: _Tally,
+        run_id: str,
+        media: _TaskMedia | None = None,
     ) -> bool:
         meta = doc.metadata
         url = meta.get("url")
@@ -603,6 +684,7 @@ class NoaiGuardFilter(PipelineStep):  # type: ignore[misc]  # datatrove is untyp
             return True
         origin = fast_origin(url)
         page: engine.Page | None = None
+        pre = meta.pop(_MEDIA, None)
         prefix = meta.get(_HEAD)
         if "http_status" in meta and isinstance(prefix, str):
             date = meta.get("warc_date")
@@ -644,8 +726,26 @@ class NoaiGuardFilter(PipelineStep):  # type: ignore[misc]  # datatrove is untyp
         dec = judgement.decision
         file = meta.get("file", meta.get("file_path"))
         tally.count(origin, dec, "source" not in used["robots"], file)
+        # Image provenance, as noai-guard audit's worker keeps it (auditing._judge_warc): what a
+        # reserving page embeds, and the records a page may reserve (not HTML; a URL list's media
+        # URLs), matched across tasks by NoaiMediaMatcher.
+        candidate = False
+        if media is not None:
+            if page is not None and judgement.page and judgement.head is not None:
+                reserves: engine.MediaReservation | None
+                if isinstance(pre, dict) and pre.get("policy") == self.policy.hash:
+                    reserves = _reservation_from(pre)  # read by the reader on into the record's payload
+                else:  # none listed by the reader, or by another policy: what the stored head shows
+                    reserves = judge.engine.embedded_media(page, judgement)
+                if reserves is not None and (reserves.urls or reserves.av_urls):
+                    media.reserve(str(file), reserves)
+            # Not read as HTML (an image, anything an <img> may point at); a URL's: a media URL.
+            candidate = judgement.head is None if page is not None else engine.is_media(url, None)
         if not dec.blocked and dec.verdict is Verdict.ALLOW:
+            if candidate and media is not None:
+                media.candidate(url, origin, False, trail.records, used, where, file)
             return True
+        before = trail.records
         trail.write(
             auditlog.decision_record(
                 dec,
@@ -658,6 +758,8 @@ class NoaiGuardFilter(PipelineStep):  # type: ignore[misc]  # datatrove is untyp
                 **where,
             )
         )
+        if candidate and media is not None and not dec.blocked:  # unknown, kept: its record is replaced
+            media.candidate(url, origin, True, before, used, where, file)
         return not dec.blocked
 
 
@@ -732,8 +834,8 @@ class _Tally:
             not_checked.append(
                 {
                     "signals": [EMBEDDING_PAGE],
-                    "why": "the datatrove filter judges each document alone: images are not matched "
-                    "with the pages that embed them (noai-guard audit does this)",
+                    "why": "the datatrove filter judges each document alone: images are matched with "
+                    "the pages that embed them, across tasks, by NoaiMediaMatcher (not run yet)",
                     "inputs": [],
                     "records": self.totals["judged"],
                 }
@@ -752,3 +854,309 @@ class _Tally:
             robots_from_damage=damaged_from,
             capture_index=getattr(index, "built", None),
         )
+
+
+# --- image provenance across tasks ------------------------------------------------------------------
+#
+# noai-guard audit's worker keeps, per input, what its reserving pages embed (FileResult.media) and
+# the records a page may reserve, spilled to disk (auditing._Candidates); its parent matches them
+# once every input is judged (auditing.reserved_media, merge_media, _merge_part).  The filter keeps
+# the same two per task, published beside the task's trail (<rank>.media-reserved.jsonl,
+# <rank>.media-candidates.jsonl, before the trail); NoaiMediaMatcher, a last stage, matches them
+# with that very code.
+
+_RESERVED = ".media-reserved.jsonl"
+_CANDIDATES = ".media-candidates.jsonl"
+_TRAIL = ".trail.jsonl"
+MATCHED = "embedding_page"  # the summary record's mark of a trail the matcher has brought up to date
+REMOVALS = "embedding-page.removals.txt"
+
+
+class _TaskMedia:
+    """One task's reserving pages' media and candidate records, written aside, published with its trail."""
+
+    def __init__(self, folder: DataFolder, rank: int) -> None:
+        self.folder = folder
+        self.names = (f"{rank:05d}{_RESERVED}", f"{rank:05d}{_CANDIDATES}")
+        for n in self.names:
+            _clear_aside(folder, n)
+        self.paths = (_scratch(folder, self.names[0]), _scratch(folder, self.names[1]))
+        self.reserved: IO[bytes] | None = open(self.paths[0], "wb")  # noqa: SIM115 - closed by close()
+        self.candidates = _Candidates(self.paths[1])
+
+    def reserve(self, file: str, m: engine.MediaReservation) -> None:
+        assert self.reserved is not None
+        self.reserved.write(auditlog.dumps_line({"file": file, **_reservation_dict(m)}))
+
+    def candidate(
+        self, url: str, origin: str, unknown: bool, trail_at: int, used: dict[str, Any], where: dict[str, Any],
+        file: Any,
+    ) -> None:
+        self.candidates.add(
+            url,
+            origin,
+            unknown=unknown,
+            trail_at=trail_at,
+            removals_at=0,  # the filter writes no removal list: the matcher's holds only these
+            removal_key=url,
+            used=used,
+            where=where,
+            input_file=None if file is None else str(file),
+        )
+
+    def close(self) -> None:
+        if self.reserved is not None:
+            self.reserved.close()
+            self.reserved = None
+        self.candidates.close()
+
+    def discard(self) -> None:
+        self.close()
+        for p in self.paths:
+            with contextlib.suppress(OSError):
+                os.unlink(p)
+
+    def publish(self) -> None:
+        for p, n in zip(self.paths, self.names, strict=True):
+            _publish(self.folder, p, n)
+
+
+def _reservation_dict(m: engine.MediaReservation) -> dict[str, Any]:
+    """A :class:`~noai_guard.engine.MediaReservation` as JSON (a document's metadata, a media file line)."""
+    return {
+        "page_url": m.page_url,
+        "signal": m.signal.to_dict(),
+        "urls": list(m.urls),
+        "av_urls": list(m.av_urls),
+        "av_signal": m.av_signal.to_dict() if m.av_signal is not None else None,
+    }
+
+
+def _reservation_from(r: dict[str, Any]) -> engine.MediaReservation:
+    av = r.get("av_signal")
+    return engine.MediaReservation(
+        r["page_url"],
+        Signal.from_dict(r["signal"]),
+        tuple(r["urls"]),
+        tuple(r["av_urls"]),
+        Signal.from_dict(av) if av is not None else None,
+    )
+
+
+def _load_reservation(line: bytes) -> tuple[str, engine.MediaReservation]:
+    r = orjson.loads(line)
+    return str(r["file"]), _reservation_from(r)
+
+
+def _ends(path: str) -> tuple[dict[str, Any], dict[str, Any], int]:
+    """A published trail's run record, summary record, and the byte offset its summary line starts at."""
+    with open(path, "rb") as fh:
+        run = orjson.loads(fh.readline())
+        size = fh.seek(0, os.SEEK_END)
+        back = min(size, 1 << 16)
+        while True:
+            fh.seek(size - back)
+            tail = fh.read(back)
+            cut = tail.rstrip(b"\n").rfind(b"\n")
+            if cut >= 0 or back == size:
+                break
+            back = min(size, back * 4)
+        start = size - back + cut + 1
+        summary = orjson.loads(tail[cut + 1 :])
+    if run.get("type") != "run" or summary.get("type") != "summary":
+        raise InputError(f"{path}: not a whole trail of the datatrove filter (run record first, summary last)")
+    return run, summary, start
+
+
+def _task_result(rank: int, trail: str, candidates: str, run: dict[str, Any], policy: Policy) -> FileResult:
+    """A task as the audit's parent sees an input (:class:`noai_guard.auditing.FileResult`)."""
+    r = FileResult(rank, InputStats("", "WARC"), trail, os.devnull, {}, {}, [], False, set())
+    r.media_part, r.candidates = candidates, int(os.path.getsize(candidates) > 0)
+    r.run_id, r.policy = str(run.get("run_id", "")), policy
+    return r
+
+
+def match_media(
+    trails_folder: Any,
+    *,
+    removals: str = REMOVALS,
+    removals_format: RemovalsFormat = "url",
+    policy: Policy | None = None,
+) -> dict[str, int]:
+    """Flag the records reserving pages embed, across every task's trail of ``trails_folder``.
+
+    Exactly as ``noai-guard audit`` does across its inputs (:func:`noai_guard.auditing.reserved_media`,
+    :func:`~noai_guard.auditing.merge_media`, :func:`~noai_guard.auditing._merge_part`): each match is
+    written ``flagged`` with signal ``embedding-page`` (the page as evidence) where the record's own
+    decision record was (an unknown's, replaced) or would have been, and the task's summary record is
+    brought up to date (totals, origins, inputs; marked :data:`MATCHED`).  Those records went
+    downstream before the match: ``removals`` (in the folder, ``--removals`` format: URLs or
+    WARC-Record-IDs) lists them, written last.  Each trail is replaced whole (aside, renamed); a
+    rerun skips the trails already marked and rewrites nothing that is the same.  ``policy``: for
+    trails whose run record has none.  Returns counts (trails, patched, flagged, reserving pages).
+
+    Every task of the audit stage must have published its trail (a page in a missing task may
+    reserve a record of any other): a folder short of its run records' ``world_size`` is refused
+    (:class:`~noai_guard.archives.InputError`), before anything is written.
+    """
+    folder = get_datafolder(trails_folder)
+    names = sorted(n for n in folder.list_files(recursive=False, glob_pattern="*" + _TRAIL) if "/" not in n)
+    _check_complete(folder, names)
+    # Every reserving page, in input order (the CLI's: files sorted, records in order).
+    by_file: dict[str, list[engine.MediaReservation]] = {}
+    pages = 0
+    for name in names:
+        res = name[: -len(_TRAIL)] + _RESERVED
+        if not folder.exists(res):
+            continue
+        with _local_copy(folder, res) as path, open(path, "rb") as fh:
+            for line in fh:
+                file, m = _load_reservation(line)
+                by_file.setdefault(file, []).append(m)
+                pages += 1
+    inputs: list[FileResult] = []
+    for file in sorted(by_file):
+        r = FileResult(len(inputs), InputStats(file, "WARC"), "", "", {}, {}, [], False, set())
+        r.media = by_file[file]
+        inputs.append(r)
+    reserved = reserved_media(inputs)
+    judges: dict[str, engine.Judge] = {}
+    keys: list[str] = []
+    patched = 0
+    for name in names:
+        prefix = name[: -len(_TRAIL)]
+        rank = int(prefix) if prefix.isdigit() else 0
+        cand = prefix + _CANDIDATES
+        with contextlib.ExitStack() as stack:
+            trail = stack.enter_context(_local_copy(folder, name))
+            run, summary, _start = _ends(trail)
+            cpath = stack.enter_context(_local_copy(folder, cand)) if folder.exists(cand) else os.devnull
+            pol = Policy.from_dict(run["policy"]) if isinstance(run.get("policy"), dict) else policy or Policy()
+            r = _task_result(rank, trail, cpath, run, pol)
+            hits = list(_media_hits(r, reserved))
+            for c, _m in hits:
+                wid = c["where"].get("warc_record_id") if removals_format == "warc-id" else None
+                keys.append(str(wid or c["url"]))
+            if MATCHED in summary or EMBEDDING_PAGE not in pol.sources:
+                continue  # brought up to date by an earlier run; or a policy without image provenance
+            _patch_trail(folder, name, r, reserved, judges, summary, hits, pages)
+            patched += 1
+    _write_if_changed(folder, removals, "".join(k + "\n" for k in keys))
+    return {"trails": len(names), "patched": patched, "flagged": len(keys), "reserving_pages": pages}
+
+
+def _check_complete(folder: DataFolder, names: list[str]) -> None:
+    """Refuse a folder where some task of the audit stage has no published trail yet."""
+    ranks: set[int] = set()
+    world = 0
+    for name in names:
+        with folder.open(name, "rb") as fh:
+            run = orjson.loads(fh.readline())
+        if isinstance(run.get("rank"), int):
+            ranks.add(run["rank"])
+        if isinstance(run.get("world_size"), int):
+            world = max(world, run["world_size"])
+    missing = sorted(set(range(world)) - ranks)
+    if missing:
+        raise InputError(
+            f"{folder.path}: {world - len(missing)} of {world} tasks' trails published (missing rank "
+            f"{', '.join(map(str, missing[:10]))}{' ...' if len(missing) > 10 else ''}): "
+            "finish the audit stage before matching embedded media"
+        )
+
+
+def _patch_trail(
+    folder: DataFolder,
+    name: str,
+    r: FileResult,
+    reserved: dict[str, engine.MediaReservation],
+    judges: dict[str, engine.Judge],
+    summary: dict[str, Any],
+    hits: list[tuple[dict[str, Any], engine.MediaReservation]],
+    pages: int,
+) -> None:
+    """Write one task's trail again with its matches flagged and its summary brought up to date."""
+    moved = merge_media([r], reserved)
+    per_input = summary.pop("inputs", None)
+    _patch_summary(summary, [r], moved)  # totals and origins (the task's inputs: below, by file)
+    if isinstance(per_input, list):
+        by_path = {i.get("path"): i for i in per_input if isinstance(i, dict)}
+        for c, _m in hits:
+            st = by_path.get(c.get("input_file"))
+            if st is not None:
+                st["reserved"] = st.get("reserved", 0) + 1
+                what = "unknown" if c["unknown"] else "allowed"
+                st[what] = st.get(what, 0) - 1
+        summary["inputs"] = per_input
+    summary["not_checked"] = [
+        g for g in summary.get("not_checked") or () if list(g.get("signals") or ()) != [EMBEDDING_PAGE]
+    ]
+    summary[MATCHED] = {"matched_by": "NoaiMediaMatcher", "flagged": len(hits), "reserving_pages": pages}
+    _clear_aside(folder, name)  # what a killed earlier run left aside
+    local = _scratch(folder, name)
+    try:
+        with open(local, "wb") as out:
+            _merge_part(r, reserved, judges, out, None)  # every line, each match where its decision is
+        # The summary record (copied last) replaced by the one brought up to date.
+        _run, _old, start = _ends(local)
+        with open(local, "r+b") as out:
+            out.truncate(start)
+            out.seek(start)
+            out.write(auditlog.dumps_line(summary))
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(local)
+        raise
+    _publish(folder, local, name)
+
+
+def _write_if_changed(folder: DataFolder, name: str, text: str) -> None:
+    """Publish ``text`` as ``name`` (aside, renamed) unless it is there already, the same."""
+    if folder.exists(name):
+        with folder.open(name, "rt", encoding="utf-8") as fh:
+            if fh.read() == text:
+                return
+    _clear_aside(folder, name)
+    local = _scratch(folder, name)
+    with open(local, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    _publish(folder, local, name)
+
+
+class NoaiMediaMatcher(PipelineStep):  # type: ignore[misc]  # datatrove is untyped
+    """The last stage: images, audio and video that reserving pages embed, matched across tasks.
+
+    Run it with ``tasks=1`` and ``depends=`` on the audit stage; it reads every
+    task's published media files beside the trails (``trails_folder``) and applies
+    :func:`match_media` (rank 0 only).  Afterwards ``noai-guard report`` over the
+    trails counts what ``noai-guard audit`` counts over the same inputs, and
+    ``removals`` lists the records to take out of what the audit stage kept.
+    """
+
+    name = "🛡 noai-guard media matcher"
+    type = "🔗 - MATCH"
+
+    def __init__(
+        self,
+        trails_folder: Any,
+        *,
+        removals: str = REMOVALS,
+        removals_format: RemovalsFormat = "url",
+        policy: Policy | None = None,
+    ) -> None:
+        super().__init__()
+        self.trails_folder = trails_folder
+        self.removals = removals
+        self.removals_format = removals_format
+        self.policy = policy
+
+    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        if rank == 0:
+            got = match_media(
+                self.trails_folder, removals=self.removals, removals_format=self.removals_format, policy=self.policy
+            )
+            for k, v in got.items():
+                self.stat_update(k, value=v)
+            logger.info("media matched: %s", got)
+        if data is not None:
+            yield from data
