@@ -38,8 +38,8 @@ from noai_guard.integrations.datatrove import (
     NoaiWarcReader,
     ShardedCaptureIndex,
     match_media,
-    shard_of,
 )
+from noai_guard.integrations.datatrove.index import shard_of
 
 HTML = "text/html; charset=utf-8"
 NOAI = b'<html><head><meta name="robots" content="noai, noimageai"><title>n</title></head><body>x</body></html>'
