@@ -329,6 +329,16 @@ def test_implementation_choice() -> None:
     assert default.stdout.split() == (["c", "False"] if built else ["python", "True"])
 
 
+def test_ci_has_the_c_scan() -> None:
+    """Where the C scan is required (.ci/run), its tests must not be skipped for want of it."""
+    built = htmlscan.scan_head_tags_c is not None and htmlscan.media_tags_c is not None
+    if os.environ.get("NOAI_GUARD_REQUIRE_C_SCAN") == "1":
+        assert built, "noai_guard._htmlscan was not built"
+    # The scan in use is the C one exactly when it is built and not switched off.
+    wanted = built and os.environ.get("NOAI_GUARD_PURE_PYTHON") != "1"
+    assert ("c" if wanted else "python") == htmlscan.IMPLEMENTATION
+
+
 # --- generated documents ---------------------------------------------------------------------------
 
 

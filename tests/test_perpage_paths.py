@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import tarfile
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -22,23 +20,6 @@ from noai_guard.decision import Verdict
 from noai_guard.engine import Judge, Judgement, Page, media_key
 from noai_guard.htmlhead import embedded_images
 from noai_guard.policy import Policy
-
-ROOT = Path(__file__).resolve().parent.parent
-TARBALL = ROOT.parent / "shared" / "realpages" / "pages.tar.xz"
-
-
-@pytest.fixture(scope="module")
-def real_pages(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, bytes]]:
-    if not TARBALL.is_file():
-        pytest.skip(f"{TARBALL} not found")
-    where = tmp_path_factory.mktemp("realpages-perpage")
-    with tarfile.open(TARBALL, "r:xz") as tf:
-        if hasattr(tarfile, "data_filter"):
-            tf.extractall(where, filter="data")
-        else:  # pragma: no cover - Python without extraction filters
-            tf.extractall(where)
-    return [(p.name, p.read_bytes()) for p in sorted(where.rglob("*.html"))]
-
 
 # --- the key an embedded image is remembered by -------------------------------------------------
 
