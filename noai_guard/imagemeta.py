@@ -31,6 +31,7 @@ from lxml import etree
 
 from . import decision as d
 from .decision import Signal, Verdict
+from .xmlparse import hardened_parser
 
 if TYPE_CHECKING:
     from .policy import Policy
@@ -313,20 +314,6 @@ class XmpRead:
     problem: str | None = None
 
 
-def _parser() -> etree.XMLParser:
-    # Hardened: no DTD loaded, no entity substituted, no network, libxml2's own depth and size
-    # limits kept (huge_tree off); comments and PIs dropped.
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
-
-
 def parse_xmp(packet: bytes) -> XmpRead:
     """The ``plus:DataMining`` values of an XMP packet; a packet that cannot be read safely is a problem."""
     if len(packet) > XMP_MAX:
@@ -341,7 +328,7 @@ def parse_xmp(packet: bytes) -> XmpRead:
         # No PLUS namespace in the bytes (an ASCII-compatible encoding): no Data Mining value.
         return XmpRead()
     try:
-        root = etree.fromstring(packet, _parser())
+        root = etree.fromstring(packet, hardened_parser())
     except (etree.LxmlError, ValueError) as exc:
         return XmpRead(problem=f"malformed XMP: {str(exc)[:200]}")
     if root is None:

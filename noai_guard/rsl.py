@@ -180,18 +180,11 @@ class RslFile:
             return cls(url, "invalid", "a DOCTYPE or ENTITY declaration: refused (no DTD is read)")
         try:
             from lxml import etree
+
+            from .xmlparse import hardened_parser
         except ImportError:  # pragma: no cover - lxml comes with Scrapy
             return cls(url, "invalid", "lxml is not installed")
-        parser = etree.XMLParser(
-            resolve_entities=False,
-            no_network=True,
-            load_dtd=False,
-            dtd_validation=False,
-            huge_tree=False,
-            remove_comments=True,
-            remove_pis=True,
-            recover=False,
-        )
+        parser = hardened_parser()
         try:
             root = etree.fromstring(body, parser)
         except (etree.XMLSyntaxError, ValueError) as exc:

@@ -20,44 +20,6 @@ from noai_guard.cli import main
 from noai_guard.sizes import MEASURE_AUDIT, MEASURE_CRAWL, sizes_section
 
 
-class WarcRecorder:
-    """Downloader middleware (test only): every response as it came off the wire, to a WARC."""
-
-    def __init__(self, path: str) -> None:
-        from warcio.warcwriter import WARCWriter
-
-        self.fh = open(path, "wb")  # noqa: SIM115 - closed on spider_closed
-        self.writer = WARCWriter(self.fh, gzip=True, warc_version="1.1")
-
-    @classmethod
-    def from_crawler(cls, crawler: Any) -> WarcRecorder:
-        from scrapy import signals
-
-        mw = cls(crawler.settings["SIZES_TEST_WARC"])
-        crawler.signals.connect(mw.closed, signal=signals.spider_closed)
-        return mw
-
-    def process_response(self, request: Any, response: Any, spider: Any = None) -> Any:
-        from warcio.statusandheaders import StatusAndHeaders
-
-        headers = [
-            (k.decode("latin-1"), v.decode("latin-1"))
-            for k, vs in response.headers.items()
-            for v in vs
-            if k.lower() != b"transfer-encoding"
-        ]
-        http = StatusAndHeaders(f"{response.status} OK", headers, protocol="HTTP/1.1")
-        rec = self.writer.create_warc_record(
-            response.url, "response", payload=io.BytesIO(response.body), http_headers=http
-        )
-        self.writer.write_record(rec)
-        self.fh.flush()
-        return response
-
-    def closed(self, spider: Any) -> None:
-        self.fh.close()
-
-
 def sized(n: int, head: str = "", img: str = "") -> str:
     """An HTML page of exactly ``n`` bytes (ASCII), embedding the image ``img`` if given."""
     tag = f'<img src="{img}">' if img else ""
@@ -94,8 +56,8 @@ def test_crawl_and_audit_record_the_bytes_kept_per_origin(
     r = crawl(
         urls,
         settings={
-            "DOWNLOADER_MIDDLEWARES": {"test_sizes.WarcRecorder": 990},
-            "SIZES_TEST_WARC": str(warc),
+            "DOWNLOADER_MIDDLEWARES": {"test_audit_consistency.WarcRecorder": 990},
+            "AUDIT_TEST_WARC": str(warc),  # test_audit_consistency.WarcRecorder writes it
         },
     )
     assert r.returncode == 0, r.log[-3000:]
