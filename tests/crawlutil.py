@@ -374,6 +374,18 @@ def start_crawl(cfg: Path) -> subprocess.Popen[bytes]:
     )
 
 
+def start_worker(workdir: Path, start: str, settings: dict[str, Any]) -> subprocess.Popen[bytes]:
+    """One worker of a multi-process crawl: a following spider from ``start``, in its own folder."""
+    workdir.mkdir(parents=True)
+    cfg = workdir / "config.json"
+    cfg.write_text(
+        json.dumps(
+            {"start_urls": [start], "settings": settings, "spider": {"follow": True}, "workdir": str(workdir)}
+        )
+    )
+    return start_crawl(cfg)
+
+
 def _jsonl(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []

@@ -9,13 +9,12 @@ import json
 import os
 import re
 import socket
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
-from crawlutil import Site, collect, page, start_crawl
+from crawlutil import Site, collect, page, start_worker
 from redisutil import RedisServer, redis_server_fixture
 
 from noai_guard.auditlog import read_audit
@@ -148,17 +147,6 @@ def _site() -> Site:
     return Site(routes)
 
 
-def _worker(workdir: Path, start: str, settings: dict[str, Any]) -> subprocess.Popen[bytes]:
-    workdir.mkdir(parents=True)
-    cfg = workdir / "config.json"
-    cfg.write_text(
-        json.dumps(
-            {"start_urls": [start], "settings": settings, "spider": {"follow": True}, "workdir": str(workdir)}
-        )
-    )
-    return start_crawl(cfg)
-
-
 def test_two_workers_on_one_scrapy_redis_queue_write_two_trails_of_one_crawl(
     tmp_path: Path, redis_server: RedisServer
 ) -> None:
@@ -180,7 +168,7 @@ def test_two_workers_on_one_scrapy_redis_queue_write_two_trails_of_one_crawl(
         "CONCURRENT_REQUESTS": 2,
     }
     try:
-        procs = [_worker(tmp_path / f"w{n}", site.url("/"), settings) for n in (1, 2)]
+        procs = [start_worker(tmp_path / f"w{n}", site.url("/"), settings) for n in (1, 2)]
         for proc in procs:
             proc.wait(timeout=120)
         results = [collect(tmp_path / f"w{n}", p.returncode) for n, p in zip((1, 2), procs, strict=True)]

@@ -9,13 +9,12 @@ one hop later; B: another origin whose image A's pages reserve; C: robots.txt an
 
 from __future__ import annotations
 
-import json
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
-from crawlutil import CrawlResult, Site, collect, image, page, run_crawl, start_crawl, text
+from crawlutil import CrawlResult, Site, collect, image, page, run_crawl, start_worker, text
 from redisutil import RedisServer, redis_server_fixture
 
 from noai_guard.sitefiles import KINDS, PATHS
@@ -73,19 +72,8 @@ def _reserved(a: Site, b: Site, c: Site) -> set[str]:
     return urls | {c.url("/c0"), c.url("/c1")}
 
 
-def _worker(workdir: Path, start: str, settings: dict[str, Any]) -> subprocess.Popen[bytes]:
-    workdir.mkdir(parents=True)
-    cfg = workdir / "config.json"
-    cfg.write_text(
-        json.dumps(
-            {"start_urls": [start], "settings": settings, "spider": {"follow": True}, "workdir": str(workdir)}
-        )
-    )
-    return start_crawl(cfg)
-
-
 def _run_workers(tmp_path: Path, start: str, settings: dict[str, Any], n: int = 2) -> list[CrawlResult]:
-    procs = [_worker(tmp_path / f"w{k}", start, settings) for k in range(n)]
+    procs = [start_worker(tmp_path / f"w{k}", start, settings) for k in range(n)]
     for proc in procs:
         try:
             proc.wait(timeout=60)
@@ -197,7 +185,7 @@ def test_redis_killed_mid_crawl_fails_closed(tmp_path: Path, redis_server: Redis
     a, b, c = _sites(delay=0.15)
     try:
         settings = {**BASE, "NOAI_GUARD_SHARED_STATE_URL": redis_server.url}
-        procs = [_worker(tmp_path / f"w{k}", a.url("/"), settings) for k in range(2)]
+        procs = [start_worker(tmp_path / f"w{k}", a.url("/"), settings) for k in range(2)]
         end = time.monotonic() + 30
         while a.count("/chain0") + a.count("/p0") < 2 and time.monotonic() < end:
             time.sleep(0.05)
@@ -233,7 +221,7 @@ def test_redis_killed_under_scrapy_redis_fails_closed(tmp_path: Path, redis_serv
     a, b, c = _sites(delay=0.15)
     try:
         settings = {**BASE, **_scrapy_redis(redis_server), "NOAI_GUARD_SHARED_STATE_URL": redis_server.url}
-        procs = [_worker(tmp_path / f"w{k}", a.url("/"), settings) for k in range(2)]
+        procs = [start_worker(tmp_path / f"w{k}", a.url("/"), settings) for k in range(2)]
         end = time.monotonic() + 30
         while a.count("/chain0") + a.count("/p0") < 2 and time.monotonic() < end:
             time.sleep(0.05)
