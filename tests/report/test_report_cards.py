@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 from _report_fixtures import POLICY, audit_records, crawl_records
-from test_report_security import PAYLOADS, _hostile_trail
+from test_report_security import PAYLOADS, hostile_trails
 
 from noai_guard import __version__
 from noai_guard.auditlog import write_all
@@ -282,13 +282,8 @@ def test_embed_keeps_the_dataset_and_adds_rai_conformance() -> None:
 @pytest.fixture(scope="module")
 def hostile_cards(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("hostile-cards")
-    trails = []
-    for i, p in enumerate(PAYLOADS):
-        t = base / f"t{i}.jsonl"
-        _hostile_trail(t, p, i)
-        trails.append(str(t))
     out = base / "out"
-    build_report(trails, out, formats=("croissant", "hf-card"))
+    build_report(hostile_trails(base), out, formats=("croissant", "hf-card"))
     return out
 
 

@@ -117,16 +117,21 @@ def _hostile_trail(path: Path, payload: str, i: int) -> None:
     write_all(path, recs)
 
 
-@pytest.fixture(scope="module")
-def hostile_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("hostile")
+def hostile_trails(base: Path) -> list[str]:
+    """One trail per payload in ``base``; their paths."""
     trails = []
     for i, p in enumerate(PAYLOADS):
         t = base / f"t{i}.jsonl"
         _hostile_trail(t, p, i)
         trails.append(str(t))
+    return trails
+
+
+@pytest.fixture(scope="module")
+def hostile_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("hostile")
     out = base / "out"
-    build_report(trails, out, top=100, samples=50)
+    build_report(hostile_trails(base), out, top=100, samples=50)
     return out
 
 
